@@ -1,0 +1,7 @@
+"""Allow ``python -m ditherlab``."""
+
+import sys
+
+from ditherlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,75 @@
+"""Safe file writing: never half-written, never overwritten unless asked."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ditherlab.errors import OutputExistsError
+
+__all__ = ["atomic_path", "check_writable", "write_text_atomic", "write_with"]
+
+
+def check_writable(path: str | os.PathLike[str], overwrite: bool, name: str = "path") -> Path:
+    """Return ``path`` as a Path, refusing an existing file unless ``overwrite``."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{name}={str(p)!r} exists; pass overwrite=True to replace it")
+    if p.is_dir():
+        raise OutputExistsError(f"{name}={str(p)!r} is a directory")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"{name}={str(p)!r}: directory {str(p.parent)!r} does not exist")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(
+    path: str | os.PathLike[str], overwrite: bool = False, name: str = "path"
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    If the body raises, the temporary file is removed and ``path`` is untouched, so a
+    failed run never leaves a half-written product.
+    """
+    final = check_writable(path, overwrite, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if final.exists() and not overwrite:  # appeared while we were writing
+            raise OutputExistsError(
+                f"{name}={str(final)!r} appeared while writing; pass overwrite=True to replace it"
+            )
+        os.replace(tmp_path, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def write_text_atomic(
+    path: str | os.PathLike[str], text: str, overwrite: bool = False, name: str = "path"
+) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path, overwrite, name) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_with(
+    path: str | os.PathLike[str],
+    writer: Callable[[Path], None],
+    overwrite: bool = False,
+    name: str = "path",
+) -> Path:
+    """Call ``writer(tmp_path)`` and atomically move the result to ``path``.
+
+    ``tmp_path`` already exists (empty) when ``writer`` is called, so writers such as
+    :meth:`astropy.io.fits.HDUList.writeto` must be told to overwrite it.
+    """
+    with atomic_path(path, overwrite, name) as tmp:
+        writer(tmp)
+    return Path(path)

@@ -1,0 +1,1 @@
+"""Vectorised drizzle and blot (issue 4)."""

@@ -1,0 +1,1 @@
+"""Plan dither patterns: sub-pixel families, APT patterns, apertures and POS TARG tables."""

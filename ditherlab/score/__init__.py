@@ -1,0 +1,1 @@
+"""Score dither patterns and drizzled products."""

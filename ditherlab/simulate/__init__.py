@@ -1,0 +1,1 @@
+"""Simulate the exposures a dither pattern produces (issue 3)."""
