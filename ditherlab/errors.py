@@ -20,6 +20,7 @@ __all__ = [
     "MissingDependencyError",
     "OffChipError",
     "OutputExistsError",
+    "PatternNotFoundError",
 ]
 
 
@@ -37,6 +38,10 @@ class DitherlabTypeError(DitherlabError, TypeError):
 
 class ApertureNotFoundError(DitherlabError, LookupError):
     """No aperture of that name is known; the message suggests close names."""
+
+
+class PatternNotFoundError(DitherlabError, LookupError):
+    """No named pattern of that name is known; the message suggests close names."""
 
 
 class OffChipError(DitherlabValueError):

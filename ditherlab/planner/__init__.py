@@ -1,5 +1,21 @@
 """Plan dither patterns: sub-pixel families, APT patterns, apertures and POS TARG tables."""
 
+from ditherlab.planner.apt import (
+    StandardPattern,
+    apt_box,
+    apt_line,
+    standard_pattern,
+    standard_pattern_info,
+    standard_patterns,
+)
+from ditherlab.planner.exposure import (
+    SEED_WFPC2_CR_RATE,
+    ccd_snr,
+    cr_loss_fraction,
+    move_overhead,
+    pattern_overhead,
+    split_table,
+)
 from ditherlab.planner.patterns import (
     FRAMES,
     SUBPIXEL_NPOINTS,
@@ -9,13 +25,35 @@ from ditherlab.planner.patterns import (
     line,
     subpixel,
 )
+from ditherlab.planner.postargs import (
+    POSTARG_FORMATS,
+    postarg_table,
+    read_postargs,
+    write_postargs,
+)
 
 __all__ = [
     "FRAMES",
+    "POSTARG_FORMATS",
+    "SEED_WFPC2_CR_RATE",
     "SUBPIXEL_NPOINTS",
     "Pattern",
+    "StandardPattern",
+    "apt_box",
+    "apt_line",
+    "ccd_snr",
+    "cr_loss_fraction",
     "cross",
     "hot_pixel",
     "line",
+    "move_overhead",
+    "pattern_overhead",
+    "postarg_table",
+    "read_postargs",
+    "split_table",
+    "standard_pattern",
+    "standard_pattern_info",
+    "standard_patterns",
     "subpixel",
+    "write_postargs",
 ]

@@ -1,1 +1,17 @@
-"""Score dither patterns and drizzled products."""
+"""Score dither patterns and drizzled products.
+
+Phase-coverage metrics (:mod:`ditherlab.score.phase`) work on plans alone; product
+metrics (:mod:`ditherlab.score.products`) on drizzled weight and science images.
+"""
+
+from ditherlab.score.phase import covering_radius, noise_amplification, phase_map, phase_metrics
+from ditherlab.score.products import correlated_noise_ratio, weight_uniformity
+
+__all__ = [
+    "correlated_noise_ratio",
+    "covering_radius",
+    "noise_amplification",
+    "phase_map",
+    "phase_metrics",
+    "weight_uniformity",
+]

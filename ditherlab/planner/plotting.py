@@ -1,0 +1,96 @@
+"""Plots of dither patterns (matplotlib is imported only when a plot is made)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ditherlab.errors import DitherlabValueError
+from ditherlab.planner.patterns import Pattern
+
+__all__ = ["plot_pattern"]
+
+
+def plot_pattern(
+    pattern: Pattern,
+    aperture: Any = None,
+    at: tuple[float, float] | None = None,
+    fig: Any = None,
+):
+    """Draw a pattern's pixel steps and its sub-pixel phases on the unit cell.
+
+    Left panel: the exposures' offsets in detector pixels, numbered in execution order,
+    over a whole-pixel grid.  Right panel: the phases (offsets modulo one pixel) on the
+    unit pixel cell, with their periodic images faint, so gaps in the sub-pixel sampling
+    are visible at a glance.
+
+    Parameters
+    ----------
+    pattern : Pattern
+        Pixel pattern, or a POS TARG pattern together with ``aperture``.
+    aperture : Aperture or str, optional
+        Converts a POS TARG pattern to pixel steps at ``at``.
+    at : (x, y), optional
+        Field position for the conversion (default the aperture's reference pixel).
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (a new one by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if pattern.frame == "postarg":
+        if aperture is None:
+            raise DitherlabValueError(
+                f"pattern {pattern.name!r} is in POS TARG arcsec; pass aperture=... to plot "
+                "its pixel steps"
+            )
+        if isinstance(aperture, str):
+            from ditherlab.planner.apertures import get_aperture
+
+            aperture = get_aperture(aperture)
+        pix = aperture.pixel_offsets(pattern, at=at)
+        where = f" on {aperture.name}"
+    else:
+        pix = pattern
+        where = ""
+    if fig is None:
+        fig = plt.figure(figsize=(10, 4.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    off = pix.offsets
+    ax1.plot(off[:, 0], off[:, 1], "-", color="0.7", lw=1, zorder=1)
+    ax1.scatter(off[:, 0], off[:, 1], c=np.arange(len(pix)), cmap="viridis", zorder=2)
+    for i, (x, y) in enumerate(off):
+        ax1.annotate(str(i + 1), (x, y), textcoords="offset points", xytext=(4, 4))
+    lo, hi = np.floor(off.min(axis=0)) - 1, np.ceil(off.max(axis=0)) + 1
+    for gx in np.arange(lo[0], hi[0] + 1):
+        ax1.axvline(gx, color="0.9", lw=0.8, zorder=0)
+    for gy in np.arange(lo[1], hi[1] + 1):
+        ax1.axhline(gy, color="0.9", lw=0.8, zorder=0)
+    ax1.set_xlim(lo[0], hi[0])
+    ax1.set_ylim(lo[1], hi[1])
+    ax1.set_aspect("equal")
+    ax1.set_xlabel("x step [pixel]")
+    ax1.set_ylabel("y step [pixel]")
+    ax1.set_title(f"{pattern.name or 'pattern'}{where}")
+
+    ph = pix.phases()
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            if dx or dy:
+                ax2.scatter(ph[:, 0] + dx, ph[:, 1] + dy, color="0.8", s=18)
+    ax2.scatter(ph[:, 0], ph[:, 1], c=np.arange(len(pix)), cmap="viridis", s=40, zorder=3)
+    for i, (x, y) in enumerate(ph):
+        ax2.annotate(str(i + 1), (x, y), textcoords="offset points", xytext=(4, 4))
+    ax2.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, color="k", lw=1))
+    ax2.set_xlim(-0.25, 1.25)
+    ax2.set_ylim(-0.25, 1.25)
+    ax2.set_aspect("equal")
+    ax2.set_xlabel("phase x [pixel]")
+    ax2.set_ylabel("phase y [pixel]")
+    ax2.set_title("sub-pixel phases")
+    fig.tight_layout()
+    return fig

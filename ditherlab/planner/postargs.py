@@ -1,0 +1,403 @@
+"""POS TARG tables: write a pattern for the proposal, read it back.
+
+Four formats:
+
+``"apt"``
+    One ``POS TARG X,Y`` line per exposure (arcsec, as typed into APT's exposure
+    special requirements), ``#`` comment lines above them.  Values are rounded to
+    ``decimals`` places (default 4, i.e. 0.1 mas; the STScI pattern pages print 3, the
+    HUDF table 4); the largest rounding error is reported in pixels when an aperture is
+    given.  Reading an APT file back gives the rounded values exactly.
+``"ecsv"``
+    An astropy ECSV table with units and metadata: pattern name and parameters, aperture,
+    the field position and the pixel step of each exposure there.  Exact round trip.
+``"csv"``
+    Plain comma-separated values with a header line (``#`` comments carry the metadata).
+    Exact round trip (values written with full float precision).
+``"json"``
+    ``{"format": "ditherlab-postargs", "name": ..., "offsets": [[x, y], ...], ...}``.
+    Exact round trip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy import units as u
+from astropy.table import Table
+
+from ditherlab import __version__
+from ditherlab._io import write_text_atomic, write_with
+from ditherlab._validation import as_choice, as_int
+from ditherlab.errors import DitherlabTypeError, DitherlabValueError, FileFormatError
+from ditherlab.planner.patterns import Pattern
+
+__all__ = ["POSTARG_FORMATS", "postarg_table", "read_postargs", "write_postargs"]
+
+#: Formats understood by :func:`write_postargs` and :func:`read_postargs`.
+POSTARG_FORMATS: tuple[str, ...] = ("apt", "ecsv", "csv", "json")
+_EXTENSIONS = {".ecsv": "ecsv", ".csv": "csv", ".json": "json", ".txt": "apt", ".apt": "apt"}
+_APT_LINE = re.compile(
+    r"^\s*POS(?:ITION)?\s+TARG(?:ET)?\s+([^,\s]+)\s*,\s*([^,\s]+)\s*$", re.IGNORECASE
+)
+
+
+def _resolve_aperture(aperture: Any):
+    if aperture is None or not isinstance(aperture, str):
+        return aperture
+    from ditherlab.planner.apertures import get_aperture
+
+    return get_aperture(aperture)
+
+
+def _plain(obj: Any) -> Any:
+    """Make metadata YAML/JSON friendly: tuples → lists, numpy scalars → Python."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def postarg_table(
+    pattern: Pattern,
+    aperture: Any = None,
+    at: tuple[float, float] | None = None,
+    decimals: int | None = None,
+) -> Table:
+    """The POS TARG table of a pattern, with pixel steps when an aperture is given.
+
+    Parameters
+    ----------
+    pattern : Pattern
+        A ``"postarg"`` pattern, or a ``"pixel"`` pattern together with ``aperture``
+        (converted at ``at`` with :meth:`~ditherlab.planner.Aperture.postarg_offsets`).
+    aperture : Aperture or str, optional
+        Aperture (or its name) the POS TARGs refer to.
+    at : (x, y), optional
+        Field position (0-based flt pixels) for the pixel steps; default the reference
+        pixel.
+    decimals : int, optional
+        Round the POS TARGs to this many decimal places (as written to APT).
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``exposure``, ``postarg_x``, ``postarg_y`` (arcsec) and, with an
+        aperture, ``pixel_x``, ``pixel_y`` (the step in pixels at ``at`` of the *written*
+        POS TARG).  ``meta["rounding_px"]`` is the largest pixel error caused by rounding.
+    """
+    if not isinstance(pattern, Pattern):
+        raise DitherlabTypeError(f"pattern must be a Pattern, got {type(pattern).__name__}")
+    ap = _resolve_aperture(aperture)
+    if pattern.frame == "pixel":
+        if ap is None:
+            raise DitherlabValueError(
+                f"pattern {pattern.name!r} is in pixels; pass aperture=... to convert it "
+                "to POS TARG"
+            )
+        exact = ap.postarg_offsets(pattern, at=at)
+    else:
+        exact = pattern
+    offsets = exact.offsets
+    if decimals is not None:
+        decimals = as_int("decimals", decimals, minimum=0, maximum=10)
+        offsets = np.round(offsets, decimals)
+    written = exact.replace(offsets=offsets)
+    t = Table(
+        {
+            "exposure": np.arange(1, len(written) + 1),
+            "postarg_x": written.offsets[:, 0] * u.arcsec,
+            "postarg_y": written.offsets[:, 1] * u.arcsec,
+        }
+    )
+    meta: dict[str, Any] = {
+        "pattern": written.name,
+        "frame": "postarg",
+        "generator": f"ditherlab {__version__}",
+    }
+    if written.meta:
+        meta["pattern_meta"] = _plain(dict(written.meta))
+    if ap is not None:
+        where = ap.reference_pixel if at is None else at
+        pix = ap.pixel_offsets(written, at=at).offsets
+        t["pixel_x"] = pix[:, 0] * u.pix
+        t["pixel_y"] = pix[:, 1] * u.pix
+        meta["aperture"] = ap.name
+        meta["at"] = [float(where[0]), float(where[1])]
+        exact_pix = ap.pixel_offsets(exact, at=at).offsets
+        meta["rounding_px"] = float(np.max(np.hypot(*(pix - exact_pix).T)))
+    if decimals is not None:
+        meta["decimals"] = decimals
+    t.meta.update(meta)
+    return t
+
+
+def write_postargs(
+    pattern: Pattern,
+    path: str | Path,
+    aperture: Any = None,
+    format: str | None = None,
+    overwrite: bool = False,
+    at: tuple[float, float] | None = None,
+    decimals: int = 4,
+) -> Table:
+    """Write a pattern's POS TARG table for a Phase II proposal.
+
+    Parameters
+    ----------
+    pattern : Pattern
+        POS TARG pattern (or a pixel pattern with ``aperture``).
+    path : str or Path
+        Output file.  Its directory must exist.
+    aperture : Aperture or str, optional
+        Adds the pixel step of each exposure (at ``at``) and the aperture name.
+    format : {"apt", "ecsv", "csv", "json"}, optional
+        Default: from the extension (``.txt``/``.apt`` → apt), else ``"apt"``.
+    overwrite : bool, optional
+        Replace an existing file (default False: refuse).
+    at : (x, y), optional
+        Field position for the pixel steps (default the reference pixel).
+    decimals : int, optional
+        APT precision in decimal places (default 4); only the ``"apt"`` format rounds.
+
+    Returns
+    -------
+    astropy.table.Table
+        The table as written (see :func:`postarg_table`); ``meta["rounding_px"]`` gives
+        the pixel error of APT rounding when an aperture is known.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    p = Path(path)
+    fmt = _format_for(p, format)
+    table = postarg_table(pattern, aperture, at, decimals if fmt == "apt" else None)
+    if fmt == "apt":
+        write_text_atomic(p, _apt_text(table, decimals), overwrite)
+    elif fmt == "ecsv":
+        out = table.copy()
+        out.meta = _plain(dict(table.meta))
+        write_with(p, lambda tmp: out.write(tmp, format="ascii.ecsv", overwrite=True), overwrite)
+    elif fmt == "csv":
+        write_text_atomic(p, _csv_text(table), overwrite)
+    else:
+        write_text_atomic(p, _json_text(table), overwrite)
+    return table
+
+
+def _format_for(path: Path, format: str | None) -> str:
+    if format is not None:
+        return as_choice("format", format, POSTARG_FORMATS)
+    return _EXTENSIONS.get(path.suffix.lower(), "apt")
+
+
+def _header_lines(table: Table) -> list[str]:
+    m = table.meta
+    lines = [f"{m['generator']} POS TARG table", f"pattern: {m['pattern']}"]
+    if "aperture" in m:
+        x, y = m["at"]
+        lines.append(f"aperture: {m['aperture']}; pixel steps at (x, y) = ({x:.1f}, {y:.1f})")
+    if "decimals" in m:
+        msg = f"precision: {m['decimals']} decimals (arcsec)"
+        if "rounding_px" in m:
+            msg += f"; largest rounding error {m['rounding_px']:.4f} px"
+        lines.append(msg)
+    return lines
+
+
+def _apt_text(table: Table, decimals: int) -> str:
+    out = [f"# {line}" for line in _header_lines(table)]
+    has_pix = "pixel_x" in table.colnames
+    for row in table:
+        x, y = float(row["postarg_x"]), float(row["postarg_y"])
+        line = f"POS TARG {x:.{decimals}f},{y:.{decimals}f}"
+        if has_pix:
+            out.append(
+                f"# exposure {row['exposure']}: step ({row['pixel_x']:+.3f}, "
+                f"{row['pixel_y']:+.3f}) px"
+            )
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _csv_text(table: Table) -> str:
+    buf = io.StringIO()
+    for line in _header_lines(table):
+        buf.write(f"# {line}\n")
+    names = ["exposure", "postarg_x_arcsec", "postarg_y_arcsec"]
+    cols = ["exposure", "postarg_x", "postarg_y"]
+    if "pixel_x" in table.colnames:
+        names += ["pixel_x", "pixel_y"]
+        cols += ["pixel_x", "pixel_y"]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(names)
+    for row in table:
+        w.writerow([int(row["exposure"]), *(repr(float(row[c])) for c in cols[1:])])
+    return buf.getvalue()
+
+
+def _json_text(table: Table) -> str:
+    doc = {
+        "format": "ditherlab-postargs",
+        "version": 1,
+        "unit": "arcsec",
+        "name": table.meta["pattern"],
+        "offsets": [[float(r["postarg_x"]), float(r["postarg_y"])] for r in table],
+        "meta": _plain({k: v for k, v in table.meta.items() if k != "pattern"}),
+    }
+    if "pixel_x" in table.colnames:
+        doc["pixel_steps"] = [[float(r["pixel_x"]), float(r["pixel_y"])] for r in table]
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def read_postargs(path: str | Path, format: str | None = None) -> Pattern:
+    """Read a POS TARG table written by :func:`write_postargs` (or typed by hand).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    format : {"apt", "ecsv", "csv", "json"}, optional
+        Default: from the extension (anything unknown is read as APT text).
+
+    Returns
+    -------
+    Pattern
+        Frame ``"postarg"``; ``meta`` carries what the file recorded (aperture, ...).
+
+    Raises
+    ------
+    FileFormatError
+        If the file cannot be parsed; the message names the file and the line.
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"path={str(p)!r} does not exist")
+    fmt = _format_for(p, format)
+    reader = {"apt": _read_apt, "ecsv": _read_ecsv, "csv": _read_csv, "json": _read_json}[fmt]
+    return reader(p)
+
+
+def _read_apt(p: Path) -> Pattern:
+    offsets, name, meta = [], "", {}
+    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            body = line.lstrip("#").strip()
+            if body.startswith("pattern:"):
+                name = body.split(":", 1)[1].strip()
+            elif body.startswith("aperture:"):
+                meta["aperture"] = body.split(":", 1)[1].split(";")[0].strip()
+            continue
+        m = _APT_LINE.match(line)
+        if m is None:
+            raise FileFormatError(
+                f"{p}: line {lineno}: expected 'POS TARG <x>,<y>' (arcsec), got {raw!r}"
+            )
+        offsets.append([_number(p, lineno, m.group(1)), _number(p, lineno, m.group(2))])
+    if not offsets:
+        raise FileFormatError(f"{p}: no 'POS TARG x,y' lines found")
+    return Pattern(offsets, frame="postarg", name=name, meta=meta)
+
+
+def _number(p: Path, lineno: int, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise FileFormatError(f"{p}: line {lineno}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise FileFormatError(f"{p}: line {lineno}: {text!r} is not finite")
+    return value
+
+
+def _read_ecsv(p: Path) -> Pattern:
+    try:
+        t = Table.read(p, format="ascii.ecsv")
+    except Exception as exc:  # astropy raises several types for a broken file
+        raise FileFormatError(f"{p}: not a readable ECSV table ({exc})") from exc
+    for col in ("postarg_x", "postarg_y"):
+        if col not in t.colnames:
+            raise FileFormatError(f"{p}: ECSV table has no {col!r} column (has {t.colnames})")
+    x = u.Quantity(t["postarg_x"], u.arcsec).value if t["postarg_x"].unit else t["postarg_x"]
+    y = u.Quantity(t["postarg_y"], u.arcsec).value if t["postarg_y"].unit else t["postarg_y"]
+    offs = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    if not np.all(np.isfinite(offs)):
+        bad = int(np.argwhere(~np.isfinite(offs))[0][0])
+        raise FileFormatError(f"{p}: row {bad + 1} has a non-finite POS TARG")
+    meta = {k: v for k, v in t.meta.items() if k not in ("pattern", "frame")}
+    return Pattern(offs, frame="postarg", name=str(t.meta.get("pattern", "")), meta=meta)
+
+
+def _read_csv(p: Path) -> Pattern:
+    name, meta, rows, header = "", {}, [], None
+    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            body = line.lstrip("#").strip()
+            if body.startswith("pattern:"):
+                name = body.split(":", 1)[1].strip()
+            elif body.startswith("aperture:"):
+                meta["aperture"] = body.split(":", 1)[1].split(";")[0].strip()
+            continue
+        fields = next(csv.reader([line]))
+        if header is None:
+            header = [f.strip() for f in fields]
+            try:
+                ix = header.index("postarg_x_arcsec")
+                iy = header.index("postarg_y_arcsec")
+            except ValueError:
+                raise FileFormatError(
+                    f"{p}: line {lineno}: header must name postarg_x_arcsec and "
+                    f"postarg_y_arcsec, got {header}"
+                ) from None
+            continue
+        if len(fields) != len(header):
+            raise FileFormatError(
+                f"{p}: line {lineno}: {len(fields)} fields, header has {len(header)}"
+            )
+        rows.append([_number(p, lineno, fields[ix]), _number(p, lineno, fields[iy])])
+    if not rows:
+        raise FileFormatError(f"{p}: no data rows")
+    return Pattern(rows, frame="postarg", name=name, meta=meta)
+
+
+def _read_json(p: Path) -> Pattern:
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"{p}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(doc, dict) or "offsets" not in doc:
+        raise FileFormatError(f"{p}: expected an object with an 'offsets' list")
+    if doc.get("unit", "arcsec") != "arcsec":
+        raise FileFormatError(f"{p}: unit={doc.get('unit')!r}, expected 'arcsec'")
+    try:
+        offs = np.asarray(doc["offsets"], dtype=float)
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{p}: 'offsets' must be a list of [x, y] numbers") from None
+    if offs.ndim != 2 or offs.shape[1] != 2 or len(offs) == 0:
+        raise FileFormatError(f"{p}: 'offsets' must be a non-empty list of [x, y] pairs")
+    if not np.all(np.isfinite(offs)):
+        bad = int(np.argwhere(~np.isfinite(offs))[0][0])
+        raise FileFormatError(f"{p}: offsets[{bad}] is not finite")
+    return Pattern(offs, frame="postarg", name=str(doc.get("name", "")), meta=doc.get("meta", {}))

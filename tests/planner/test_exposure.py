@@ -1,0 +1,114 @@
+"""Exposure-splitting arithmetic against the DrizzlePac Handbook's WFPC2 ETC table."""
+
+import numpy as np
+import pytest
+from astropy import units as u
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ditherlab.errors import DitherlabValueError
+from ditherlab.planner import (
+    SEED_WFPC2_CR_RATE,
+    ccd_snr,
+    cr_loss_fraction,
+    move_overhead,
+    pattern_overhead,
+    split_table,
+    standard_pattern,
+)
+
+# DrizzlePac Handbook §2.2 Table 2.1 (percent of pixels lost; 3000 s total).
+SEED_LOSS_PERCENT = {1: 9.606250, 2: 0.230700, 3: 0.003283, 4: 0.000033, 6: 0.000000}
+SEED_SNR = {1: 3.7, 2: 2.9, 3: 2.5, 4: 2.3, 6: 1.9}
+
+
+@pytest.mark.parametrize("n", sorted(SEED_LOSS_PERCENT))
+def test_seed_cr_loss_table_reproduced(n):
+    pct = 100 * cr_loss_fraction(3000, n, rate=3.2020833e-5)
+    assert round(pct, 6) == SEED_LOSS_PERCENT[n]
+
+
+def test_seed_lost_pixel_counts():
+    # "about 61,000 pixels", "about 1400", "21 pixels" on an 800x800 WFPC2 chip
+    lost = cr_loss_fraction(3000, [1, 2, 3]) * 800 * 800
+    assert round(lost[0], -3) == 61000
+    assert 1400 <= lost[1] < 1500
+    assert round(lost[2]) == 21
+
+
+def test_poisson_form_is_the_documented_alternative():
+    # the Poisson form does not reproduce the table (0.2425 %, 0.00363 % for 2, 3 splits)
+    lin = cr_loss_fraction(3000, [1, 2, 3], SEED_WFPC2_CR_RATE, model="linear")
+    poi = cr_loss_fraction(3000, [2, 3], 0.1010 / 3000 / 1.0, model="poisson")
+    assert poi.shape == (2,)
+    p1 = cr_loss_fraction(3000, 1, -np.log1p(-0.0960625) / 3000, model="poisson")
+    np.testing.assert_allclose(p1, lin[0], rtol=1e-12)  # normalised at N = 1
+    p = cr_loss_fraction(3000, [2, 3], -np.log1p(-0.0960625) / 3000, model="poisson")
+    np.testing.assert_allclose(100 * p, [0.2425, 0.00363], rtol=2e-3)
+
+
+@given(
+    T=st.floats(1, 1e5),
+    r=st.floats(0, 1e-3),
+    n=st.integers(1, 12),
+)
+def test_cr_loss_physics(T, r, n):
+    lin = cr_loss_fraction(T, n, r)
+    poi = cr_loss_fraction(T, n, r, model="poisson")
+    assert 0 <= poi <= lin <= 1
+    # more splits never lose more once single exposures are short enough (p <= 1/e)
+    if r * T / n <= np.exp(-1):
+        assert cr_loss_fraction(T, n + 1, r) <= lin
+
+
+def test_seed_snr_column_reproduced():
+    n = np.array(sorted(SEED_SNR))
+    snr = ccd_snr(87 / 3000, 3000, n, dark=0.005, read_noise=5.24, n_pix=11.2)
+    np.testing.assert_array_equal(np.round(snr, 1), [SEED_SNR[k] for k in n])
+
+
+@given(
+    s=st.floats(0.01, 1e3),
+    T=st.floats(1, 1e5),
+    b=st.floats(0, 10),
+    rn=st.floats(0.1, 20),
+)
+def test_snr_falls_with_reads_and_matches_the_equation(s, T, b, rn):
+    snr = ccd_snr(s, T, [1, 2, 4], sky=b, read_noise=rn, n_pix=3)
+    assert np.all(np.diff(snr) < 0)
+    expect = s * T / np.sqrt(s * T + 3 * (b * T + 1 * rn**2))
+    np.testing.assert_allclose(snr[0], expect, rtol=1e-12)
+
+
+def test_snr_units_and_errors():
+    a = ccd_snr(1 * u.electron / u.s, 1 * u.hour)
+    np.testing.assert_allclose(a, np.sqrt(3600))
+    with pytest.raises(DitherlabValueError, match="n_exposures"):
+        ccd_snr(1, 100, 0)
+    with pytest.raises(DitherlabValueError, match="total_time=-5"):
+        ccd_snr(1, -5)
+
+
+def test_move_overheads():
+    np.testing.assert_array_equal(
+        move_overhead([0, 1.0, 1.25, 9.9, 10.0, 60, 91]), [0, 20, 30, 30, 30, 60, 360]
+    )
+    with pytest.raises(DitherlabValueError, match="offset"):
+        move_overhead(-1)
+    # ACS-WFC-DITHER-BOX: three small moves
+    assert pattern_overhead(standard_pattern("ACS-WFC-DITHER-BOX")) == 60.0
+    # the gap line: one 2.994" move
+    assert pattern_overhead(standard_pattern("ACS-WFC-DITHER-LINE")) == 30.0
+
+
+def test_split_table_side_by_side():
+    t = split_table(3000)
+    assert list(t["n_exposures"]) == list(range(1, 10))
+    assert t["snr"][0] == pytest.approx(3.67, abs=0.01)
+    assert np.all(np.diff(t["snr"]) < 0)
+    assert np.all(np.diff(t["cr_lost_fraction"]) < 0)
+    assert t["overhead"][0] == 0
+    assert t["overhead"][3] == 60
+    np.testing.assert_allclose(t["exptime"].value * t["n_exposures"], 3000)
+    with pytest.raises(DitherlabValueError, match="n_exposures"):
+        split_table(3000, n_exposures=[0, 1])

@@ -1,0 +1,101 @@
+"""The planner's command line: plan, patterns, apertures."""
+
+import pytest
+
+from ditherlab.cli import main
+from ditherlab.planner import read_postargs, standard_pattern
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_prints_phases(capsys):
+    code, out, _ = run(capsys, "plan", "--pattern", "4", "--step", "5", "3")
+    assert code == 0
+    assert "4-point box: 4 exposures" in out
+    assert "5.500" in out
+    assert "3.500" in out
+
+
+def test_plan_named_pattern_as_apt(capsys):
+    code, out, _ = run(capsys, "plan", "--pattern", "ACS-WFC-DITHER-BOX", "--format", "apt")
+    assert code == 0
+    assert "POS TARG 0.2467,0.0940" in out
+
+
+def test_plan_apt_line_and_box(capsys, tmp_path):
+    out_file = tmp_path / "line.ecsv"
+    code, _, err = run(
+        capsys,
+        "plan",
+        "--pattern",
+        "line",
+        "--npoints",
+        "3",
+        "--point-spacing",
+        "2.994",
+        "--orient",
+        "85.27",
+        "-o",
+        str(out_file),
+    )
+    assert code == 0
+    assert "wrote 3 POS TARGs" in err
+    back = read_postargs(out_file)
+    assert back == standard_pattern("ACS-WFC-DITHER-LINE", n_points=3).replace(name="LINE")
+
+
+def test_plan_nested(capsys):
+    code, out, _ = run(
+        capsys, "plan", "--pattern", "ACS-WFC-DITHER-LINE", "--secondary", "ACS-WFC-DITHER-BOX"
+    )
+    assert code == 0
+    assert "8 exposures" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plan", "--pattern", "5"], "npoints=5 is not one of"),
+        (["plan", "--pattern", "4", "-o", "x.txt"], "give --aperture"),
+        (["plan", "--pattern", "line"], "needs --npoints, --point-spacing, --orient"),
+        (["plan", "--pattern", "ACS-WFC-DITHER-BAX"], "did you mean ACS-WFC-DITHER-BOX"),
+        (["plan", "--pattern", "4", "--step", "1", "2", "3"], "--step takes one or two"),
+        (["plan", "--pattern", "nope.txt"], "does not exist"),
+        (["plan", "--pattern", "4", "--step", "nan"], "must be finite"),
+    ],
+)
+def test_plan_errors_are_one_line_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_plan_refuses_to_overwrite_plot(capsys, tmp_path):
+    png = tmp_path / "p.png"
+    assert run(capsys, "plan", "--pattern", "9", "--plot", str(png))[0] == 0
+    assert png.stat().st_size > 1000
+    code, _, err = run(capsys, "plan", "--pattern", "9", "--plot", str(png))
+    assert code == 2
+    assert "overwrite" in err
+    assert run(capsys, "plan", "--pattern", "9", "--plot", str(png), "--overwrite")[0] == 0
+
+
+def test_patterns_lists_catalog(capsys):
+    code, out, _ = run(capsys, "patterns")
+    assert code == 0
+    assert "ACS-WFC-DITHER-BOX" in out
+    assert "candidate" in out
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["plan", "--help"], ["patterns", "--help"], ["apertures", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert "usage:" in capsys.readouterr().out

@@ -1,0 +1,95 @@
+"""Phase-coverage metrics: exact values for designed patterns, invariances by hypothesis."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ditherlab.planner import subpixel
+from ditherlab.score import (
+    correlated_noise_ratio,
+    covering_radius,
+    noise_amplification,
+    phase_metrics,
+    weight_uniformity,
+)
+
+offsets = st.lists(st.tuples(st.floats(-50, 50), st.floats(-50, 50)), min_size=4, max_size=12).map(
+    np.array
+)
+
+
+@given(
+    nx=st.integers(1, 4), ny=st.integers(1, 4), shift=st.tuples(st.floats(-9, 9), st.floats(-9, 9))
+)
+def test_interlaced_grid_has_eta_one(nx, ny, shift):
+    g = np.array([(i / nx, j / ny) for i in range(nx) for j in range(ny)]) + shift
+    assert noise_amplification(g, (nx, ny)) == pytest.approx(1.0, rel=1e-9)
+
+
+@given(off=offsets, shift=st.tuples(st.integers(-20, 20), st.integers(-20, 20)))
+def test_eta_at_least_one_and_invariant(off, shift):
+    eta = noise_amplification(off, (2, 2))
+    assert eta >= 1 - 1e-9
+    # a common sub-pixel shift, integer steps and a reordering change nothing
+    common = np.array([0.37, 0.11])
+    moved = off + common + np.asarray(shift, float)
+    perm = moved[::-1]
+    for other in (moved, perm):
+        e2 = noise_amplification(other, (2, 2))
+        if eta < 1e3:  # well conditioned: equal to rounding
+            assert e2 == pytest.approx(eta, rel=1e-6)
+        else:  # near-degenerate or degenerate stays so
+            assert e2 > 1e2
+
+
+def test_designed_patterns():
+    assert noise_amplification(subpixel(4), (2, 2)) == pytest.approx(1.0)
+    assert noise_amplification(subpixel(9), (3, 3)) == pytest.approx(1.0)
+    assert noise_amplification(subpixel(8), (2, 2)) == pytest.approx(1.0)
+    assert noise_amplification(subpixel(2), (2, 2)) == np.inf  # 2 frames cannot make 2x2
+    # a box whose phases drifted by 0.1 px is worse than the ideal box
+    drifted = subpixel(4).offsets * 1.03
+    assert 1.0 < noise_amplification(drifted, (2, 2)) < 2.0
+    # repeated phases (CR-SPLIT at one pointing) are degenerate
+    assert noise_amplification(np.zeros((4, 2)), (2, 2)) == np.inf
+
+
+def test_covering_radius_known_values():
+    assert covering_radius([[0, 0]], 256) == pytest.approx(np.sqrt(2) / 2, abs=0.005)
+    assert covering_radius(subpixel(4), 256) == pytest.approx(np.sqrt(2) / 4, abs=0.005)
+    assert covering_radius(subpixel(2), 256) == pytest.approx(0.5, abs=0.005)
+    assert covering_radius(subpixel(9), 256) == pytest.approx(np.sqrt(2) / 6, abs=0.005)
+
+
+@given(off=offsets)
+def test_more_frames_never_cover_worse(off):
+    assert covering_radius(off) <= covering_radius(off[:-1]) + 1e-12
+
+
+def test_phase_metrics_gaps():
+    m = phase_metrics(subpixel(4))
+    assert m["gap_x"] == pytest.approx(0.5)
+    assert m["gap_y"] == pytest.approx(0.5)
+    assert m["n_distinct"] == 4
+    assert phase_metrics(subpixel(3))["gap_x"] == pytest.approx(1 / 3)
+
+
+def test_correlated_noise_ratio_published_values():
+    # Casertano et al. 2000 / DrizzlePac: R = 1.662 at p=0.6, s=0.5; 1.364 at p=0.8, s=1
+    assert correlated_noise_ratio(0.6, 0.5) == pytest.approx(1.662, abs=5e-4)
+    assert correlated_noise_ratio(0.8, 1.0) == pytest.approx(1.364, abs=5e-4)
+    assert correlated_noise_ratio(1.0, 1.0) == pytest.approx(1.5)
+    # continuous at r = 1 and → 1 as the drop shrinks
+    assert correlated_noise_ratio(0.5 + 1e-9, 0.5) == pytest.approx(1.5, rel=1e-6)
+    assert correlated_noise_ratio(1e-6, 1.0) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_weight_uniformity():
+    rng = np.random.default_rng(3)
+    w = np.zeros((100, 100))
+    w[10:90, 10:90] = 1 + 0.1 * rng.standard_normal((80, 80))
+    m = weight_uniformity(w)
+    assert m["rms_over_median"] == pytest.approx(0.1, rel=0.1)
+    assert m["holes"] == 0
+    assert weight_uniformity(np.zeros((5, 5)))["holes"] == 1.0
