@@ -247,10 +247,28 @@ class ChipMap:
         """Chip pixels (0-based, may lie off the chip) of sky positions."""
         xi, eta = gnomonic(ra, dec, *self.crval)
         inv = np.linalg.inv(self.lin)
-        X = inv[0, 0] * xi + inv[0, 1] * eta + self.idl_ref[0]
-        Y = inv[1, 0] * xi + inv[1, 1] * eta + self.idl_ref[1]
-        x, y = self.aperture.postarg_to_sci(X, Y)
-        return np.asarray(x, float), np.asarray(y, float)
+        X = np.asarray(inv[0, 0] * xi + inv[0, 1] * eta + self.idl_ref[0], float)
+        Y = np.asarray(inv[1, 0] * xi + inv[1, 1] * eta + self.idl_ref[1], float)
+        # the polynomial is only invertible near the chip: points whose linear estimate
+        # lies farther than a quarter chip outside it get NaN instead of a Newton failure
+        cx = np.asarray(self.aperture.poly_x, float)
+        cy = np.asarray(self.aperture.poly_y, float)
+        lin = np.array([[cx[1, 0], cx[0, 1]], [cy[1, 0], cy[0, 1]]])
+        li = np.linalg.inv(lin)
+        dX, dY = X - self.idl_ref[0], Y - self.idl_ref[1]
+        xr, yr = self.ref
+        xl = xr + li[0, 0] * dX + li[0, 1] * dY
+        yl = yr + li[1, 0] * dX + li[1, 1] * dY
+        ny, nx = (int(v) for v in self.aperture.shape)
+        m = 0.25 * max(nx, ny)
+        ok = (xl > -m) & (xl < nx + m) & (yl > -m) & (yl < ny + m)
+        x = np.full(X.shape, np.nan)
+        y = np.full(X.shape, np.nan)
+        if np.any(ok):
+            xs, ys = self.aperture.postarg_to_sci(X[ok], Y[ok])
+            x[ok] = xs
+            y[ok] = ys
+        return x, y
 
     def jacobian(self, x: Any, y: Any) -> np.ndarray:
         """``d(xi, eta)/d(x, y)`` in arcsec per pixel, shape ``(..., 2, 2)``."""

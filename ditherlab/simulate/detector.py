@@ -170,10 +170,10 @@ class DetectorModel:
     idcscale: float
     cr_rate: float
     cr_thickness: float = 0.9
-    cr_diffusion: float = 0.35
+    cr_diffusion: float = 0.3
     cr_charge_loc: float = 620.0
     cr_charge_scale: float = 80.0
-    cr_floor: float = 15.0
+    cr_floor: float = 20.0
     cr_max_length: float = 60.0
     hot_fraction: float = 0.01
     warm_fraction: float = 0.02

@@ -123,7 +123,7 @@ class Scene:
         flux = col("flux", self.flux, 0.0)
         if np.any(flux < 0):
             i = int(np.argmax(flux < 0))
-            raise DitherlabValueError(f"flux must be >= 0; source {i} has flux={flux[i]!r}")
+            raise DitherlabValueError(f"flux must be >= 0; source {i} has flux={float(flux[i])!r}")
         if self.kind is None:
             kind = np.full(n, "point", dtype="<U8")
         else:
@@ -136,7 +136,7 @@ class Scene:
             bad = ~np.isin(kind, KINDS)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise DitherlabValueError(f"kind={kind[i]!r} (source {i}) is not one of {KINDS}")
+                raise DitherlabValueError(f"kind={str(kind[i])!r} (source {i}) is not one of {KINDS}")
         r_eff = col("r_eff", self.r_eff, 0.2)
         sn = col("n", self.n, 1.0)
         q = col("q", self.q, 1.0)
@@ -370,10 +370,10 @@ class Scene:
             bad = ~np.isfinite(arr)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise FileFormatError(f"scene table row {i}: {name} is not finite ({arr[i]!r})")
+                raise FileFormatError(f"scene table row {i}: {name} is not finite ({float(arr[i])!r})")
         if np.any(flux < 0):
             i = int(np.argmax(flux < 0))
-            raise FileFormatError(f"scene table row {i}: flux={flux[i]!r} is negative")
+            raise FileFormatError(f"scene table row {i}: flux={float(flux[i])!r} is negative")
         kind = None
         if "kind" in names:
             kind = np.asarray(t[names["kind"]]).astype(str)
