@@ -136,7 +136,9 @@ class Scene:
             bad = ~np.isin(kind, KINDS)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise DitherlabValueError(f"kind={str(kind[i])!r} (source {i}) is not one of {KINDS}")
+                raise DitherlabValueError(
+                    f"kind={str(kind[i])!r} (source {i}) is not one of {KINDS}"
+                )
         r_eff = col("r_eff", self.r_eff, 0.2)
         sn = col("n", self.n, 1.0)
         q = col("q", self.q, 1.0)
@@ -370,7 +372,9 @@ class Scene:
             bad = ~np.isfinite(arr)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise FileFormatError(f"scene table row {i}: {name} is not finite ({float(arr[i])!r})")
+                raise FileFormatError(
+                    f"scene table row {i}: {name} is not finite ({float(arr[i])!r})"
+                )
         if np.any(flux < 0):
             i = int(np.argmax(flux < 0))
             raise FileFormatError(f"scene table row {i}: flux={float(flux[i])!r} is negative")

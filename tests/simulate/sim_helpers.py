@@ -12,7 +12,7 @@ def camera(name="acs-wfc"):
     except ImportError:  # TEMPORARY until the apertures branch is merged
         from sim_fake_aperture import fake_wfc
 
-        return fake_wfc(nx=1024, ny=512)
+        return fake_wfc(nx=4096, ny=2048)
     return get_aperture(name)
 
 

@@ -23,7 +23,12 @@ from ditherlab.simulate.detector import (
 
 @pytest.mark.parametrize(
     ("instrument", "detector", "exptime"),
-    [("ACS", "WFC", 500.0), ("ACS", "WFC", 1000.0), ("WFPC2", "WF", 1000.0), ("WFC3", "UVIS", 2000.0)],
+    [
+        ("ACS", "WFC", 500.0),
+        ("ACS", "WFC", 1000.0),
+        ("WFPC2", "WF", 1000.0),
+        ("WFC3", "UVIS", 2000.0),
+    ],
 )
 def test_cr_pixel_fraction_matches_the_configured_rate(instrument, detector, exptime):
     """Over many frames the CR pixel fraction is within 10 % of rate x exptime."""
@@ -100,11 +105,14 @@ def test_defects_fractions_flags_and_reference_dark():
     assert np.all(dq[(code & DEFECT_UNSTABLE) != 0] & 32)
     # the flickering hot pixels are NOT flagged: only dithering removes them
     var = code == DEFECT_VARIABLE
-    assert var.any() and not dq[var].any()
+    assert var.any()
+    assert not dq[var].any()
     hot_rates = d.rate[(code & DEFECT_HOT) != 0]
-    assert hot_rates.min() >= 0.14 and hot_rates.max() <= 2.0
+    assert hot_rates.min() >= 0.14
+    assert hot_rates.max() <= 2.0
     warm_rates = d.rate[(code & DEFECT_WARM) != 0]
-    assert warm_rates.min() >= 0.06 and warm_rates.max() <= 0.14
+    assert warm_rates.min() >= 0.06
+    assert warm_rates.max() <= 0.14
     actual, reference = dark_rate(d, m, rng=1)
     # stable hot pixels are subtracted exactly; variable ones are not in the reference
     stable = (code & (DEFECT_HOT | DEFECT_WARM)) != 0

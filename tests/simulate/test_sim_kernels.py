@@ -14,7 +14,9 @@ def _gauss_pixel_integrals(sigma, fx, fy, half):
     return np.outer(cy, cx)
 
 
-@pytest.mark.parametrize(("sigma", "fx", "fy"), [(0.42, 0.0, 0.0), (0.42, 0.3, -0.45), (0.8, 0.5, 0.1)])
+@pytest.mark.parametrize(
+    ("sigma", "fx", "fy"), [(0.42, 0.0, 0.0), (0.42, 0.3, -0.45), (0.8, 0.5, 0.1)]
+)
 def test_render_profile_matches_exact_pixel_integrals(sigma, fx, fy):
     half = 8
     prof = lambda x, y: np.exp(-0.5 * (x * x + y * y) / sigma**2)  # noqa: E731
@@ -44,7 +46,13 @@ def test_render_convolved_small_source_approaches_the_psf():
     tiny = lambda x, y: np.where(x * x + y * y <= 0.01**2, 1.0, 0.0) + 0 * x  # noqa: E731
     point = _kernels.render_profile(psf, np.eye(2), (0.1, 0.2), 6, os=9)
     conv = _kernels.render_convolved(
-        lambda x, y: np.exp(-0.5 * (x * x + y * y) / 0.05**2), psf, np.eye(2), (0.1, 0.2), 6, 6, os=9
+        lambda x, y: np.exp(-0.5 * (x * x + y * y) / 0.05**2),
+        psf,
+        np.eye(2),
+        (0.1, 0.2),
+        6,
+        6,
+        os=9,
     )
     assert conv.sum() == pytest.approx(1.0)
     assert np.abs(conv - point).max() < 0.01 * point.max()
