@@ -176,7 +176,10 @@ def _flt_hdulist(exp: Exposure):
     for chip in exp.chips:
         hdus.append(fits.ImageHDU(chip.sci, header=_sci_header(exp, chip, "SCI")))
         hdus.append(fits.ImageHDU(chip.err, header=_sci_header(exp, chip, "ERR")))
-        hdus.append(fits.ImageHDU(chip.dq, header=_sci_header(exp, chip, "DQ")))
+        # int16 on disk, as in HST flt files (bit 32768 is never set); drizzlepac's
+        # resetbits fails on unsigned (BZERO = 32768) DQ arrays under numpy 2
+        dq = chip.dq.astype(np.int16)
+        hdus.append(fits.ImageHDU(dq, header=_sci_header(exp, chip, "DQ")))
     return fits.HDUList(hdus)
 
 
@@ -297,7 +300,7 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
                 ChipExposure(
                     sci=sci,
                     err=g["ERR"][1],
-                    dq=g["DQ"][1],
+                    dq=g["DQ"][1].astype(np.uint16),
                     wcs=_read_wcs(sh),
                     ccdchip=int(sh["CCDCHIP"]),
                     extver=ver,
