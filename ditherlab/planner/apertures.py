@@ -286,8 +286,10 @@ class Aperture:
                 out.append(self)
             elif n in _registry().apertures:
                 out.append(_registry().apertures[n])
-            else:  # pragma: no cover - only for hand-built apertures
-                out.append(from_pysiaf(n, instrument=self.observatory))
+            else:
+                raise ApertureNotFoundError(
+                    f"chip aperture {n!r} of {self.name!r} is not a built-in aperture"
+                )
         return tuple(out)
 
     @property
@@ -296,7 +298,7 @@ class Aperture:
         for ap in self.chips:
             if ap.chip == self.chip:
                 return ap
-        return self  # pragma: no cover
+        return self
 
     @property
     def gap(self) -> float:
@@ -334,7 +336,7 @@ class Aperture:
     def _at(self, at: Any, name: str = "at") -> tuple[float, float]:
         if at is None:
             return self.reference_pixel
-        x, y = as_pair(name, at)
+        x, y = as_pair(name, at, unit=u.pix)
         if not bool(self.contains(x, y)):
             ny, nx = self.shape
             raise OffChipError(
@@ -412,7 +414,7 @@ class Aperture:
         >>> [float(v) for v in ap.sci_to_postarg(*ap.reference_pixel)]
         [0.0, 0.0]
         """
-        xa, ya = self._xy(x, y, ("x", "y"), None)
+        xa, ya = self._xy(x, y, ("x", "y"), u.pix)
         X, Y = self._sci_to_idl(xa, ya)
         return _ret(X), _ret(Y)
 
@@ -449,7 +451,7 @@ class Aperture:
 
         Row 0 is ``(dX/dx, dX/dy)``, row 1 ``(dY/dx, dY/dy)``.
         """
-        xa, ya = self._xy(x, y, ("x", "y"), None)
+        xa, ya = self._xy(x, y, ("x", "y"), u.pix)
         ja, jb, jc, jd = self._jac(xa - self.reference_pixel[0], ya - self.reference_pixel[1])
         return np.stack([np.stack([ja, jb], -1), np.stack([jc, jd], -1)], -2)
 
@@ -490,12 +492,12 @@ class Aperture:
     # -- SIAF science <-> flt --------------------------------------------------------------
     def flt_to_siaf(self, x: Any, y: Any) -> tuple[Any, Any]:
         """0-based flt pixel -> SIAF science pixel (adds :attr:`sci_offset`)."""
-        xa, ya = self._xy(x, y, ("x", "y"), None)
+        xa, ya = self._xy(x, y, ("x", "y"), u.pix)
         return _ret(xa + self.sci_offset[0]), _ret(ya + self.sci_offset[1])
 
     def siaf_to_flt(self, x_siaf: Any, y_siaf: Any) -> tuple[Any, Any]:
         """SIAF science pixel -> 0-based flt pixel (subtracts :attr:`sci_offset`)."""
-        xa, ya = self._xy(x_siaf, y_siaf, ("x_siaf", "y_siaf"), None)
+        xa, ya = self._xy(x_siaf, y_siaf, ("x_siaf", "y_siaf"), u.pix)
         return _ret(xa - self.sci_offset[0]), _ret(ya - self.sci_offset[1])
 
     # -- chip extent -----------------------------------------------------------------------
@@ -508,7 +510,7 @@ class Aperture:
         >>> ap.contains([0, 1013.5, 1014], 500).tolist()
         [True, True, False]
         """
-        xa, ya = self._xy(x, y, ("x", "y"), None)
+        xa, ya = self._xy(x, y, ("x", "y"), u.pix)
         ny, nx = self.shape
         inside = (xa >= -0.5) & (xa <= nx - 0.5) & (ya >= -0.5) & (ya <= ny - 0.5)
         return _ret(inside)
