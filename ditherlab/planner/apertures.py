@@ -242,6 +242,11 @@ class Aperture:
             (self.name, self.observatory, self.shape, self.reference_pixel, self.poly_x.tobytes())
         )
 
+    def __reduce__(self):
+        # rebuild through __init__ so that copies and unpickled apertures are read-only too
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return (_rebuild_aperture, (fields,))
+
     def __repr__(self) -> str:
         ny, nx = self.shape
         sx, sy = self.pixel_scale
@@ -368,23 +373,25 @@ class Aperture:
         rx, ry = X - cx[0, 0], Y - cy[0, 0]
         dx = (d * rx - b * ry) / det0
         dy = (a * ry - c * rx) / det0
-        for _ in range(_NEWTON_MAXITER):
-            fx = _polyval(cx, dx, dy) - X
-            fy = _polyval(cy, dx, dy) - Y
-            ja, jb, jc, jd = self._jac(dx, dy)
-            det = ja * jd - jb * jc
-            sx = (jd * fx - jb * fy) / det
-            sy = (ja * fy - jc * fx) / det
-            dx = dx - sx
-            dy = dy - sy
-            step = np.maximum(np.abs(sx), np.abs(sy))
-            if not np.any(step > _NEWTON_TOL):  # also stops on NaN, caught below
-                break
+        with np.errstate(all="ignore"):  # divergent points are reported below
+            for _ in range(_NEWTON_MAXITER):
+                fx = _polyval(cx, dx, dy) - X
+                fy = _polyval(cy, dx, dy) - Y
+                ja, jb, jc, jd = self._jac(dx, dy)
+                det = ja * jd - jb * jc
+                sx = (jd * fx - jb * fy) / det
+                sy = (ja * fy - jc * fx) / det
+                dx = dx - sx
+                dy = dy - sy
+                step = np.maximum(np.abs(sx), np.abs(sy))
+                if not np.any(step > _NEWTON_TOL):  # also stops on NaN, caught below
+                    break
         bad = ~(np.isfinite(dx) & np.isfinite(dy)) | ~(step <= 1e-6)
         if np.any(bad):
             i = np.flatnonzero(np.broadcast_to(bad, dx.shape).ravel())[0]
             raise DitherlabValueError(
-                f"postarg_to_sci did not converge for X={np.ravel(X)[i]!r}, Y={np.ravel(Y)[i]!r} "
+                f"postarg_to_sci did not converge for X={float(np.ravel(X)[i])!r}, "
+                f"Y={float(np.ravel(Y)[i])!r} "
                 f"arcsec on {self.name}: the point is too far outside the aperture for its "
                 "distortion polynomial"
             )
@@ -644,6 +651,10 @@ class Aperture:
             ja, jb, jc, jd = self._jac(gx, gy)
             out[start : start + rows] = np.abs(ja * jd - jb * jc) / ref
         return out
+
+
+def _rebuild_aperture(fields: dict[str, Any]) -> Aperture:
+    return Aperture(**fields)
 
 
 # --------------------------------------------------------------------------------------

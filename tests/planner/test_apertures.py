@@ -1,6 +1,8 @@
 """Aperture geometry: SIAF polynomials, POS TARG <-> pixel, prime + parallel, pysiaf bridge."""
 
+import copy
 import dataclasses
+import pickle
 import sys
 
 import numpy as np
@@ -114,6 +116,14 @@ def test_contract_attributes():
     assert ap == get_aperture("JWFC1FIX")
     assert ap != get_aperture("JWFC2FIX")
     assert "JWFC1FIX" in repr(ap)
+
+
+def test_copies_stay_read_only():
+    ap = get_aperture("JWFC")
+    for other in (pickle.loads(pickle.dumps(ap)), copy.deepcopy(ap), dataclasses.replace(ap)):
+        assert other == ap
+        assert not other.poly_x.flags.writeable
+        assert other.postarg_to_sci(1.0, 2.0) == ap.postarg_to_sci(1.0, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -327,8 +337,10 @@ def test_non_finite_coordinates(bad):
 
 def test_postarg_to_sci_reports_divergence():
     ap = get_aperture("JWFC1FIX")
-    with pytest.raises(DitherlabValueError, match="did not converge"):
+    with pytest.raises(DitherlabValueError, match=r"did not converge for X=10000000.0"):
         ap.postarg_to_sci(1e7, 1e7)
+    with pytest.raises(DitherlabValueError, match="did not converge"):
+        ap.postarg_to_sci([0.0, 1e300], [0.0, -1e300])
 
 
 def test_contains():
