@@ -76,13 +76,23 @@ _NEWTON_MAXITER = 50
 # polynomial helpers (pure, unchecked)
 # --------------------------------------------------------------------------------------
 def _polyval(c: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """Evaluate ``sum C[i, j] dx**i dy**j`` (Horner in dx of Horner in dy)."""
-    out = np.zeros(np.broadcast(dx, dy).shape)
+    """Evaluate ``sum C[i, j] dx**i dy**j`` (Horner in dx of Horner in dy, in place).
+
+    Trailing zero coefficients of each row (the upper triangle ``i + j > deg`` of a SIAF
+    polynomial) are skipped.
+    """
+    dx, dy = np.broadcast_arrays(np.asarray(dx, dtype=float), np.asarray(dy, dtype=float))
+    out = np.zeros(dx.shape)
     for i in range(c.shape[0] - 1, -1, -1):
-        row = np.zeros_like(out)
-        for j in range(c.shape[1] - 1, -1, -1):
-            row = row * dy + c[i, j]
-        out = out * dx + row
+        out *= dx
+        nz = np.flatnonzero(c[i])
+        if nz.size == 0:
+            continue
+        row = np.full(dx.shape, c[i, nz[-1]])
+        for j in range(nz[-1] - 1, -1, -1):
+            row *= dy
+            row += c[i, j]
+        out += row
     return out
 
 
@@ -367,35 +377,44 @@ class Aperture:
 
     def _idl_to_sci(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cx, cy = self.poly_x, self.poly_y
+        X, Y = np.broadcast_arrays(np.asarray(X, dtype=float), np.asarray(Y, dtype=float))
+        shape = X.shape
+        Xf, Yf = X.ravel(), Y.ravel()
         # linear first guess
         a, b, c, d = cx[1, 0], cx[0, 1], cy[1, 0], cy[0, 1]
         det0 = a * d - b * c
-        rx, ry = X - cx[0, 0], Y - cy[0, 0]
+        rx, ry = Xf - cx[0, 0], Yf - cy[0, 0]
         dx = (d * rx - b * ry) / det0
         dy = (a * ry - c * rx) / det0
+        step = np.full(dx.shape, np.inf)
+        active = np.arange(dx.size)  # points still iterating
         with np.errstate(all="ignore"):  # divergent points are reported below
             for _ in range(_NEWTON_MAXITER):
-                fx = _polyval(cx, dx, dy) - X
-                fy = _polyval(cy, dx, dy) - Y
-                ja, jb, jc, jd = self._jac(dx, dy)
+                if active.size == 0:
+                    break
+                ux, uy = dx[active], dy[active]
+                fx = _polyval(cx, ux, uy) - Xf[active]
+                fy = _polyval(cy, ux, uy) - Yf[active]
+                ja, jb, jc, jd = self._jac(ux, uy)
                 det = ja * jd - jb * jc
                 sx = (jd * fx - jb * fy) / det
                 sy = (ja * fy - jc * fx) / det
-                dx = dx - sx
-                dy = dy - sy
-                step = np.maximum(np.abs(sx), np.abs(sy))
-                if not np.any(step > _NEWTON_TOL):  # also stops on NaN, caught below
-                    break
+                dx[active] = ux - sx
+                dy[active] = uy - sy
+                st = np.maximum(np.abs(sx), np.abs(sy))
+                step[active] = st
+                active = active[st > _NEWTON_TOL]  # NaN steps drop out; caught below
         bad = ~(np.isfinite(dx) & np.isfinite(dy)) | ~(step <= 1e-6)
         if np.any(bad):
-            i = np.flatnonzero(np.broadcast_to(bad, dx.shape).ravel())[0]
+            i = int(np.flatnonzero(bad)[0])
             raise DitherlabValueError(
-                f"postarg_to_sci did not converge for X={float(np.ravel(X)[i])!r}, "
-                f"Y={float(np.ravel(Y)[i])!r} "
-                f"arcsec on {self.name}: the point is too far outside the aperture for its "
-                "distortion polynomial"
+                f"postarg_to_sci did not converge for X={float(Xf[i])!r}, "
+                f"Y={float(Yf[i])!r} arcsec on {self.name}: the point is too far outside the "
+                "aperture for its distortion polynomial"
             )
-        return dx + self.reference_pixel[0], dy + self.reference_pixel[1]
+        return (dx + self.reference_pixel[0]).reshape(shape), (
+            dy + self.reference_pixel[1]
+        ).reshape(shape)
 
     def sci_to_postarg(self, x: Any, y: Any) -> tuple[Any, Any]:
         """Science (flt) pixel -> ideal (POS TARG) frame, arcsec: the SIAF Sci2Idl polynomial.
