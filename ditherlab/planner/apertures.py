@@ -29,6 +29,10 @@ flt extension order: ACS/WFC ``SCI,1`` is WFC2 (CCDCHIP=2) and ``SCI,2`` is WFC1
 (CCDCHIP=1); WFC3/UVIS likewise ``SCI,1`` = UVIS2, ``SCI,2`` = UVIS1.  :attr:`Aperture.chips`
 lists the chip apertures in that order.
 
+The full-camera apertures ``JWFC`` (APT "WFC") and ``IUVIS`` (APT "UVIS") are defined in
+chip 1's science frame; positions ``at`` on them refer to chip 1.  For chip 2, go through
+V2/V3 with :func:`parallel_offsets` (e.g. prime ``"JWFC"``, parallel ``"JWFC2FIX"``).
+
 Sign convention: a positive POS TARG ``(X, Y)`` moves the target towards +x, +y science
 pixels; the target then sits at ideal position ``X, Y`` relative to the aperture fiducial.
 """
@@ -935,6 +939,10 @@ def from_pysiaf(name: str, instrument: str = "HST", *, shape: Any = None) -> Ape
     distortion agrees with the aperture's reference point.  For JWST/Roman the science frame
     is 1-based with size ``XSciSize x YSciSize`` (offset 1); other HST instruments (STIS,
     COS, NICMOS, FGS) need ``shape`` and use offset 1 (0-based SIAF science pixels).
+
+    An HST subarray aperture (e.g. ``JWFC1S2K``) therefore lives in full-chip flt
+    coordinates: its :meth:`Aperture.contains` and ``shape`` are those of the whole chip,
+    not of the subarray's readout box.
 
     Parameters
     ----------
