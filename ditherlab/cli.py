@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `ditherlab apertures | head`: not an error
+        sys.stderr.close()
+        return 0
     except (DitherlabError, OSError) as exc:
         print(f"ditherlab {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -63,6 +63,50 @@ PATTERNS = [
     ),
 ]
 
+DISTORTION = [
+    new_markdown_cell(
+        "# One POS TARG, many pixel steps: distortion and parallel cameras\n\n"
+        "A POS TARG pattern is a fixed motion of the telescope. On a distorted chip it is a "
+        "different pixel step at each place, and in a parallel camera it is a different step "
+        "again, so sub-pixel sampling designed for one spot degrades elsewhere."
+    ),
+    new_code_cell(
+        "import matplotlib.pyplot as plt\n"
+        "import numpy as np\n\n"
+        "from ditherlab.planner import get_aperture, parallel_offsets, standard_pattern, subpixel\n"
+        "from ditherlab.score import phase_map, phase_metrics"
+    ),
+    new_code_cell(
+        "wfc = get_aperture('acs-wfc1')\n"
+        "area = wfc.pixel_area_map(step=32)\n"
+        "print(f'relative pixel area on WFC1: {area.min():.3f} to {area.max():.3f}')"
+    ),
+    new_markdown_cell(
+        "The same 4-point half-pixel box with small (3 px) and large (40 px) integer steps, "
+        "scored on a 7 × 4 grid across WFC1:"
+    ),
+    new_code_cell(
+        "fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)\n"
+        "for ax, step in zip(axes, (3, 40)):\n"
+        "    posts = wfc.postarg_offsets(subpixel(4, step=(step, step)))\n"
+        "    t = phase_map(posts, wfc, grid=(7, 4))\n"
+        "    sc = ax.scatter(t['x'], t['y'], c=t['eta'], vmin=1, vmax=2, s=200, cmap='magma_r')\n"
+        "    ax.set_title(f\"step {step} px: worst eta = {t.meta['eta_worst']:.2f}\")\n"
+        "    ax.set_xlabel('x [flt pixel]')\n"
+        "axes[0].set_ylabel('y [flt pixel]')\n"
+        "fig.colorbar(sc, ax=axes, label='noise amplification eta')"
+    ),
+    new_markdown_cell("The ACS-WFC box as seen by WFC3/UVIS and WFC3/IR in parallel:"),
+    new_code_cell(
+        "box = standard_pattern('ACS-WFC-DITHER-BOX')\n"
+        "for cam in ('acs-wfc', 'wfc3-uvis1', 'wfc3-ir'):\n"
+        "    pix = parallel_offsets(box, 'acs-wfc', cam)\n"
+        "    m = phase_metrics(pix)\n"
+        "    print(f\"{cam:11s} eta = {m['eta']:8.2f}  covering radius = \"\n"
+        "          f\"{m['covering_radius']:.3f} px\")"
+    ),
+]
+
 
 def write(name, cells):
     nb = new_notebook(cells=cells)
@@ -77,3 +121,4 @@ def write(name, cells):
 
 if __name__ == "__main__":
     write("01_patterns_and_phases.ipynb", PATTERNS)
+    write("02_distortion_and_parallels.ipynb", DISTORTION)

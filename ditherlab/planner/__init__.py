@@ -1,5 +1,13 @@
 """Plan dither patterns: sub-pixel families, APT patterns, apertures and POS TARG tables."""
 
+from ditherlab.planner.apertures import (
+    Aperture,
+    aperture_provenance,
+    available_apertures,
+    from_pysiaf,
+    get_aperture,
+    parallel_offsets,
+)
 from ditherlab.planner.apt import (
     StandardPattern,
     apt_box,
@@ -37,16 +45,22 @@ __all__ = [
     "POSTARG_FORMATS",
     "SEED_WFPC2_CR_RATE",
     "SUBPIXEL_NPOINTS",
+    "Aperture",
     "Pattern",
     "StandardPattern",
+    "aperture_provenance",
     "apt_box",
     "apt_line",
+    "available_apertures",
     "ccd_snr",
     "cr_loss_fraction",
     "cross",
+    "from_pysiaf",
+    "get_aperture",
     "hot_pixel",
     "line",
     "move_overhead",
+    "parallel_offsets",
     "pattern_overhead",
     "postarg_table",
     "read_postargs",

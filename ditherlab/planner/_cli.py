@@ -232,6 +232,9 @@ def _cmd_apertures(args: argparse.Namespace) -> int:
     from ditherlab.planner.apertures import available_apertures
 
     t = available_apertures()
+    for name in t.colnames:
+        if t[name].dtype.kind == "f":
+            t[name].format = ".5f" if name.startswith("scale") else ".1f"
     t.pprint(max_lines=-1, max_width=-1)
     return 0
 
