@@ -47,6 +47,7 @@ __all__ = [
     "add_noise",
     "cosmic_rays",
     "cr_rate_from_flux",
+    "cr_rate_from_percent",
     "dark_rate",
     "detector_model",
     "make_defects",
@@ -241,6 +242,20 @@ class DetectorModel:
         """CR events per cm² per s implied by ``cr_rate`` (low-rate limit)."""
         pix_cm2 = (self.pixel_size**2) * _CM2_PER_UM2
         return self.cr_rate / self.mean_pixels_per_event / pix_cm2
+
+
+def cr_rate_from_percent(percent_per_1000s: float) -> float:
+    """Convert "per cent of pixels per 1000 s" to ``cr_rate`` (fraction per second).
+
+    Examples
+    --------
+    >>> cr_rate_from_percent(3.2)
+    3.2e-05
+    >>> detector_model("ACS", "WFC", cr_rate=cr_rate_from_percent(1.5)).cr_percent_per_1000s
+    1.5
+    """
+    p = as_float("percent_per_1000s", percent_per_1000s, minimum=0.0, maximum=100.0)
+    return p / 100.0 / 1000.0
 
 
 def cr_rate_from_flux(flux: float, model: DetectorModel) -> float:

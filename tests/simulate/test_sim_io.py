@@ -64,12 +64,14 @@ def assert_same_exposure(e, r):
             x, y = getattr(a, name), getattr(b, name)
             assert x.dtype == y.dtype, name
             assert np.array_equal(x, y), name
-        assert (a.ccdchip, a.extver, a.origin, a.full_shape, a.aperture) == (
+        assert (a.ccdchip, a.extver, a.origin, a.full_shape, a.aperture, a.idcscale, a.sky) == (
             b.ccdchip,
             b.extver,
             b.origin,
             b.full_shape,
             b.aperture,
+            b.idcscale,
+            b.sky,
         )
         _same_wcs(a.wcs, b.wcs)
     assert e.truth.postarg == r.truth.postarg
