@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from astropy import units as u
 
 from ditherlab._validation import as_array, as_float, as_int, as_rng
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
@@ -332,6 +333,8 @@ def observe(
     ap = resolve_aperture(aperture)
     post = pattern_postargs(pattern, ap)
     nexp = post.shape[0]
+    if isinstance(exptime, u.Quantity):
+        exptime = exptime.to_value(u.s)
     times = np.atleast_1d(np.asarray(exptime, dtype=object))
     if times.size == 1:
         times = np.repeat(times, nexp)
