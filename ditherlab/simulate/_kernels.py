@@ -58,7 +58,7 @@ def render_profile(
     half: int,
     os: int = 8,
     core_half: int = 3,
-    os_outer: int = 2,
+    os_outer: int = 4,
 ) -> np.ndarray:
     """Pixel-integrated stamp of a profile, normalised to unit sum.
 

@@ -229,7 +229,12 @@ def _render_chip(
         if scene.kind[i] == "point":
             fwhm_px = psf.fwhm / np.sqrt(area[k])
             stamp = _kernels.render_profile(
-                psf.profile, j, frac, psf_half, os=_oversampling(fwhm_px)
+                psf.profile,
+                j,
+                frac,
+                psf_half,
+                os=_oversampling(fwhm_px),
+                core_half=max(3, int(np.ceil(3.0 * fwhm_px))),
             )
             half = psf_half
         else:

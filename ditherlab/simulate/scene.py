@@ -212,8 +212,9 @@ class Scene:
         n_stars, n_galaxies : int
             Numbers of point and Sérsic sources.
         size : float or (float, float)
-            Box size (arcsec) centred on ``(ra, dec)``; the default covers ACS/WFC at
-            any orientation... almost (202″ square, so 210″ covers it when aligned).
+            Box size (arcsec) centred on ``(ra, dec)``.  The default 210″ covers the
+            202″ ACS/WFC field when the box is aligned with it; use ~290″ to cover it at
+            any orientation.
         ra, dec : float
             Centre (deg).
         mag_range : (float, float)

@@ -263,3 +263,32 @@ def test_observe_argument_errors():
         observe(EMPTY, pat, ap, 1.0, psf="tinytim.fits")
     with pytest.raises(DitherlabTypeError, match="aperture"):
         observe(EMPTY, pat, 42, 1.0)
+
+
+def test_an_image_psf_is_rendered_like_the_analytic_one(tmp_path):
+    from astropy.io import fits
+
+    from ditherlab.simulate import GaussianPSF, ImagePSF
+
+    ap = camera("acs-wfc1")
+    xr, yr = ap.reference_pixel
+    scene, _ = one_star(ap, xr + 0.25, yr - 0.1, 100.0)
+    fwhm = 0.1
+    yy, xx = np.mgrid[-60:61, -60:61] * (0.05 / 5)
+    img = np.exp(-0.5 * (xx**2 + yy**2) / (fwhm / 2.3548200450309493) ** 2)
+    fits.PrimaryHDU(img, header=fits.Header({"OVERSAMP": 5})).writeto(tmp_path / "psf.fits")
+    kw = {
+        "chips": [ap.chip],
+        "subarray": (int(xr) - 20, int(yr) - 20, 40, 40),
+        "noise": False,
+        "cosmic_rays_on": False,
+        "defects_on": False,
+        "rng": 1,
+    }
+    (a,) = observe(
+        scene, Pattern([[0, 0]]), ap, 10.0, psf=ImagePSF.from_fits(tmp_path / "psf.fits"), **kw
+    )
+    (b,) = observe(scene, Pattern([[0, 0]]), ap, 10.0, psf=GaussianPSF(fwhm, radius=0.3), **kw)
+    na, nb = a.truth.chips[0].noiseless, b.truth.chips[0].noiseless
+    assert na.sum() == pytest.approx(nb.sum(), rel=1e-4)
+    assert np.abs(na - nb).max() < 0.01 * nb.max()
