@@ -67,7 +67,8 @@ ACS_DQ: Mapping[str, int] = MappingProxyType(
         "cosmic_ray": 4096,
     }
 )
-#: WFC3 DQ bits (hstcal ``wf3dq.h``); 32 is "CTE tail" on UVIS, "unstable" on IR.
+#: WFC3 DQ bits (hstcal ``wf3dq.h``).  32 is "unstable" on IR but "CTE tail" on UVIS, so
+#: the UVIS default model flags unstable pixels 16 (hot) instead.
 WFC3_DQ: Mapping[str, int] = MappingProxyType(
     {
         "bad_pixel": 4,
@@ -323,7 +324,8 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "pixel_size": 15.0,
         "idcscale": 0.0396,
         "cr_rate": 0.02 / 1000.0,
-        "dq": WFC3_DQ,
+        # UVIS bit 32 means "CTE tail": unstable (RTS) pixels are flagged hot instead
+        "dq": {**WFC3_DQ, "unstable": 16},
         "psf_wavelength": 0.6,
         "hot_rate": (0.015, 1.0),
         "warm_rate": (0.005, 0.015),
