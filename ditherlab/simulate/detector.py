@@ -121,7 +121,10 @@ class DetectorModel:
     dark : float
         Mean dark current, e⁻/s/pixel (subtracted by the calibration, its noise remains).
     full_well : float
-        Saturation level in e⁻; above it pixels are clipped and flagged ``dq["saturated"]``.
+        Saturation level in e⁻; charge above it bleeds along the column and the pixels it
+        fills are flagged ``dq["saturated"]``.
+    bleed : bool
+        Whether saturated charge bleeds along columns (CCDs: yes; WFC3/IR, SBC: clipped).
     pixel_size : float
         Physical pixel size in µm (converts CR fluxes per cm² to per pixel).
     idcscale : float
@@ -171,6 +174,7 @@ class DetectorModel:
     pixel_size: float
     idcscale: float
     cr_rate: float
+    bleed: bool = True
     cr_thickness: float = 0.9
     cr_diffusion: float = 0.3
     cr_charge_loc: float = 620.0
@@ -304,6 +308,7 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "read_noise": 0.0,
         "dark": 1.2e-5,
         "full_well": 1e9,
+        "bleed": False,
         "pixel_size": 25.0,
         "idcscale": 0.025,
         "cr_rate": 0.0,
@@ -336,6 +341,7 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "read_noise": 12.0,
         "dark": 0.05,
         "full_well": 78000.0,
+        "bleed": False,
         "pixel_size": 18.0,
         "idcscale": 0.1283,
         "cr_rate": 0.0,
@@ -583,12 +589,28 @@ def add_noise(expected: np.ndarray, model: DetectorModel, rng: Any = None) -> np
 
 
 def saturate(charge: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
-    """Clip collected charge at ``full_well``; return ``(clipped, saturated_mask)``.
+    """Saturate collected charge: ``(new_charge, saturated_mask)``.
 
-    (No charge bleeding along columns is modelled.)
+    With ``model.bleed`` (CCDs), charge above ``full_well`` spills up and down its column,
+    conserving charge, and every pixel at the full well or filled by the spill is flagged;
+    otherwise pixels are clipped at ``full_well``.
+
+    Examples
+    --------
+    >>> m = detector_model("ACS", "WFC")
+    >>> c = np.zeros((5, 1)); c[2, 0] = 2.5 * m.full_well
+    >>> out, sat = saturate(c, m)
+    >>> float(out.sum() / m.full_well), sat[:, 0].tolist()
+    (2.5, [False, True, True, True, False])
     """
-    sat = charge >= model.full_well
-    return np.minimum(charge, model.full_well), sat
+    out = np.array(charge, dtype=np.float64, copy=True)
+    if model.bleed:
+        sat = _kernels.bleed_columns(out, model.full_well)
+        sat |= out >= model.full_well
+    else:
+        sat = out >= model.full_well
+        np.minimum(out, model.full_well, out=out)
+    return out, sat
 
 
 def _check_model(model: Any, name: str = "detector") -> DetectorModel:

@@ -441,8 +441,12 @@ def observe(
             else:
                 cr = np.zeros(shape, np.float32)
             work += dfx.column_charge
-            sat = work >= model.full_well
-            np.minimum(work, model.full_well, out=work)
+            if model.bleed:  # in place: the work array is large
+                sat = _kernels.bleed_columns(work, model.full_well)
+                sat |= work >= model.full_well
+            else:
+                sat = work >= model.full_well
+                np.minimum(work, model.full_well, out=work)
             if noise and model.read_noise > 0:
                 work += g.normal(0.0, model.read_noise, shape)
             ref_dark = reference * np.float32(t)

@@ -123,11 +123,27 @@ def test_defects_fractions_flags_and_reference_dark():
     assert np.all(actual[code == 0] == np.float32(m.dark))
 
 
-def test_saturate_clips_and_flags():
+def test_saturate_bleeds_along_columns_and_flags():
     m = detector_model("ACS", "WFC")
-    c, s = saturate(np.array([1.0, 77399.0, 77400.0, 1e6]), m)
-    assert c.tolist() == [1.0, 77399.0, 77400.0, 77400.0]
-    assert s.tolist() == [False, False, True, True]
+    fw = m.full_well
+    charge = np.zeros((40, 3))
+    charge[20, 1] = 6.3 * fw
+    charge[21, 1] = 1.2 * fw
+    charge[5, 2] = 0.5 * fw
+    out, sat = saturate(charge, m)
+    assert out.sum() == pytest.approx(charge.sum())  # charge is conserved
+    assert out.max() <= fw
+    trail = np.flatnonzero(sat[:, 1])
+    assert trail.size == 8  # 7.5 full wells fill 8 pixels (two ends partly)
+    assert np.all(np.diff(trail) == 1)
+    assert trail.min() <= 20
+    assert trail.max() >= 21
+    assert not sat[:, [0, 2]].any()
+    assert out[5, 2] == 0.5 * fw
+    ir = detector_model("WFC3", "IR")
+    c2, s2 = saturate(np.array([[1.0, ir.full_well, 3 * ir.full_well]]), ir)
+    assert c2.tolist() == [[1.0, ir.full_well, ir.full_well]]
+    assert s2.tolist() == [[False, True, True]]
 
 
 def test_detector_model_errors():

@@ -104,6 +104,9 @@ def test_saturated_pixels_carry_256():
     full = 77400.0
     assert chip.sci[sat].max() <= full + 6 * exp.read_noise
     assert np.all(chip.sci[~sat] < full)
+    # the overflow bleeds along columns: the saturated trail is taller than wide
+    rows, cols = np.nonzero(sat)
+    assert np.ptp(rows) > 2 * np.ptp(cols)
 
 
 def test_integer_dither_moves_the_sky_over_fixed_defects():
