@@ -23,7 +23,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
         raise DitherlabValueError(f"--outdir {str(outdir)!r} is not a directory")
-    outdir.mkdir(parents=True, exist_ok=True)
+    psf = None
+    if args.psf is not None:
+        psf = ImagePSF.from_fits(args.psf, oversampling=args.psf_oversampling)
     if args.scene is not None:
         scene = Scene.read(args.scene)
         if args.sky is not None:
@@ -50,9 +52,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         jitter=args.jitter,
         large_error_rate=args.large_error_rate,
     )
-    psf = None
-    if args.psf is not None:
-        psf = ImagePSF.from_fits(args.psf, oversampling=args.psf_oversampling)
     subarray = tuple(args.subarray) if args.subarray is not None else None
     quiet = args.quiet
 
@@ -75,6 +74,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         progress=progress,
         rng=args.seed,
     )
+    outdir.mkdir(parents=True, exist_ok=True)
     for exp, path in zip(exposures, names, strict=True):
         write_exposure(exp, path, overwrite=args.overwrite)
         print(path)

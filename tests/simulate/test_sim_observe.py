@@ -295,3 +295,16 @@ def test_an_image_psf_is_rendered_like_the_analytic_one(tmp_path):
     na, nb = a.truth.chips[0].noiseless, b.truth.chips[0].noiseless
     assert na.sum() == pytest.approx(nb.sum(), rel=1e-4)
     assert np.abs(na - nb).max() < 0.01 * nb.max()
+
+
+@pytest.mark.slow
+def test_full_acs_wfc_exposure():
+    """The benchmark case, checked: both full chips, 500 stars, every effect on."""
+    scene = Scene.random_field(500, size=230.0, sky=40.0, rng=1)
+    (exp,) = observe(scene, Pattern([[0, 0]]), "acs-wfc", 500.0, rng=1)
+    assert [c.shape for c in exp.chips] == [(2048, 4096), (2048, 4096)]
+    for chip, truth in zip(exp.chips, exp.truth.chips, strict=True):
+        good = (chip.dq == 0) & ~truth.cr_mask
+        assert np.median(chip.sci[good]) == pytest.approx(exp.sky, abs=1.0)
+        assert truth.cr_mask.mean() == pytest.approx(0.01, rel=0.05)
+        assert truth.noiseless.sum() > exp.sky * chip.sci.size
