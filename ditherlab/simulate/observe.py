@@ -199,7 +199,9 @@ def _render_chip(
     x0, y0 = origin
     ny, nx = image.shape
     px, py = cmap.sky_to_pixel(ra, dec)
-    scale_px = np.sqrt(abs(np.linalg.det(cmap.jacobian(*cmap.ref))))
+    # smallest arcsec-per-pixel along any direction (with margin for the field variation),
+    # so that stamps hold the whole truncated profile on every chip
+    scale_px = 0.9 * float(np.linalg.svd(cmap.jacobian(*cmap.ref), compute_uv=False).min())
     psf_half = int(np.ceil(psf.radius / scale_px)) + 1
     ext = scene.kind != "point"
     trunc = 8.0

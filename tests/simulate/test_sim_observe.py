@@ -308,3 +308,29 @@ def test_full_acs_wfc_exposure():
         assert np.median(chip.sci[good]) == pytest.approx(exp.sky, abs=1.0)
         assert truth.cr_mask.mean() == pytest.approx(0.01, rel=0.05)
         assert truth.noiseless.sum() > exp.sky * chip.sci.size
+
+
+@pytest.mark.parametrize(
+    ("name", "idcscale"),
+    [("wfc3-ir", 0.1283), ("wfc3-uvis2", 0.0396), ("wfpc2-pc1", 0.0455), ("acs-hrc", 0.025)],
+)
+def test_flux_is_conserved_on_every_camera(name, idcscale):
+    ap = camera(name)
+    ny, nx = ap.shape
+    x, y = 0.3 * nx + 0.37, 0.6 * ny - 0.21
+    scene, cmap = one_star(ap, x, y, 50.0)
+    (exp,) = observe(
+        scene,
+        Pattern([[0, 0]]),
+        ap,
+        100.0,
+        chips=[ap.chip],
+        subarray=(int(x) - 40, int(y) - 40, 80, 80),
+        noise=False,
+        cosmic_rays_on=False,
+        defects_on=False,
+        rng=1,
+    )
+    assert exp.chips[0].idcscale == idcscale
+    area_corr = abs(np.linalg.det(cmap.jacobian(x, y))) / idcscale**2
+    assert exp.truth.chips[0].noiseless.sum() * area_corr == pytest.approx(5000.0, rel=1e-6)
