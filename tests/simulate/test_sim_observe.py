@@ -334,3 +334,29 @@ def test_flux_is_conserved_on_every_camera(name, idcscale):
     assert exp.chips[0].idcscale == idcscale
     area_corr = abs(np.linalg.det(cmap.jacobian(x, y))) / idcscale**2
     assert exp.truth.chips[0].noiseless.sum() * area_corr == pytest.approx(5000.0, rel=1e-6)
+
+
+def test_cr_loss_of_an_observed_stack_matches_the_planner():
+    """End to end: two 1500 s exposures at the seed's WFPC2 rate lose p**2 of the pixels."""
+    from ditherlab.planner import SEED_WFPC2_CR_RATE, cr_loss_fraction
+    from ditherlab.simulate import detector_model
+
+    ap = camera("acs-wfc1")
+    model = detector_model("ACS", "WFC", cr_rate=SEED_WFPC2_CR_RATE)
+    exps = observe(
+        EMPTY,
+        Pattern([[0, 0], [0, 0]]),
+        ap,
+        1500.0,
+        detector=model,
+        chips=[ap.chip],
+        subarray=(0, 0, 1024, 1024),
+        noise=False,
+        defects_on=False,
+        rng=33,
+    )
+    both = exps[0].truth.chips[0].cr_mask & exps[1].truth.chips[0].cr_mask
+    expected = cr_loss_fraction(3000.0, 2, rate=SEED_WFPC2_CR_RATE)
+    assert expected == pytest.approx(0.002307, rel=1e-4)
+    sigma = 2.0 * np.sqrt(expected * both.size) / both.size
+    assert abs(both.mean() - expected) < 4 * sigma
