@@ -576,10 +576,17 @@ def dark_rate(
 
 
 def add_noise(expected: np.ndarray, model: DetectorModel, rng: Any = None) -> np.ndarray:
-    """Poisson-sample ``expected`` electrons (float64) and add Gaussian read noise.
+    """Poisson-sample ``expected`` electrons and add Gaussian read noise (float64 copy).
 
-    Returns a new float64 array; the read noise is added *after* saturation by
-    :func:`saturate`, so callers that want both use the pieces in ``observe``.
+    A standalone effect for quick studies; :func:`~ditherlab.simulate.observe` applies
+    the same two steps with cosmic rays and saturation in between.
+
+    Examples
+    --------
+    >>> m = detector_model("ACS", "WFC")
+    >>> img = add_noise(np.full((200, 200), 100.0), m, rng=1)
+    >>> bool(abs(img.var() / (100.0 + m.read_noise**2) - 1) < 0.05)
+    True
     """
     gen = as_rng(rng)
     counts = gen.poisson(np.clip(expected, 0.0, None)).astype(np.float64)

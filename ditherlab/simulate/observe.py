@@ -334,6 +334,17 @@ def observe(
         For a non-positive exposure time, an unknown chip, a bad sub-array ...
     DitherlabTypeError
         For arguments of the wrong type.
+
+    Examples
+    --------
+    >>> from ditherlab.planner import subpixel
+    >>> scene = Scene.random_field(200, sky=40.0, rng=1)
+    >>> exps = observe(scene, subpixel(2), "acs-wfc1", 300.0, chips=[1],
+    ...                subarray=(2000, 1000, 64, 64), rng=1)
+    >>> len(exps), exps[1].chips[0].sci.shape, exps[1].chips[0].ccdchip
+    (2, (64, 64), 1)
+    >>> [round(v, 4) for v in exps[1].postarg]  # (3.5, 3.5) px at the reference
+    [0.1718, 0.1857]
     """
     if not isinstance(scene, Scene):
         raise DitherlabTypeError(f"scene={scene!r} must be a Scene")
