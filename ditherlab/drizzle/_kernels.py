@@ -309,14 +309,14 @@ def kernel_contributions(
     if kernel in ("lanczos2", "lanczos3"):
         order = 2 if kernel == "lanczos2" else 3
         if legacy:
-            # C drizzle: look-up table (step 0.01), window offset by one pixel (drizzle#196)
-            pfo = order * pixfrac / s
-            sdp = s / 0.01 / pixfrac
-            ii, jj, inx, iny = _window(xc - 1.0, yc - 1.0, pfo)
+            # approximates C drizzle 3.x (look-up table, step 0.01, pixfrac ignored): ~2 % in weight
+            pfo = order / s
+            sdp = s / 0.01
+            ii, jj, inx, iny = _window(xc, yc, pfo)
             lut = _lanczos(np.arange(512) * 0.01, order).astype(np.float32)
             lut[0] = 1.0
-            ix = np.minimum(fortran_round(np.abs(xc[:, None] - ii) * sdp) + 1, 511)
-            iy = np.minimum(fortran_round(np.abs(yc[:, None] - jj) * sdp) + 1, 511)
+            ix = np.minimum(fortran_round(np.abs(xc[:, None] - ii) * sdp), 511)
+            iy = np.minimum(fortran_round(np.abs(yc[:, None] - jj) * sdp), 511)
             wx = lut[ix].astype(float)
             wy = lut[iy].astype(float)
         else:
