@@ -19,12 +19,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from ditherlab.drizzle._scan import bilinear_points
 
 __all__ = [
     "KERNELS",
     "fortran_round",
-    "kernel_contributions",
+    "block_pieces",
     "quad_pixel_overlaps",
 ]
 
@@ -54,10 +53,6 @@ def fortran_round(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x, dtype=float)
     return np.where(x >= 0, np.floor(x + 0.5), -np.floor(0.5 - x)).astype(np.intp)
-
-
-def _relu(a: np.ndarray) -> np.ndarray:
-    return np.maximum(a, 0.0)
 
 
 def quad_pixel_overlaps(
@@ -95,138 +90,280 @@ def quad_pixel_overlaps(
     xq = np.asarray(xq, dtype=float)
     yq = np.asarray(yq, dtype=float)
     n = xq.shape[0]
-    if n == 0:
+    ks, iis, jjs, areas = [], [], [], []
+    if n:
+        xs = [np.ascontiguousarray(xq[:, v]) for v in range(4)]
+        ys = [np.ascontiguousarray(yq[:, v]) for v in range(4)]
+        for sel, c0, r0, a in square_pieces(xs, ys):
+            gy, gx = a.shape[:2]
+            idx = np.arange(n) if sel is None else sel
+            for q in range(gy):
+                for p in range(gx):
+                    good = a[q, p] > 0
+                    ks.append(idx[good])
+                    iis.append(c0[good] + p)
+                    jjs.append(r0[good] + q)
+                    areas.append(a[q, p][good])
+    if not ks:
         e = np.zeros(0, np.intp)
         return e, e, e, np.zeros(0)
-    c0 = fortran_round(xq.min(axis=1))
-    r0 = fortran_round(yq.min(axis=1))
-    kx = fortran_round(xq.max(axis=1)) - c0 + 1
-    ky = fortran_round(yq.max(axis=1)) - r0 + 1
-    key = kx * 4096 + ky
-    ks, iis, jjs, areas = [], [], [], []
-    for kk in np.unique(key):
-        sel = np.flatnonzero(key == kk)
-        gx, gy = int(kk // 4096), int(kk % 4096)
-        # local coordinates: the window's lower-left corner is at (0, 0)
-        xl = xq[sel] - (c0[sel] - 0.5)[:, None]
-        yl = yq[sel] - (r0[sel] - 0.5)[:, None]
-        a = _window_areas(xl, yl, gx, gy)  # (m, gx, gy)
-        m = sel.size
-        col = c0[sel][:, None, None] + np.arange(gx)[None, :, None]
-        row = r0[sel][:, None, None] + np.arange(gy)[None, None, :]
-        good = a > 0
-        ks.append(np.broadcast_to(sel[:, None, None], (m, gx, gy))[good])
-        iis.append(np.broadcast_to(col, (m, gx, gy))[good])
-        jjs.append(np.broadcast_to(row, (m, gx, gy))[good])
-        areas.append(a[good])
+    k = np.concatenate(ks)
+    order = np.argsort(k, kind="stable")
     return (
-        np.concatenate(ks),
-        np.concatenate(iis),
-        np.concatenate(jjs),
-        np.concatenate(areas),
+        k[order],
+        np.concatenate(iis)[order],
+        np.concatenate(jjs)[order],
+        np.concatenate(areas)[order],
     )
 
 
-def _window_areas(x: np.ndarray, y: np.ndarray, gx: int, gy: int) -> np.ndarray:
-    """Overlap areas of quads (local coords, window [0, gx] x [0, gy]) with its unit cells."""
-    m = x.shape[0]
-    xa, ya = x, y
-    xb = np.roll(x, -1, axis=1)
-    yb = np.roll(y, -1, axis=1)
-    total = 0.5 * np.abs((x[:, 1] - x[:, 3]) * (y[:, 0] - y[:, 2]) - (x[:, 0] - x[:, 2]) * (y[:, 1] - y[:, 3]))
+def _max4(a):
+    return np.maximum(np.maximum(a[0], a[1]), np.maximum(a[2], a[3]))
+
+
+def _min4(a):
+    return np.minimum(np.minimum(a[0], a[1]), np.minimum(a[2], a[3]))
+
+
+def quad_area(xs, ys):
+    """Absolute area of quadrilaterals given as four vertex arrays (the C drizzle's jaco).
+
+    Parameters
+    ----------
+    xs, ys : sequence of 4 ndarray
+        Vertex coordinates, in order.
+
+    Returns
+    -------
+    ndarray
+        ``|((x1 - x3)(y0 - y2) - (x0 - x2)(y1 - y3))| / 2``.
+    """
+    return 0.5 * np.abs((xs[1] - xs[3]) * (ys[0] - ys[2]) - (xs[0] - xs[2]) * (ys[1] - ys[3]))
+
+
+def square_pieces(xs, ys, total=None):
+    """Overlap areas of quads with output pixels, as dense per-window pieces.
+
+    Parameters
+    ----------
+    xs, ys : list of 4 ndarray, each (n,)
+        Quad vertices (finite) in output pixel coordinates.
+    total : ndarray, optional
+        Quad areas (computed if not given).
+
+    Returns
+    -------
+    list of (sel, c0, r0, a)
+        ``sel`` is None (all quads) or the indices of the quads of this piece; ``(c0, r0)``
+        the output pixel of each quad's window origin; ``a`` of shape ``(gy, gx, m)`` the
+        overlap area with output pixel ``(r0 + q, c0 + p)``.
+    """
+    n = xs[0].size
+    if total is None:
+        total = quad_area(xs, ys)
+    fc0 = np.floor(_min4(xs) + 0.5)
+    fr0 = np.floor(_min4(ys) + 0.5)
+    kx = np.floor(_max4(xs) + 0.5) - fc0
+    ky = np.floor(_max4(ys) + 0.5) - fr0
+    small = (kx <= 1) & (ky <= 1)
+    pieces = []
+    nsmall = int(np.count_nonzero(small))
+    if nsmall:
+        if nsmall == n:
+            sel, xl, yl, tot, c0, r0 = None, xs, ys, total, fc0, fr0
+        else:
+            sel = np.flatnonzero(small)
+            xl = [v[sel] for v in xs]
+            yl = [v[sel] for v in ys]
+            tot, c0, r0 = total[sel], fc0[sel], fr0[sel]
+        xl = [v - (c0 - 0.5) for v in xl]
+        yl = [v - (r0 - 0.5) for v in yl]
+        pieces.append((sel, c0.astype(np.intp), r0.astype(np.intp), window_areas(xl, yl, 2, 2, tot)))
+    if nsmall < n:
+        rest = np.flatnonzero(~small)
+        gx = int(kx[rest].max()) + 1
+        gy = int(ky[rest].max()) + 1
+        c0, r0 = fc0[rest], fr0[rest]
+        xl = [v[rest] - (c0 - 0.5) for v in xs]
+        yl = [v[rest] - (r0 - 0.5) for v in ys]
+        a = window_areas(xl, yl, gx, gy, total[rest])
+        pieces.append((rest, c0.astype(np.intp), r0.astype(np.intp), a))
+    return pieces
+
+
+def window_areas(x, y, gx, gy, total):
+    """Areas of quads (local coordinates) inside the unit cells of a ``gx x gy`` window.
+
+    Parameters
+    ----------
+    x, y : list of 4 ndarray
+        Vertices relative to the window's lower-left corner; each quad must lie inside
+        ``[0, gx] x [0, gy]``.
+    gx, gy : int
+        Window size in cells.
+    total : ndarray
+        Quad areas.
+
+    Returns
+    -------
+    ndarray, shape (gy, gx, n)
+        Area of each quad in cell ``(q, p)`` (row ``q``, column ``p``).
+    """
+    n = total.size
     if gx == 1 and gy == 1:
-        return total[:, None, None]
-    xmax = x.max(axis=1)
-    ymax = y.max(axis=1)
-    cum = np.zeros((m, gx + 1, gy + 1))
-    cum[:, gx, gy] = total
-    dx = xb - xa
-    dy = yb - ya
+        return total[None, None, :].copy()
+    xa, ya = x, y
+    xb = x[1:] + x[:1]
+    yb = y[1:] + y[:1]
+    xmax, ymax = _max4(x), _max4(y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        sx = np.where(dx != 0, dy / np.where(dx != 0, dx, 1.0), 0.0)  # dy/dx
-        sy = np.where(dy != 0, dx / np.where(dy != 0, dy, 1.0), 0.0)  # dx/dy
-    if gx > 1:
-        X = np.arange(1, gx, dtype=float)  # interior vertical grid lines
-        pa = _relu(xa[:, :, None] - X)  # (m, 4, gx-1)
-        pb = _relu(xb[:, :, None] - X)
-        du = (xb[:, :, None] - pb) - (xa[:, :, None] - pa)
-        Va = ya[:, :, None] - sx[:, :, None] * pa
-        Vb = yb[:, :, None] - sx[:, :, None] * pb
-        lx = 0.5 * np.abs(np.sum(du * (Va + Vb), axis=1))  # (m, gx-1)
-        lx = np.where(X[None, :] >= xmax[:, None], total[:, None], lx)
-        cum[:, 1:gx, gy] = lx
-    if gy > 1:
-        Y = np.arange(1, gy, dtype=float)
-        qa = _relu(ya[:, :, None] - Y)
-        qb = _relu(yb[:, :, None] - Y)
-        dw = (yb[:, :, None] - qb) - (ya[:, :, None] - qa)
-        Ua = xa[:, :, None] - sy[:, :, None] * qa
-        Ub = xb[:, :, None] - sy[:, :, None] * qb
-        by = 0.5 * np.abs(np.sum(dw * (Ua + Ub), axis=1))
-        by = np.where(Y[None, :] >= ymax[:, None], total[:, None], by)
-        cum[:, gx, 1:gy] = by
-    if gx > 1 and gy > 1:
-        dv = Vb - Va  # (m, 4, gx-1)
-        flat = dv == 0
+        dx = [b - a for a, b in zip(xa, xb, strict=True)]
+        dy = [b - a for a, b in zip(ya, yb, strict=True)]
+        sx = []
+        sy = []
+        for ddx, ddy in zip(dx, dy, strict=True):
+            t = ddy / ddx
+            t[ddx == 0] = 0.0
+            sx.append(t)
+            t = ddx / ddy
+            t[ddy == 0] = 0.0
+            sy.append(t)
+    # cumulative table cum[p][q]: area with x <= p and y <= q (grid-line indices)
+    cum = [[None] * (gy + 1) for _ in range(gx + 1)]
+    zero = np.zeros(n)
+    for p in range(gx + 1):
+        cum[p][0] = zero
+    for q in range(gy + 1):
+        cum[0][q] = zero
+    cum[gx][gy] = total
+    vert = []  # per vertical line: (du, Va, Vb) per edge
+    for p in range(1, gx):
+        X = float(p)
+        pv = [np.maximum(v - X, 0.0) for v in x]
+        pb_ = pv[1:] + pv[:1]
+        acc = None
+        per = []
+        for e in range(4):
+            du = dx[e] - pb_[e] + pv[e]
+            va = ya[e] - sx[e] * pv[e]
+            vb = yb[e] - sx[e] * pb_[e]
+            t = du * (va + vb)
+            acc = t if acc is None else acc + t
+            per.append((du, va, vb))
+        vert.append(per)
+        lx = 0.5 * np.abs(acc)
+        lx[X >= xmax] = total[X >= xmax]
+        cum[p][gy] = lx
+    for q in range(1, gy):
+        Y = float(q)
+        qv = [np.maximum(v - Y, 0.0) for v in y]
+        qb_ = qv[1:] + qv[:1]
+        acc = None
+        for e in range(4):
+            dw = dy[e] - qb_[e] + qv[e]
+            t = dw * ((xa[e] - sy[e] * qv[e]) + (xb[e] - sy[e] * qb_[e]))
+            acc = t if acc is None else acc + t
+        by = 0.5 * np.abs(acc)
+        by[Y >= ymax] = total[Y >= ymax]
+        cum[gx][q] = by
+    for p in range(1, gx):
+        X = float(p)
+        xfull = X >= xmax
+        prep = []
         with np.errstate(divide="ignore", invalid="ignore"):
-            c = du / np.where(flat, 1.0, dv)
-        Yb = Y[None, None, None, :]
-        ra = _relu(Yb - Va[..., None])  # (m, 4, gx-1, gy-1)
-        rb = _relu(Yb - Vb[..., None])
-        term = np.where(flat[..., None], (2.0 * du)[..., None] * ra, c[..., None] * ((ra - rb) * (ra + rb)))
-        q = 0.5 * np.abs(term.sum(axis=1))  # (m, gx-1, gy-1)
-        xfull = X[None, :, None] >= xmax[:, None, None]
-        yfull = Y[None, None, :] >= ymax[:, None, None]
-        q = np.where(xfull, cum[:, gx, None, 1:gy], q)
-        q = np.where(yfull, cum[:, 1:gx, gy, None], q)
-        q = np.where(xfull & yfull, total[:, None, None], q)
-        cum[:, 1:gx, 1:gy] = q
-    area = cum[:, 1:, 1:] - cum[:, :-1, 1:] - cum[:, 1:, :-1] + cum[:, :-1, :-1]
-    area[area <= _AREA_RTOL * total[:, None, None]] = 0.0
-    return area
+            for du, va, vb in vert[p - 1]:
+                dv = vb - va
+                flat = dv == 0
+                c = du / dv
+                c[flat] = 0.0
+                f2 = np.where(flat, 2.0 * du, 0.0)
+                prep.append((va, vb, c, f2))
+        for q in range(1, gy):
+            Y = float(q)
+            acc = None
+            for va, vb, c, f2 in prep:
+                ra = np.maximum(Y - va, 0.0)
+                rb = np.maximum(Y - vb, 0.0)
+                t = c * ((ra - rb) * (ra + rb)) + f2 * ra
+                acc = t if acc is None else acc + t
+            qq = 0.5 * np.abs(acc)
+            yfull = Y >= ymax
+            qq = np.where(xfull, cum[gx][q], qq)
+            qq = np.where(yfull, cum[p][gy], qq)
+            qq[xfull & yfull] = total[xfull & yfull]
+            cum[p][q] = qq
+    out = np.empty((gy, gx, n))
+    thr = _AREA_RTOL * total
+    for q in range(gy):
+        for p in range(gx):
+            a = out[q, p]
+            np.subtract(cum[p + 1][q + 1], cum[p][q + 1], out=a)
+            a -= cum[p + 1][q]
+            a += cum[p][q]
+            a[a <= thr] = 0.0
+    return out
 
 
-def _square(pixmap, i, j, pixfrac):
+def _ext_block(pixmap, c, ja, jb, xa, xb):
+    """Pixmap component ``c`` on rows ``ja-1..jb`` and columns ``xa-1..xb+1``.
+
+    Rows and columns beyond the array are linearly extrapolated from the border, which makes
+    the fixed-weight interpolation below identical to the C drizzle's bilinear
+    interpolation with extrapolation.
+    """
+    ny, nx = pixmap.shape[:2]
+    r0, r1 = max(ja - 1, 0), min(jb + 1, ny)
+    q0, q1 = max(xa - 1, 0), min(xb + 2, nx)
+    out = np.empty((jb - ja + 2, xb - xa + 3))
+    ro, co = r0 - (ja - 1), q0 - (xa - 1)
+    out[ro : ro + r1 - r0, co : co + q1 - q0] = pixmap[r0:r1, q0:q1, c]
+    rows = slice(ro, ro + r1 - r0)
+    if co:
+        out[rows, 0] = 2.0 * out[rows, 1] - out[rows, 2]
+    if xb + 2 > nx:
+        out[rows, -1] = 2.0 * out[rows, -2] - out[rows, -3]
+    if ro:
+        out[0] = 2.0 * out[1] - out[2]
+    if jb + 1 > ny:
+        out[-1] = 2.0 * out[-2] - out[-3]
+    return out
+
+
+def _square_corners(pixmap, ja, jb, xa, xb, pixfrac):
+    """Drop corners of the block's pixels, in the C drizzle's order, as flat arrays."""
     dh = 0.5 * pixfrac
-    fi = i.astype(float)
-    fj = j.astype(float)
-    # C drizzle corner order: (i-dh, j+dh), (i+dh, j+dh), (i+dh, j-dh), (i-dh, j-dh)
-    xin = np.stack([fi - dh, fi + dh, fi + dh, fi - dh], axis=1)
-    yin = np.stack([fj + dh, fj + dh, fj - dh, fj - dh], axis=1)
-    xo, yo = bilinear_points(pixmap, xin, yin)
-    ok = np.all(np.isfinite(xo), axis=1) & np.all(np.isfinite(yo), axis=1)
-    jaco = 0.5 * np.abs((xo[:, 1] - xo[:, 3]) * (yo[:, 0] - yo[:, 2]) - (xo[:, 0] - xo[:, 2]) * (yo[:, 1] - yo[:, 3]))
-    ok &= jaco > 0
-    idx = np.flatnonzero(ok)
-    k, ii, jj, a = quad_pixel_overlaps(xo[idx], yo[idx])
-    k = idx[k]
-    return k, ii, jj, a / jaco[k]
+    xs, ys = [], []
+    for c, dest in ((0, xs), (1, ys)):
+        e = _ext_block(pixmap, c, ja, jb, xa, xb)
+        hl = dh * e[:, :-2] + (1.0 - dh) * e[:, 1:-1]  # at i - dh
+        hr = (1.0 - dh) * e[:, 1:-1] + dh * e[:, 2:]  # at i + dh
+        # corners: (i-dh, j+dh), (i+dh, j+dh), (i+dh, j-dh), (i-dh, j-dh)
+        for h, up in ((hl, True), (hr, True), (hr, False), (hl, False)):
+            if up:
+                v = (1.0 - dh) * h[1:-1] + dh * h[2:]
+            else:
+                v = dh * h[:-2] + (1.0 - dh) * h[1:-1]
+            dest.append(v.ravel())
+    return xs, ys
 
 
 def _window(xc, yc, half):
-    """Windows ``fround(c - half) .. fround(c + half)`` padded to a common size."""
+    """Windows ``fround(c - half) .. fround(c + half)`` padded to a common size.
+
+    Returns the window origins and ``(K, n)`` arrays of the pixel indices and of whether
+    they are inside each drop's own window.
+    """
     x0 = fortran_round(xc - half)
     x1 = fortran_round(xc + half)
     y0 = fortran_round(yc - half)
     y1 = fortran_round(yc + half)
     nx = int((x1 - x0).max(initial=0)) + 1
     ny = int((y1 - y0).max(initial=0)) + 1
-    ii = x0[:, None] + np.arange(nx)[None, :]
-    jj = y0[:, None] + np.arange(ny)[None, :]
-    inx = ii <= x1[:, None]
-    iny = jj <= y1[:, None]
-    return ii, jj, inx, iny
-
-
-def _expand(wx, wy, ii, jj, inx, iny):
-    """Outer products of separable 1-D weights -> flat triples (k, ii, jj, w), w != 0."""
-    w = wy[:, :, None] * wx[:, None, :]
-    m = inx[:, None, :] & iny[:, :, None] & (w != 0)
-    n, ny, nx = w.shape
-    k = np.broadcast_to(np.arange(n)[:, None, None], w.shape)[m]
-    iib = np.broadcast_to(ii[:, None, :], w.shape)[m]
-    jjb = np.broadcast_to(jj[:, :, None], w.shape)[m]
-    return k, iib, jjb, w[m]
+    ii = x0[None, :] + np.arange(nx)[:, None]
+    jj = y0[None, :] + np.arange(ny)[:, None]
+    inx = ii <= x1[None, :]
+    iny = jj <= y1[None, :]
+    return x0, y0, ii, jj, inx, iny
 
 
 def _lanczos(u: np.ndarray, order: int) -> np.ndarray:
@@ -235,17 +372,31 @@ def _lanczos(u: np.ndarray, order: int) -> np.ndarray:
     return out
 
 
-def kernel_contributions(
+def _normalise(w, inside, c, idx):
+    """Scale 1-D kernel weights so that each row sums to 1 (fall back to the nearest pixel)."""
+    w = np.where(inside, w, 0.0)
+    tot = w.sum(axis=0)
+    bad = ~(tot > 0)
+    if np.any(bad):
+        near = fortran_round(c[bad])
+        w[:, bad] = (idx[:, bad] == near[None, :]).astype(float)
+        tot[bad] = 1.0
+    return w / tot
+
+
+def block_pieces(
     kernel: str,
     pixmap: np.ndarray,
-    i: np.ndarray,
-    j: np.ndarray,
+    ja: int,
+    jb: int,
+    xa: int,
+    xb: int,
     *,
     pixfrac: float,
     pscale_ratio: float,
     legacy: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Kernel weights of a batch of input pixels on the (unbounded) output grid.
+) -> tuple[list, np.ndarray]:
+    """Kernel weights of the input pixels of a block on the (unbounded) output grid.
 
     Parameters
     ----------
@@ -253,114 +404,108 @@ def kernel_contributions(
         One of :data:`KERNELS`.
     pixmap : ndarray, shape (ny, nx, 2)
         Pixel map (output x, y of each input pixel centre).
-    i, j : ndarray of int
-        Input pixel columns and rows of the batch.
+    ja, jb : int
+        Input rows ``ja .. jb - 1`` of the block.
+    xa, xb : int
+        Input columns ``xa .. xb`` (inclusive) of the block.
     pixfrac : float
         Linear drop size in input pixels.
     pscale_ratio : float
         Output pixel size in input pixels (sizes the turbo, gaussian, lanczos and tophat
         kernels).
     legacy : bool
-        Reproduce the C drizzle's (not flux-conserving) gaussian, lanczos and tophat
-        weights instead of the normalised ones.
+        Reproduce the C drizzle's (not flux-conserving) gaussian and tophat weights (and
+        approximate its lanczos weights) instead of the normalised ones.
 
     Returns
     -------
-    k : ndarray of intp
-        Batch index of each contribution.
-    ii, jj : ndarray of intp
-        Output pixel (may lie outside the output; the caller clips).
-    a : ndarray of float64
-        Kernel weight.  For every kernel except ``legacy`` ones the weights of one input
-        pixel sum to 1 over the whole output plane.
+    pieces : list of (sel, c0, r0, a)
+        Block pixels are numbered row-major; ``sel`` is None (all) or the block indices
+        of the piece, ``(c0, r0)`` the output pixel of each window origin and ``a`` of shape
+        ``(gy, gx, m)`` the weight given to output pixel ``(r0 + q, c0 + p)``.  Except for
+        ``legacy`` kernels the weights of one input pixel sum to 1 over the output plane.
+    valid : ndarray of bool
+        Block pixels whose mapping is defined (finite).
     """
-    if kernel == "square":
-        return _square(pixmap, i, j, pixfrac)
-    xc = pixmap[j, i, 0]
-    yc = pixmap[j, i, 1]
-    ok = np.flatnonzero(np.isfinite(xc) & np.isfinite(yc))
-    xc, yc = xc[ok], yc[ok]
     s = pscale_ratio
+    if kernel == "square":
+        xs, ys = _square_corners(pixmap, ja, jb, xa, xb, pixfrac)
+        total = quad_area(xs, ys)
+        valid = total > 0  # False for NaN too
+        if not valid.all():
+            bad = ~valid
+            for v in xs + ys:
+                v[bad] = 0.0
+            total = np.where(valid, total, 0.0)
+        pieces = square_pieces(xs, ys, total)
+        inv = np.where(valid, 1.0 / np.where(valid, total, 1.0), 0.0)
+        out = []
+        for sel, c0, r0, a in pieces:
+            a *= inv if sel is None else inv[sel]
+            out.append((sel, c0, r0, a))
+        return out, valid
+    xc = pixmap[ja:jb, xa : xb + 1, 0].ravel()
+    yc = pixmap[ja:jb, xa : xb + 1, 1].ravel()
+    valid = np.isfinite(xc) & np.isfinite(yc)
+    if not valid.all():
+        xc = np.where(valid, xc, 0.0)
+        yc = np.where(valid, yc, 0.0)
+    vf = valid.astype(float)
     if kernel == "point":
-        return ok, fortran_round(xc), fortran_round(yc), np.ones(ok.size)
+        return [(None, fortran_round(xc), fortran_round(yc), vf[None, None, :])], valid
     if kernel == "turbo":
         pfo = pixfrac / s / 2.0
-        ii, jj, inx, iny = _window(xc, yc, pfo)
-        wx = np.minimum(xc[:, None] + pfo, ii + 0.5) - np.maximum(xc[:, None] - pfo, ii - 0.5)
-        wy = np.minimum(yc[:, None] + pfo, jj + 0.5) - np.maximum(yc[:, None] - pfo, jj - 0.5)
-        wx = np.where(wx > 0, wx, 0.0)
-        wy = np.where(wy > 0, wy, 0.0)
-        k, a, b, w = _expand(wx, wy, ii, jj, inx, iny)
-        return ok[k], a, b, w * (s * s / (pixfrac * pixfrac))
+        x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)
+        wx = np.minimum(xc + pfo, ii + 0.5) - np.maximum(xc - pfo, ii - 0.5)
+        wy = np.minimum(yc + pfo, jj + 0.5) - np.maximum(yc - pfo, jj - 0.5)
+        wx = np.where((wx > 0) & inx, wx, 0.0)
+        wy = np.where((wy > 0) & iny, wy, 0.0) * (vf * (s * s / (pixfrac * pixfrac)))
+        return [(None, x0, y0, wy[:, None, :] * wx[None, :, :])], valid
     if kernel == "gaussian":
         sigma = pixfrac / _GAUSS_FWHM / s  # output pixels
         half = max(2.5 * sigma, 1.2 / s)
-        ii, jj, inx, iny = _window(xc, yc, half)
+        x0, y0, ii, jj, inx, iny = _window(xc, yc, half)
         if legacy:
             efac = _GAUSS_FWHM**2 * s * s / (pixfrac * pixfrac) / 2.0
-            es = efac / np.pi
-            wx = np.exp(-((xc[:, None] - ii) ** 2) * efac)
-            wy = np.exp(-((yc[:, None] - jj) ** 2) * efac) * es
+            wx = np.where(inx, np.exp(-((xc - ii) ** 2) * efac), 0.0)
+            wy = np.where(iny, np.exp(-((yc - jj) ** 2) * efac) * (efac / np.pi), 0.0)
         else:
-            wx = ndtr((ii + 0.5 - xc[:, None]) / sigma) - ndtr((ii - 0.5 - xc[:, None]) / sigma)
-            wy = ndtr((jj + 0.5 - yc[:, None]) / sigma) - ndtr((jj - 0.5 - yc[:, None]) / sigma)
+            wx = ndtr((ii + 0.5 - xc) / sigma) - ndtr((ii - 0.5 - xc) / sigma)
+            wy = ndtr((jj + 0.5 - yc) / sigma) - ndtr((jj - 0.5 - yc) / sigma)
             wx, wy = _normalise(wx, inx, xc, ii), _normalise(wy, iny, yc, jj)
-        return _finish(ok, *_expand(wx, wy, ii, jj, inx, iny))
+        wy = wy * vf
+        return [(None, x0, y0, wy[:, None, :] * wx[None, :, :])], valid
     if kernel in ("lanczos2", "lanczos3"):
         order = 2 if kernel == "lanczos2" else 3
         if legacy:
-            # approximates C drizzle 3.x (look-up table, step 0.01, pixfrac ignored): ~2 % in weight
-            pfo = order / s
+            # approximates C drizzle 3.x (look-up table, step 0.01, pixfrac ignored): ~2 %
             sdp = s / 0.01
-            ii, jj, inx, iny = _window(xc, yc, pfo)
+            x0, y0, ii, jj, inx, iny = _window(xc, yc, order / s)
             lut = _lanczos(np.arange(512) * 0.01, order).astype(np.float32)
             lut[0] = 1.0
-            ix = np.minimum(fortran_round(np.abs(xc[:, None] - ii) * sdp), 511)
-            iy = np.minimum(fortran_round(np.abs(yc[:, None] - jj) * sdp), 511)
-            wx = lut[ix].astype(float)
-            wy = lut[iy].astype(float)
+            ix = np.minimum(fortran_round(np.abs(xc - ii) * sdp), 511)
+            iy = np.minimum(fortran_round(np.abs(yc - jj) * sdp), 511)
+            wx = np.where(inx, lut[ix].astype(float), 0.0)
+            wy = np.where(iny, lut[iy].astype(float), 0.0)
         else:
-            half = order / s
-            ii, jj, inx, iny = _window(xc, yc, half)
-            wx = _lanczos((xc[:, None] - ii) * s, order)
-            wy = _lanczos((yc[:, None] - jj) * s, order)
-            wx, wy = _normalise(wx, inx, xc, ii), _normalise(wy, iny, yc, jj)
-        return _finish(ok, *_expand(wx, wy, ii, jj, inx, iny))
+            x0, y0, ii, jj, inx, iny = _window(xc, yc, order / s)
+            wx = _normalise(_lanczos((xc - ii) * s, order), inx, xc, ii)
+            wy = _normalise(_lanczos((yc - jj) * s, order), iny, yc, jj)
+        wy = wy * vf
+        return [(None, x0, y0, wy[:, None, :] * wx[None, :, :])], valid
     if kernel == "tophat":
         pfo = pixfrac / s / 2.0
-        ii, jj, inx, iny = _window(xc, yc, pfo)
-        r2 = (xc[:, None, None] - ii[:, None, :]) ** 2 + (yc[:, None, None] - jj[:, :, None]) ** 2
-        hit = (r2 <= pfo * pfo) & inx[:, None, :] & iny[:, :, None]
-        w = hit.astype(float)
+        x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)
+        r2 = (xc - ii)[None, :, :] ** 2 + (yc - jj)[:, None, :] ** 2
+        w = ((r2 <= pfo * pfo) & inx[None, :, :] & iny[:, None, :]).astype(float)
         if not legacy:
-            nhit = w.sum(axis=(1, 2))
+            nhit = w.sum(axis=(0, 1))
             none = nhit == 0
-            if np.any(none):  # radius smaller than the grid spacing: behave as the point kernel
-                pi_ = fortran_round(xc[none])
-                pj_ = fortran_round(yc[none])
+            if np.any(none):  # radius below the grid spacing: behave as the point kernel
                 sel = np.flatnonzero(none)
-                w[sel, pj_ - jj[sel, 0], pi_ - ii[sel, 0]] = 1.0
+                w[fortran_round(yc[sel]) - y0[sel], fortran_round(xc[sel]) - x0[sel], sel] = 1.0
                 nhit[none] = 1.0
-            w /= nhit[:, None, None]
-        m = w != 0
-        k = np.broadcast_to(np.arange(w.shape[0])[:, None, None], w.shape)[m]
-        iib = np.broadcast_to(ii[:, None, :], w.shape)[m]
-        jjb = np.broadcast_to(jj[:, :, None], w.shape)[m]
-        return ok[k], iib, jjb, w[m]
+            w /= nhit
+        w *= vf
+        return [(None, x0, y0, w)], valid
     raise ValueError(f"kernel={kernel!r}")  # pragma: no cover - validated by callers
-
-
-def _normalise(w, inside, c, idx):
-    """Scale 1-D kernel weights so that each row sums to 1 (fall back to the nearest pixel)."""
-    w = np.where(inside, w, 0.0)
-    tot = w.sum(axis=1)
-    bad = ~(tot > 0)
-    if np.any(bad):
-        near = fortran_round(c[bad])
-        w[bad] = (idx[bad] == near[:, None]).astype(float)
-        tot[bad] = 1.0
-    return w / tot[:, None]
-
-
-def _finish(ok, k, ii, jj, w):
-    return ok[k], ii, jj, w

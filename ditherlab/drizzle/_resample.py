@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ditherlab._validation import as_choice, as_float, as_int
-from ditherlab.drizzle._kernels import KERNELS, kernel_contributions
+from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._scan import scan_limits
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError, DitherlabWarning
 
@@ -19,7 +19,7 @@ __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 
 CTX_PLANE_BITS = 32
 #: Target number of kernel contributions handled at once (bounds the working set).
-_CHUNK_CONTRIBUTIONS = 1 << 18
+_CHUNK_CONTRIBUTIONS = 1 << 17
 
 
 def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
@@ -416,7 +416,7 @@ class Drizzle:
 
     # ..................................................................
     def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx):
-        out_ny, out_nx = self._out_shape
+        out_shape = self._out_shape
         bbox = _shrink_to_valid(pixmap, box)
         if bbox is None:
             warnings.warn(
@@ -425,62 +425,23 @@ class Drizzle:
                 stacklevel=3,
             )
             return 0, box[3] - box[2] + 1
-        y_first, x1, x2 = scan_limits(pixmap, self._out_shape, bbox)
+        y_first, x1, x2 = scan_limits(pixmap, out_shape, bbox)
         rows = y_first + np.arange(x1.size)
         keep = (x2 >= x1) & (rows >= bbox[2]) & (rows <= bbox[3])
         rows, x1, x2 = rows[keep], x1[keep], x2[keep]
         nskip = (box[3] - box[2] + 1) - rows.size
         if rows.size == 0:
             return 0, nskip
-        win = {"square": 4.0 / min(s, 1.0) ** 2, "point": 1.0, "turbo": 4.0}.get(
-            self._kernel, (2 * 3.0 / s + 2) ** 2
-        )
-        win = max(win, 4.0 * (pixfrac / s) ** 2)
-        per_row = np.maximum(x2 - x1 + 1, 1)
-        budget = max(1, int(_CHUNK_CONTRIBUTIONS / win))
-        csum = np.cumsum(per_row)
-        bounds = np.searchsorted(csum, np.arange(budget, csum[-1], budget), side="left")
-        starts = np.unique(np.concatenate([[0], bounds + 1]))
-        starts = starts[starts < rows.size]
-        chunks = [(int(a), int(b)) for a, b in zip(starts, [*starts[1:], rows.size], strict=True)]
         plane = None if ctx is None else self._out_ctx[ctx[0]]
-        bit = None if ctx is None else np.int32(np.uint32(1 << ctx[1]).view(np.int32))
+        bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
+        signed = self._kernel in ("lanczos2", "lanczos3")
+        chunks = _row_chunks(rows, x1, x2, _cells(self._kernel, pixfrac, s))
 
         def work(chunk):
-            a, b = chunk
-            r, lo, hi = rows[a:b], x1[a:b], x2[a:b]
-            counts = hi - lo + 1
-            j = np.repeat(r, counts)
-            i = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-            k, ii, jj, w = kernel_contributions(
-                self._kernel, pixmap, i, j, pixfrac=pixfrac, pscale_ratio=s, legacy=self._legacy
+            return _chunk_sums(
+                self._kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk,
+                out_shape, pixfrac, s, self._legacy, signed,
             )
-            inside = (ii >= 0) & (ii < out_nx) & (jj >= 0) & (jj < out_ny)
-            k, w = k[inside], w[inside]
-            dst = jj[inside] * out_nx + ii[inside]
-            src_i, src_j = i[k], j[k]
-            dv = data[src_j, src_i]
-            wt = np.full(k.size, wscale, np.float32) if weight_map is None else (
-                weight_map[src_j, src_i] * wscale
-            )
-            finite = np.isfinite(dv)
-            if not finite.all():
-                wt = np.where(finite, wt, np.float32(0))
-                dv = np.where(finite, dv, np.float32(0))
-            dow = (w * wt).astype(np.float32).astype(np.float64)  # C: dow = (float)(a * w)
-            dv = (dv * dscale).astype(np.float64)
-            hit = np.zeros(i.size, bool)
-            hit[k] = True
-            if dst.size == 0:
-                return None, int(hit.sum())
-            lo_d = int(dst.min())
-            rel = dst - lo_d
-            n = int(rel.max()) + 1
-            sw = np.bincount(rel, weights=dow, minlength=n)
-            swd = np.bincount(rel, weights=dow * dv, minlength=n)
-            pos = np.bincount(rel, weights=(dow > 0), minlength=n) > 0 if plane is not None else None
-            touched = np.bincount(rel, weights=(dow != 0), minlength=n) > 0
-            return (lo_d, sw, swd, pos, touched), int(hit.sum())
 
         img = self._out_img.reshape(-1)
         wht = self._out_wht.reshape(-1)
@@ -488,7 +449,8 @@ class Drizzle:
         contributed = 0
         if self._n_threads > 1 and len(chunks) > 1:
             with ThreadPoolExecutor(self._n_threads) as pool:
-                for res, nhit in pool.map(work, chunks):
+                results = pool.map(work, chunks)
+                for res, nhit in results:
                     contributed += nhit
                     if res is not None:
                         _merge(img, wht, ctxf, bit, *res)
@@ -501,24 +463,125 @@ class Drizzle:
         return contributed, nskip
 
 
+def _cells(kernel: str, pixfrac: float, s: float) -> float:
+    """Rough number of output pixels one input pixel touches (sizes the chunks)."""
+    if kernel == "point":
+        return 1.0
+    if kernel in ("square", "turbo", "tophat"):
+        return (pixfrac / s + 1.0) ** 2
+    if kernel == "gaussian":
+        return (2 * max(2.5 * pixfrac / 2.3548 / s, 1.2 / s) + 1.0) ** 2
+    order = 2 if kernel == "lanczos2" else 3
+    return (2 * order / s + 1.0) ** 2
+
+
+def _row_chunks(rows, x1, x2, cells):
+    """Split the processed rows into consecutive blocks of bounded working set."""
+    width = int(x2.max() - x1.min() + 1)
+    per = max(1, int(_CHUNK_CONTRIBUTIONS / (cells * width)))
+    return [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
+
+
+def _chunk_sums(kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk,
+                out_shape, pixfrac, s, legacy, signed):
+    """Σ a·w and Σ a·w·d of one block of input rows, on a range of flat output indices."""
+    a_, b_ = chunk
+    r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
+    ja, jb = int(r[0]), int(r[-1]) + 1
+    xa, xb = int(lo.min()), int(hi.max())
+    ncol = xb - xa + 1
+    lim_lo = np.full(jb - ja, ncol, np.intp)
+    lim_hi = np.full(jb - ja, -1, np.intp)
+    lim_lo[r - ja] = lo - xa
+    lim_hi[r - ja] = hi - xa
+    cols = np.arange(ncol)
+    processed = ((cols >= lim_lo[:, None]) & (cols <= lim_hi[:, None])).ravel()
+
+    pieces, valid = block_pieces(
+        kernel, pixmap, ja, jb, xa, xb, pixfrac=pixfrac, pscale_ratio=s, legacy=legacy
+    )
+    d = data[ja:jb, xa : xb + 1].ravel()
+    if weight_map is None:
+        w = np.full(d.size, wscale, np.float32)
+    else:
+        w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
+    good = np.isfinite(d)
+    if not good.all():
+        d = np.where(good, d, np.float32(0))
+        w = np.where(good, w, np.float32(0))
+    w = np.where(processed, w, np.float32(0))
+    d = d * dscale
+    out_ny, out_nx = out_shape
+    nout = out_ny * out_nx
+    normalised = not legacy or kernel in ("square", "turbo", "point")
+    hit = np.zeros(d.size, bool)
+    dsts, dows, dowds = [], [], []
+    for sel, c0, r0, a in pieces:
+        gy, gx = a.shape[:2]
+        ws = w if sel is None else w[sel]
+        ds = d if sel is None else d[sel]
+        base = r0 * out_nx + c0
+        inner = (c0 >= 0) & (c0 + gx <= out_nx) & (r0 >= 0) & (r0 + gy <= out_ny)
+        all_in = bool(inner.all())
+        if all_in and normalised:
+            hsel = None
+        else:
+            hsel = np.zeros(ws.size, bool)
+        for q in range(gy):
+            for p in range(gx):
+                ac = a[q, p]
+                dow = ac * ws
+                dst = base + (q * out_nx + p)
+                if not all_in:
+                    ins = (c0 + p >= 0) & (c0 + p < out_nx) & (r0 + q >= 0) & (r0 + q < out_ny)
+                    dow[~ins] = 0.0
+                    np.clip(dst, 0, nout - 1, out=dst)
+                    hsel |= (ac != 0) & ins
+                elif hsel is not None:
+                    hsel |= ac != 0
+                dsts.append(dst)
+                dows.append(dow)
+                dowds.append(dow * ds)
+        if hsel is None:
+            hsel = True
+        if sel is None:
+            hit |= hsel
+        else:
+            hit[sel] |= hsel
+    nhit = int(np.count_nonzero(hit & processed & valid))
+    dst = np.concatenate(dsts)
+    dow = np.concatenate(dows)
+    dowd = np.concatenate(dowds)
+    lo_d = int(dst.min())
+    rel = dst - lo_d
+    n = int(rel.max()) + 1
+    sw = np.bincount(rel, weights=dow, minlength=n)
+    swd = np.bincount(rel, weights=dowd, minlength=n)
+    if signed:
+        pos = np.bincount(rel, weights=(dow > 0), minlength=n) > 0
+        touched = np.bincount(rel, minlength=n) > 0
+    else:
+        pos = touched = sw > 0
+    return (lo_d, sw, swd, pos, touched), nhit
+
+
 def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched):
     """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update)."""
-    idx = np.flatnonzero(touched)
-    sl = idx + lo
-    old_w = wht[sl].astype(np.float64)
-    new_w = old_w + sw[idx]
-    old_i = img[sl].astype(np.float64)
+    n = sw.size
+    W = wht[lo : lo + n]
+    Im = img[lo : lo + n]
+    old_w = W.astype(np.float64)
+    new_w = old_w + sw
+    t = Im * old_w
+    t[old_w == 0] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        first = old_w == 0
-        val = np.where(
-            first, swd[idx] / sw[idx], (old_i * np.where(first, 0.0, old_w) + swd[idx]) / new_w
-        )
-    ok = new_w != 0
-    img[sl[ok]] = val[ok]
-    wht[sl] = new_w
+        val = (t + swd) / new_w
+    upd = touched & (new_w != 0) & np.isfinite(val)
+    np.copyto(Im, val, where=upd, casting="same_kind")
+    np.copyto(W, new_w, casting="same_kind")
     if ctxf is not None:
-        p = sl[pos[idx]]
-        ctxf[p] |= bit
+        C = ctxf[lo : lo + n]
+        np.bitwise_or(C, bit, out=C, where=pos)
 
 
 def _section(nx, ny, xmin, xmax, ymin, ymax):
@@ -541,7 +604,10 @@ def _section(nx, ny, xmin, xmax, ymin, ymax):
 
 def _shrink_to_valid(pixmap, box):
     x0, x1, y0, y1 = box
-    sub = np.isfinite(pixmap[y0 : y1 + 1, x0 : x1 + 1]).all(axis=2)
+    block = pixmap[y0 : y1 + 1, x0 : x1 + 1]
+    if np.isfinite(block.sum()):
+        return box if (x1 > x0 and y1 > y0) else None
+    sub = np.isfinite(block[..., 0]) & np.isfinite(block[..., 1])
     cols = np.flatnonzero(sub.any(axis=0))
     rws = np.flatnonzero(sub.any(axis=1))
     if cols.size < 2 or rws.size < 2:
