@@ -19,11 +19,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-
 __all__ = [
     "KERNELS",
-    "fortran_round",
     "block_pieces",
+    "fortran_round",
     "quad_pixel_overlaps",
 ]
 
@@ -178,7 +177,9 @@ def square_pieces(xs, ys, total=None):
             tot, c0, r0 = total[sel], fc0[sel], fr0[sel]
         xl = [v - (c0 - 0.5) for v in xl]
         yl = [v - (r0 - 0.5) for v in yl]
-        pieces.append((sel, c0.astype(np.intp), r0.astype(np.intp), window_areas(xl, yl, 2, 2, tot)))
+        pieces.append(
+            (sel, c0.astype(np.intp), r0.astype(np.intp), window_areas(xl, yl, 2, 2, tot))
+        )
     if nsmall < n:
         rest = np.flatnonzero(~small)
         gx = int(kx[rest].max()) + 1
@@ -252,7 +253,7 @@ def window_areas(x, y, gx, gy, total):
             per.append((du, va, vb))
         vert.append(per)
         lx = 0.5 * np.abs(acc)
-        lx[X >= xmax] = total[X >= xmax]
+        lx[xmax <= X] = total[xmax <= X]
         cum[p][gy] = lx
     for q in range(1, gy):
         Y = float(q)
@@ -264,11 +265,11 @@ def window_areas(x, y, gx, gy, total):
             t = dw * ((xa[e] - sy[e] * qv[e]) + (xb[e] - sy[e] * qb_[e]))
             acc = t if acc is None else acc + t
         by = 0.5 * np.abs(acc)
-        by[Y >= ymax] = total[Y >= ymax]
+        by[ymax <= Y] = total[ymax <= Y]
         cum[gx][q] = by
     for p in range(1, gx):
         X = float(p)
-        xfull = X >= xmax
+        xfull = xmax <= X
         prep = []
         with np.errstate(divide="ignore", invalid="ignore"):
             for du, va, vb in vert[p - 1]:
@@ -287,7 +288,7 @@ def window_areas(x, y, gx, gy, total):
                 t = c * ((ra - rb) * (ra + rb)) + f2 * ra
                 acc = t if acc is None else acc + t
             qq = 0.5 * np.abs(acc)
-            yfull = Y >= ymax
+            yfull = ymax <= Y
             qq = np.where(xfull, cum[gx][q], qq)
             qq = np.where(yfull, cum[p][gy], qq)
             qq[xfull & yfull] = total[xfull & yfull]

@@ -86,7 +86,8 @@ class Drizzle:
         sum(out_wht) == wht_scale · Σ weight_map
 
     for the flux-conserving kernels (square, turbo, point, and our gaussian, lanczos and
-    tophat).  ``sum(out_img)`` alone is *not* conserved: it is a mean, not a sum.  To put
+    tophat).  Pixels without data hold ``fillval`` (NaN by default), so sum with
+    ``np.nansum`` or pass ``fillval=0``.  ``sum(out_img)`` alone is *not* conserved: it is a mean, not a sum.  To put
     total counts on a finer grid use ``iscale = s**2`` with ``s`` the output pixel size in
     input pixels.
 
@@ -138,8 +139,10 @@ class Drizzle:
     >>> y, x = np.indices((20, 30), dtype=float)
     >>> d = Drizzle(out_shape=(24, 34))
     >>> _ = d.add_image(np.ones((20, 30)), exptime=1.0, pixmap=np.dstack([x + 2.3, y + 1.6]))
-    >>> float(np.sum(d.out_img * d.out_wht))
+    >>> float(np.nansum(d.out_img * d.out_wht))  # empty pixels are NaN (fillval=None)
     600.0
+    >>> round(float(np.nanmax(d.out_img)), 6), round(float(d.out_wht.sum()), 3)
+    (1.0, 600.0)
     """
 
     def __init__(
@@ -192,9 +195,7 @@ class Drizzle:
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None]
             if out_ctx.ndim != 3:
-                raise DitherlabValueError(
-                    f"out_ctx must be 2-D or 3-D, got shape {out_ctx.shape}"
-                )
+                raise DitherlabValueError(f"out_ctx must be 2-D or 3-D, got shape {out_ctx.shape}")
             shapes["out_ctx"] = out_ctx.shape[1:]
         if out_shape is not None:
             try:
@@ -281,9 +282,7 @@ class Drizzle:
             return None
         plane = self._ctx_id // CTX_PLANE_BITS
         if plane >= self._out_ctx.shape[0]:
-            extra = np.zeros(
-                (plane + 1 - self._out_ctx.shape[0], *self._out_shape), dtype=np.int32
-            )
+            extra = np.zeros((plane + 1 - self._out_ctx.shape[0], *self._out_shape), dtype=np.int32)
             self._out_ctx = np.concatenate([self._out_ctx, extra], axis=0)
         bit = self._ctx_id % CTX_PLANE_BITS
         self._ctx_id += 1
@@ -406,13 +405,111 @@ class Drizzle:
         dscale = np.float32(iscale)
 
         contributed, nskip = self._drizzle(
-            d32, dscale, pixmap, weight_map, np.float32(wht_scale), pixfrac,
-            pixel_scale_ratio, box, ctx,
+            d32,
+            dscale,
+            pixmap,
+            weight_map,
+            np.float32(wht_scale),
+            pixfrac,
+            pixel_scale_ratio,
+            box,
+            ctx,
         )
         if self._fill is not None:
             self._out_img[self._out_wht == 0] = self._fill
         nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
         return int(nbox - contributed), int(nskip)
+
+    def add_prepared(
+        self,
+        operator: Any,
+        data: np.ndarray,
+        exptime: float,
+        weight_map: np.ndarray | None = None,
+        wht_scale: float = 1.0,
+        in_units: str = "cps",
+        iscale: float = 1.0,
+    ) -> tuple[int, int]:
+        """Add one frame through a prepared operator (see :func:`prepare`).
+
+        Equivalent to :meth:`add_image` with the geometry the operator was built from, but
+        the kernel geometry is not recomputed: two sparse products per frame.  Each frame
+        may have its own ``weight_map`` (e.g. a cosmic-ray mask).
+
+        Parameters
+        ----------
+        operator : DrizzleOperator
+            From :func:`prepare`; its ``out_shape`` must match this object's output.
+        data : array_like
+            Input frame, shape ``operator.in_shape``.
+        exptime : float
+            Exposure time (> 0).
+        weight_map : array_like, optional
+            Finite non-negative weights.
+        wht_scale : float
+            Weight factor.
+        in_units : {"cps", "counts"}
+            Units of ``data``.
+        iscale : float
+            Data factor.
+
+        Returns
+        -------
+        nmiss, nskip : int
+            As :meth:`add_image` (geometry only).
+
+        Raises
+        ------
+        DitherlabValueError
+            Shapes that disagree or bad values.
+        """
+        exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
+        wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
+        iscale = as_float("iscale", iscale)
+        in_units = as_choice("in_units", in_units, ("cps", "counts"))
+        if not hasattr(operator, "sums"):
+            raise DitherlabTypeError(f"operator={type(operator).__name__} is not a DrizzleOperator")
+        data = np.asarray(data)
+        if data.shape != operator.in_shape:
+            raise DitherlabValueError(
+                f"data shape {data.shape} is not the operator's input shape {operator.in_shape}"
+            )
+        if weight_map is not None:
+            weight_map = np.asarray(weight_map, dtype=np.float32)
+            if weight_map.shape != data.shape:
+                raise DitherlabValueError(
+                    f"weight_map shape {weight_map.shape} is not consistent with data shape "
+                    f"{data.shape}"
+                )
+            if not np.all(np.isfinite(weight_map) & (weight_map >= 0)):
+                raise DitherlabValueError("weight_map must be finite and >= 0")
+        if self._out_shape is None:
+            self._alloc(operator.out_shape, None, None, None)
+        elif tuple(operator.out_shape) != self._out_shape:
+            raise DitherlabValueError(
+                f"operator out_shape {operator.out_shape} differs from the output {self._out_shape}"
+            )
+        ctx = self._next_ctx()
+        self._texptime += exptime
+        sw, swd, pos, touched = operator.sums(
+            data, weight_map, wht_scale, iscale, exptime if in_units == "counts" else 1.0
+        )
+        ctxf = None if ctx is None else self._out_ctx[ctx[0]].reshape(-1)
+        bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
+        _merge(
+            self._out_img.reshape(-1),
+            self._out_wht.reshape(-1),
+            ctxf,
+            bit,
+            0,
+            sw,
+            swd,
+            pos,
+            touched,
+        )
+        if self._fill is not None:
+            self._out_img[self._out_wht == 0] = self._fill
+        return operator.nmiss, operator.nskip
 
     # ..................................................................
     def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx):
@@ -439,8 +536,21 @@ class Drizzle:
 
         def work(chunk):
             return _chunk_sums(
-                self._kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk,
-                out_shape, pixfrac, s, self._legacy, signed,
+                self._kernel,
+                pixmap,
+                data,
+                weight_map,
+                dscale,
+                wscale,
+                rows,
+                x1,
+                x2,
+                chunk,
+                out_shape,
+                pixfrac,
+                s,
+                self._legacy,
+                signed,
             )
 
         img = self._out_img.reshape(-1)
@@ -482,8 +592,23 @@ def _row_chunks(rows, x1, x2, cells):
     return [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
 
 
-def _chunk_sums(kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk,
-                out_shape, pixfrac, s, legacy, signed):
+def _chunk_sums(
+    kernel,
+    pixmap,
+    data,
+    weight_map,
+    dscale,
+    wscale,
+    rows,
+    x1,
+    x2,
+    chunk,
+    out_shape,
+    pixfrac,
+    s,
+    legacy,
+    signed,
+):
     """Σ a·w and Σ a·w·d of one block of input rows, on a range of flat output indices."""
     a_, b_ = chunk
     r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
