@@ -340,10 +340,7 @@ def _square_corners(pixmap, ja, jb, xa, xb, pixfrac):
         hr = (1.0 - dh) * e[:, 1:-1] + dh * e[:, 2:]  # at i + dh
         # corners: (i-dh, j+dh), (i+dh, j+dh), (i+dh, j-dh), (i-dh, j-dh)
         for h, up in ((hl, True), (hr, True), (hr, False), (hl, False)):
-            if up:
-                v = (1.0 - dh) * h[1:-1] + dh * h[2:]
-            else:
-                v = dh * h[:-2] + (1.0 - dh) * h[1:-1]
+            v = (1.0 - dh) * h[1:-1] + dh * h[2:] if up else dh * h[:-2] + (1.0 - dh) * h[1:-1]
             dest.append(v.ravel())
     return xs, ys
 

@@ -87,8 +87,8 @@ class Drizzle:
 
     for the flux-conserving kernels (square, turbo, point, and our gaussian, lanczos and
     tophat).  Pixels without data hold ``fillval`` (NaN by default), so sum with
-    ``np.nansum`` or pass ``fillval=0``.  ``sum(out_img)`` alone is *not* conserved: it is a mean, not a sum.  To put
-    total counts on a finer grid use ``iscale = s**2`` with ``s`` the output pixel size in
+    ``np.nansum`` or pass ``fillval=0``.  ``sum(out_img)`` alone is *not* conserved: it is a
+    mean, not a sum.  To put total counts on a finer grid use ``iscale = s**2`` with ``s`` the output pixel size in
     input pixels.
 
     Parameters
@@ -648,10 +648,7 @@ def _chunk_sums(
         base = r0 * out_nx + c0
         inner = (c0 >= 0) & (c0 + gx <= out_nx) & (r0 >= 0) & (r0 + gy <= out_ny)
         all_in = bool(inner.all())
-        if all_in and normalised:
-            hsel = None
-        else:
-            hsel = np.zeros(ws.size, bool)
+        hsel = None if all_in and normalised else np.zeros(ws.size, bool)
         for q in range(gy):
             for p in range(gx):
                 ac = a[q, p]

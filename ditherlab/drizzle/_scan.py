@@ -333,4 +333,4 @@ def _scan_polygon(p, box):
 
 def _cround(v: float) -> int:
     """C ``round``: half away from zero."""
-    return int(math.floor(v + 0.5)) if v >= 0 else -int(math.floor(0.5 - v))
+    return math.floor(v + 0.5) if v >= 0 else -math.floor(0.5 - v)
