@@ -88,8 +88,8 @@ class Drizzle:
     for the flux-conserving kernels (square, turbo, point, and our gaussian, lanczos and
     tophat).  Pixels without data hold ``fillval`` (NaN by default), so sum with
     ``np.nansum`` or pass ``fillval=0``.  ``sum(out_img)`` alone is *not* conserved: it is a
-    mean, not a sum.  To put total counts on a finer grid use ``iscale = s**2`` with ``s`` the output pixel size in
-    input pixels.
+    mean, not a sum.  To put total counts on a finer grid use ``iscale = s**2`` with ``s``
+    the output pixel size in input pixels.
 
     Parameters
     ----------
