@@ -76,13 +76,13 @@ def _invert(pixmap, xo, yo, box):
     hi_x = np.full(n, xmax)
     lo_y = np.full(n, ymin)
     hi_y = np.full(n, ymax)
-    dx = xmax  # the C code starts from the upper bound, not the width
-    dy = ymax
+    dx = xmax - xmin
+    dy = ymax - ymin
     niter = 0
     while (dx > _MAX_INV_ERR or dy > _MAX_INV_ERR) and niter < 50:
         niter += 1
-        wx = hi_x - lo_x if niter > 1 else np.full(n, dx)
-        wy = hi_y - lo_y if niter > 1 else np.full(n, dy)
+        wx = hi_x - lo_x
+        wy = hi_y - lo_y
         x1 = hi_x - _GOLDEN * wx
         x2 = lo_x + _GOLDEN * wx
         y1 = hi_y - _GOLDEN * wy
@@ -174,9 +174,11 @@ def _clip(p, w):
 
 
 def _edge(v1, v2, position):
-    m = (v2[0] - v1[0]) / (v2[1] - v1[1]) if v2[1] != v1[1] else math.copysign(math.inf, 1.0)
-    with np.errstate(all="ignore"):
-        b = (v1[0] * v2[1] - v1[1] * v2[0]) / (v2[1] - v1[1]) if v2[1] != v1[1] else math.nan
+    """Left/right polygon edge with the C drizzle's slope and shifted intercept (IEEE division)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dy = np.float64(v2[1] - v1[1])
+        m = float(np.float64(v2[0] - v1[0]) / dy)
+        b = float(np.float64(v1[0] * v2[1] - v1[1] * v2[0]) / dy)
     c = b - math.copysign(0.5 + 0.5 * abs(m), position)
     return (v1, v2, m, c)
 
@@ -313,9 +315,12 @@ def _scan_polygon(p, box):
             break
         xlt = left[il][2] * y + left[il][3] - _MAX_INV_ERR
         xrt = right[ir][2] * y + right[ir][3] + _MAX_INV_ERR
+        # comparisons written as in C so that NaN (degenerate edges) behaves the same
         if xmax >= xmin:
-            xlb, xlt = max(xlb, xmin), max(xlt, xmin)
-            xrb, xrt = min(xrb, xmax), min(xrt, xmax)
+            xlb = xmin if xlb < xmin else xlb
+            xlt = xmin if xlt < xmin else xlt
+            xrb = xmax if xrb > xmax else xrb
+            xrt = xmax if xrt > xmax else xrt
         if xlt >= xrt:
             if xlb >= xrb:
                 continue
@@ -323,7 +328,8 @@ def _scan_polygon(p, box):
         elif xlb >= xrb:
             a, b = xlt, xrt
         else:
-            a, b = max(xlb, xlt), min(xrb, xrt)
+            a = xlb if xlb > xlt else xlt
+            b = xrb if xrb < xrt else xrt
         if not (math.isfinite(a) and math.isfinite(b)):
             continue
         x1[k] = _cround(a)

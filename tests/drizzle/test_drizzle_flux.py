@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from _drizzle_cases import make_pixmap, out_shape_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ditherlab.drizzle import Drizzle, prepare
-
-from _drizzle_cases import make_pixmap, out_shape_for
 
 geometry = st.fixed_dictionaries(
     {
@@ -28,14 +27,18 @@ def _check(kernel, g, shape=(9, 11), img_rtol=1e-6, **kw):
     weight[rng.uniform(size=shape) < 0.2] = 0.0
     s = g["scale"]
     margin = int(8 / s) + 3
-    pm = make_pixmap(
-        shape, angle=g["angle"], scale=s, shift=(g["sx"], g["sy"]), margin=margin
-    )
+    pm = make_pixmap(shape, angle=g["angle"], scale=s, shift=(g["sx"], g["sy"]), margin=margin)
     iscale = s * s
     d = Drizzle(kernel=kernel, out_shape=out_shape_for(pm, margin=margin), **kw)
     d.add_image(
-        data, 1.0, pm, weight_map=weight, pixfrac=g["pixfrac"], iscale=iscale,
-        pixel_scale_ratio=s, wht_scale=1.7,
+        data,
+        1.0,
+        pm,
+        weight_map=weight,
+        pixfrac=g["pixfrac"],
+        iscale=iscale,
+        pixel_scale_ratio=s,
+        wht_scale=1.7,
     )
     want = 1.7 * np.sum(data * weight)
     got = np.nansum(d.out_img.astype(float) * d.out_wht) / iscale

@@ -88,7 +88,7 @@ def test_overlaps_match_independent_clipping(q):
 def test_many_quads_at_once_sum_to_their_areas(qs):
     xs, ys = zip(*(_convex_quad(*q) for q in qs), strict=True)
     xq, yq = np.vstack(xs), np.vstack(ys)
-    k, ii, jj, a = quad_pixel_overlaps(xq, yq)
+    k, _, _, a = quad_pixel_overlaps(xq, yq)
     sums = np.bincount(k, weights=a, minlength=len(qs))
     total = quad_area([xq[:, v] for v in range(4)], [yq[:, v] for v in range(4)])
     np.testing.assert_allclose(sums, total, rtol=128 * EPS, atol=128 * EPS)
