@@ -51,6 +51,8 @@ def fortran_round(x: np.ndarray) -> np.ndarray:
     [-2, -1, 1, 1]
     """
     x = np.asarray(x, dtype=float)
+    if x.size and x.min() >= 0:  # the common case: one pass less
+        return np.floor(x + 0.5).astype(np.intp)
     return np.where(x >= 0, np.floor(x + 0.5), -np.floor(0.5 - x)).astype(np.intp)
 
 

@@ -634,36 +634,49 @@ def _chunk_sums(
     if not good.all():
         d = np.where(good, d, np.float32(0))
         w = np.where(good, w, np.float32(0))
-    w = np.where(processed, w, np.float32(0))
-    d = d * dscale
+    if not processed.all():
+        w = np.where(processed, w, np.float32(0))
+    w = w.astype(np.float64)
+    d = d.astype(np.float64) * float(dscale)
     out_ny, out_nx = out_shape
     nout = out_ny * out_nx
     normalised = not legacy or kernel in ("square", "turbo", "point")
     hit = np.zeros(d.size, bool)
-    dsts, dows, dowds = [], [], []
+    total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
+    dst_all = np.empty(total, np.intp)
+    dow_all = np.empty(total)
+    dowd_all = np.empty(total)
+    lo_d, hi_d = nout, -1
+    pos0 = 0
     for sel, c0, r0, a in pieces:
-        gy, gx = a.shape[:2]
+        gy, gx, m = a.shape
+        if m == 0:
+            continue
         ws = w if sel is None else w[sel]
         ds = d if sel is None else d[sel]
         base = r0 * out_nx + c0
-        inner = (c0 >= 0) & (c0 + gx <= out_nx) & (r0 >= 0) & (r0 + gy <= out_ny)
-        all_in = bool(inner.all())
-        hsel = None if all_in and normalised else np.zeros(ws.size, bool)
+        cmin, cmax, rmin, rmax = int(c0.min()), int(c0.max()), int(r0.min()), int(r0.max())
+        all_in = cmin >= 0 and cmax + gx <= out_nx and rmin >= 0 and rmax + gy <= out_ny
+        hsel = None if all_in and normalised else np.zeros(m, bool)
+        lo_d = min(lo_d, max(rmin * out_nx + cmin, 0))
+        hi_d = max(hi_d, min((rmax + gy - 1) * out_nx + cmax + gx - 1, nout - 1))
         for q in range(gy):
             for p in range(gx):
+                sl = slice(pos0, pos0 + m)
+                pos0 += m
                 ac = a[q, p]
-                dow = ac * ws
-                dst = base + (q * out_nx + p)
+                dow = dow_all[sl]
+                dst = dst_all[sl]
+                np.multiply(ac, ws, out=dow)
+                np.add(base, q * out_nx + p, out=dst)
                 if not all_in:
                     ins = (c0 + p >= 0) & (c0 + p < out_nx) & (r0 + q >= 0) & (r0 + q < out_ny)
                     dow[~ins] = 0.0
-                    np.clip(dst, 0, nout - 1, out=dst)
+                    np.clip(dst, lo_d, hi_d, out=dst)
                     hsel |= (ac != 0) & ins
                 elif hsel is not None:
                     hsel |= ac != 0
-                dsts.append(dst)
-                dows.append(dow)
-                dowds.append(dow * ds)
+                np.multiply(dow, ds, out=dowd_all[sl])
         if hsel is None:
             hsel = True
         if sel is None:
@@ -671,12 +684,12 @@ def _chunk_sums(
         else:
             hit[sel] |= hsel
     nhit = int(np.count_nonzero(hit & processed & valid))
-    dst = np.concatenate(dsts)
-    dow = np.concatenate(dows)
-    dowd = np.concatenate(dowds)
-    lo_d = int(dst.min())
-    rel = dst - lo_d
-    n = int(rel.max()) + 1
+    if hi_d < lo_d:
+        return None, nhit
+    dow, dowd = dow_all[:pos0], dowd_all[:pos0]
+    rel = dst_all[:pos0]
+    rel -= lo_d
+    n = hi_d - lo_d + 1
     sw = np.bincount(rel, weights=dow, minlength=n)
     swd = np.bincount(rel, weights=dowd, minlength=n)
     if signed:
