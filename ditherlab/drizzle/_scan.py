@@ -87,11 +87,10 @@ def _invert(pixmap, xo, yo, box):
         x2 = lo_x + _GOLDEN * wx
         y1 = hi_y - _GOLDEN * wy
         y2 = lo_y + _GOLDEN * wy
-        d = []
-        for px, py in ((x1, y1), (x1, y2), (x2, y1), (x2, y2)):
-            ox, oy = bilinear_points(pixmap, px, py)
-            d.append((ox - xo) ** 2 + (oy - yo) ** 2)
-        d11, d12, d21, d22 = d
+        ox, oy = bilinear_points(
+            pixmap, np.concatenate([x1, x1, x2, x2]), np.concatenate([y1, y2, y1, y2])
+        )
+        d11, d12, d21, d22 = np.split((ox - np.tile(xo, 4)) ** 2 + (oy - np.tile(yo, 4)) ** 2, 4)
         c11 = (d11 < d12) & (d11 < d21) & (d11 < d22)
         c12 = ~c11 & (d12 < d11) & (d12 < d21) & (d12 < d22)
         c21 = ~c11 & ~c12 & (d21 < d11) & (d21 < d12) & (d21 < d22)
