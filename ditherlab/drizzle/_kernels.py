@@ -194,6 +194,101 @@ def square_pieces(xs, ys, total=None):
     return pieces
 
 
+def _areas_2x2(x, y, total):
+    """:func:`window_areas` for 2x2 windows, coordinates relative to the inner grid corner.
+
+    Same formulas, written with in-place operations to limit temporaries (this is the hot
+    loop of the square kernel at output scales >= 1).
+    """
+    n = total.size
+    xb = x[1:] + x[:1]
+    yb = y[1:] + y[:1]
+    px = [np.maximum(v, 0.0) for v in x]
+    py = [np.maximum(v, 0.0) for v in y]
+    pxb = px[1:] + px[:1]
+    pyb = py[1:] + py[:1]
+    lx = np.zeros(n)
+    by = np.zeros(n)
+    q = np.zeros(n)
+    t1 = np.empty(n)
+    t2 = np.empty(n)
+    t3 = np.empty(n)
+    slope = np.empty(n)
+    for e in range(4):
+        dx = xb[e] - x[e]
+        dy = yb[e] - y[e]
+        # x-clip: du, Va, Vb
+        slope.fill(0.0)
+        np.divide(dy, dx, out=slope, where=dx != 0)
+        du = dx
+        du -= pxb[e]
+        du += px[e]
+        va = np.multiply(slope, px[e], out=t1)
+        np.subtract(y[e], va, out=va)
+        vb = np.multiply(slope, pxb[e], out=t2)
+        np.subtract(yb[e], vb, out=vb)
+        np.add(va, vb, out=t3)
+        t3 *= du
+        lx += t3
+        # quadrant: mean of max(-v, 0) along the clipped edge
+        dv = np.subtract(vb, va, out=t3)
+        with np.errstate(divide="ignore"):
+            inv = np.divide(1.0, dv, out=slope)
+        inv[dv == 0] = 0.0
+        np.negative(va, out=va)
+        np.maximum(va, 0.0, out=va)  # ra
+        np.negative(vb, out=vb)
+        np.maximum(vb, 0.0, out=vb)  # rb
+        both = np.minimum(va, vb) > 0
+        tt = np.subtract(va, vb, out=t3)
+        tt *= inv
+        tt[both] = 1.0
+        va += vb
+        tt *= va
+        tt *= du
+        q += tt
+        # y-clip (dx was reused in place as du above)
+        dx2 = xb[e] - x[e]
+        slope.fill(0.0)
+        np.divide(dx2, dy, out=slope, where=dy != 0)
+        dw = dy
+        dw -= pyb[e]
+        dw += py[e]
+        ua = np.multiply(slope, py[e], out=t1)
+        np.subtract(x[e], ua, out=ua)
+        ub = np.multiply(slope, pyb[e], out=t2)
+        np.subtract(xb[e], ub, out=ub)
+        ua += ub
+        ua *= dw
+        by += ua
+    xmax = np.maximum(np.maximum(x[0], x[1]), np.maximum(x[2], x[3]))
+    ymax = np.maximum(np.maximum(y[0], y[1]), np.maximum(y[2], y[3]))
+    xfull = xmax <= 0.0
+    yfull = ymax <= 0.0
+    np.abs(lx, out=lx)
+    lx *= 0.5
+    lx[xfull] = total[xfull]
+    np.abs(by, out=by)
+    by *= 0.5
+    by[yfull] = total[yfull]
+    np.abs(q, out=q)
+    q *= 0.5
+    np.copyto(q, by, where=xfull)
+    np.copyto(q, lx, where=yfull)
+    out = np.empty((2, 2, n))
+    out[0, 0] = q
+    np.subtract(by, q, out=out[0, 1])
+    np.subtract(lx, q, out=out[1, 0])
+    a11 = out[1, 1]
+    np.subtract(total, lx, out=a11)
+    a11 -= by
+    a11 += q
+    thr = _AREA_RTOL * total
+    for a in (out[0, 0], out[0, 1], out[1, 0], a11):
+        a[a <= thr] = 0.0
+    return out
+
+
 def window_areas(x, y, gx, gy, total):
     """Areas of quads (local coordinates) inside the unit cells of a ``gx x gy`` window.
 

@@ -1,0 +1,192 @@
+"""Speed and peak memory of ditherlab.drizzle against STScI's C drizzle (not a test).
+
+Usage (from the repository root)::
+
+    python benchmarks/drizzle_vs_c.py            # full table (~5 min on 2 cores)
+    python benchmarks/drizzle_vs_c.py --quick    # 512x512 case only
+
+Inputs: a 2048x4096 float32 chip (one ACS/WFC chip) with a pixmap of 0.3 deg rotation, a
+(0.37, -0.61) px shift and a quadratic distortion of ~8 px at the corners, drizzled onto an
+output grid of scale 1 and 0.5 (output pixel size in input pixels), and a 512x512 input.
+Wall times alternate ours and C, three repetitions, and report medians and the ratio of the
+medians.  Peak memory is the maximum resident set size of a fresh child process that builds
+the same inputs and runs one call (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CASES = {
+    "chip s=1": ((4096, 2048), 1.0),
+    "chip s=0.5": ((4096, 2048), 0.5),
+    "512^2 s=1": ((512, 512), 1.0),
+}
+KERNELS = [
+    ("square", 1.0),
+    ("square", 0.8),
+    ("turbo", 1.0),
+    ("point", 1.0),
+]
+
+
+def make_inputs(shape, s):
+    ny, nx = shape
+    y, x = np.indices(shape, dtype=float)
+    u = x - (nx - 1) / 2
+    v = y - (ny - 1) / 2
+    r2 = (u * u + v * v) / ((nx / 2) ** 2 + (ny / 2) ** 2)
+    rmax = np.hypot(nx / 2, ny / 2)
+    u += 8.0 * r2 * u / rmax
+    v += 8.0 * r2 * v / rmax
+    a = np.radians(0.3)
+    X = (np.cos(a) * u - np.sin(a) * v + 0.37) / s
+    Y = (np.sin(a) * u + np.cos(a) * v - 0.61) / s
+    margin = 20 / s
+    X += -X.min() + margin
+    Y += -Y.min() + margin
+    pixmap = np.dstack([X, Y])
+    del x, y, u, v, r2, X, Y
+    out_shape = (int(pixmap[..., 1].max() + margin), int(pixmap[..., 0].max() + margin))
+    data = np.random.default_rng(0).normal(10.0, 1.0, shape).astype(np.float32)
+    return data, pixmap, out_shape
+
+
+def run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator=None):
+    if impl == "c":
+        from drizzle.resample import Drizzle as CDrizzle
+
+        d = CDrizzle(kernel=kernel, out_shape=out_shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            d.add_image(data, exptime=1.0, pixmap=pixmap, pixfrac=pixfrac, pixel_scale_ratio=s)
+            return time.perf_counter() - t
+    from ditherlab.drizzle import Drizzle
+
+    d = Drizzle(kernel=kernel, out_shape=out_shape)
+    t = time.perf_counter()
+    if impl == "ours":
+        d.add_image(data, exptime=1.0, pixmap=pixmap, pixfrac=pixfrac, pixel_scale_ratio=s)
+    else:  # "operator": apply a prepared operator to one frame
+        d.add_prepared(operator, data, exptime=1.0)
+    return time.perf_counter() - t
+
+
+def child(impl, case, kernel, pixfrac):
+    """Run one call in this (fresh) process and print the peak RSS in MiB."""
+    shape, s = CASES[case]
+    data, pixmap, out_shape = make_inputs(shape, s)
+    operator = None
+    if impl == "operator":
+        from ditherlab.drizzle import prepare
+
+        operator = prepare(pixmap, out_shape, kernel=kernel, pixfrac=pixfrac, pixel_scale_ratio=s)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"base": base, "peak": peak}))
+
+
+def peak_memory(impl, case, kernel, pixfrac):
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", impl, case, kernel, str(pixfrac)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="512x512 case only")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--child", nargs=4, metavar=("IMPL", "CASE", "KERNEL", "PIXFRAC"))
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.child[2], float(args.child[3]))
+        return
+    cases = ["512^2 s=1"] if args.quick else list(CASES)
+    rows = []
+    for case in cases:
+        shape, s = CASES[case]
+        data, pixmap, out_shape = make_inputs(shape, s)
+        for kernel, pixfrac in KERNELS:
+            t_ours, t_c = [], []
+            for _ in range(args.reps):  # alternate ours and C
+                t_ours.append(run_once("ours", kernel, pixfrac, data, pixmap, out_shape, s))
+                t_c.append(run_once("c", kernel, pixfrac, data, pixmap, out_shape, s))
+            m_ours = peak_memory("ours", case, kernel, pixfrac)
+            m_c = peak_memory("c", case, kernel, pixfrac)
+            rows.append(
+                (
+                    case,
+                    f"{kernel} pf {pixfrac}",
+                    statistics.median(t_ours),
+                    statistics.median(t_c),
+                    m_ours["peak"],
+                    m_c["peak"],
+                )
+            )
+            print(_fmt(rows[-1]), flush=True)
+        # a prepared operator applied to one more frame of the same geometry
+        from ditherlab.drizzle import prepare
+
+        t0 = time.perf_counter()
+        op = prepare(pixmap, out_shape, kernel="square", pixfrac=0.8, pixel_scale_ratio=s)
+        t_prep = time.perf_counter() - t0
+        t_ours, t_c = [], []
+        for _ in range(args.reps):
+            t_ours.append(run_once("operator", "square", 0.8, data, pixmap, out_shape, s, op))
+            t_c.append(run_once("c", "square", 0.8, data, pixmap, out_shape, s))
+        m_ours = peak_memory("operator", case, "square", 0.8)
+        m_c = peak_memory("c", case, "square", 0.8)
+        rows.append(
+            (
+                case,
+                (
+                    f"operator apply (square 0.8; prepare {t_prep:.2f} s, "
+                    f"{op.matrix.nnz / 1e6:.1f}M nnz)"
+                ),
+                statistics.median(t_ours),
+                statistics.median(t_c),
+                m_ours["peak"],
+                m_c["peak"],
+            )
+        )
+        print(_fmt(rows[-1]), flush=True)
+        del data, pixmap, op
+    print()
+    print(
+        "| case | kernel | ours s | C s | time ours/C | peak MiB ours | peak MiB C | mem ours/C |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3f} | {r[2] / r[3]:.2f} | {r[4]:.0f} | "
+            f"{r[5]:.0f} | {r[4] / r[5]:.2f} |"
+        )
+
+
+def _fmt(r):
+    return (
+        f"{r[0]:12s} {r[1]:60s} ours {r[2]:.3f} s  C {r[3]:.3f} s  ratio {r[2] / r[3]:.2f}  "
+        f"peak {r[4]:.0f}/{r[5]:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
