@@ -36,7 +36,7 @@ class DrizzleOperator:
 
     Attributes
     ----------
-    matrix : scipy.sparse.csr_matrix, shape (ny_out * nx_out, ny_in * nx_in)
+    matrix : scipy.sparse.csc_matrix, shape (ny_out * nx_out, ny_in * nx_in)
         Kernel weights ``A[o, i]`` (for ``square``: overlap area / drop area).
     in_shape, out_shape : tuple of int
         ``(ny, nx)`` of the input and output images.
@@ -48,7 +48,7 @@ class DrizzleOperator:
         Input pixels / rows of the section that reach no output pixel.
     """
 
-    matrix: sp.csr_matrix
+    matrix: sp.csc_matrix
     in_shape: tuple[int, int]
     out_shape: tuple[int, int]
     kernel: str
@@ -180,7 +180,7 @@ def prepare(
     nout = out_shape[0] * out_shape[1]
     signed = kernel in ("lanczos2", "lanczos3")
     nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
-    empty = sp.csr_matrix((nout, ny * nx))
+    empty = sp.csc_matrix((nout, ny * nx))
     bbox = _shrink_to_valid(pixmap, box)
     if bbox is None:
         return DrizzleOperator(
@@ -194,7 +194,10 @@ def prepare(
     if rows.size == 0:
         return DrizzleOperator(empty, (ny, nx), out_shape, kernel, signed, nbox, nskip)
     out_ny, out_nx = out_shape
-    dsts, srcs, vals = [], [], []
+    # Built column by column (CSC: one column per input pixel), chunk by chunk, so that the
+    # working set stays bounded: the chunks visit input pixels in increasing order.
+    idx_parts, val_parts = [], []
+    counts = np.zeros(ny * nx, np.int64)
     nhit = 0
     for a_, b_ in _row_chunks(rows, x1, x2, _cells(kernel, pixfrac, s)):
         r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
@@ -212,6 +215,7 @@ def prepare(
         )
         src_all = ((ja + np.arange(jb - ja))[:, None] * nx + (xa + cols)[None, :]).ravel()
         hit = np.zeros(src_all.size, bool)
+        dsts, srcs, vals = [], [], []
         for sel, c0, r0, a in pieces:
             gy, gx = a.shape[:2]
             idx = np.arange(src_all.size) if sel is None else sel
@@ -227,9 +231,22 @@ def prepare(
                     srcs.append(src_all[k])
                     vals.append(ac[m])
         nhit += int(np.count_nonzero(hit & valid))
-    mat = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(dsts), np.concatenate(srcs))),
-        shape=(nout, ny * nx),
-    )
-    mat.sum_duplicates()
+        if not dsts:
+            continue
+        src = np.concatenate(srcs)
+        if src.size == 0:
+            continue
+        order = np.argsort(src, kind="stable")
+        idx_parts.append(np.concatenate(dsts)[order].astype(np.int32 if nout < 2**31 else np.int64))
+        val_parts.append(np.concatenate(vals)[order])
+        s_lo = int(src_all[0])
+        bc = np.bincount(src - s_lo)
+        counts[s_lo : s_lo + bc.size] += bc
+    indptr = np.zeros(ny * nx + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    indices = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int32)
+    data = np.concatenate(val_parts) if val_parts else np.zeros(0)
+    del idx_parts, val_parts
+    mat = sp.csc_matrix((data, indices, indptr), shape=(nout, ny * nx))
     return DrizzleOperator(mat, (ny, nx), out_shape, kernel, signed, nbox - nhit, nskip)

@@ -293,3 +293,19 @@ def test_prepared_operator_errors():
         Drizzle(out_shape=(6, 6)).add_prepared(op, np.ones((4, 5)), 1.0)
     with pytest.raises(DitherlabValueError, match="kernel='cubic'"):
         prepare(_identity((5, 5)), (6, 6), kernel="cubic")
+
+
+def test_prepared_operator_with_narrow_section_and_partial_overlap():
+    rng = np.random.default_rng(8)
+    shape = (30, 40)
+    pm = make_pixmap(shape, angle=25.0, shift=(0.2, 0.4), origin=(10.0, 12.0))
+    out = (30, 32)
+    data = rng.normal(size=shape)
+    kw = {"xmin": 5, "xmax": 30, "ymin": 2, "ymax": 25, "pixfrac": 0.9}
+    a = Drizzle(out_shape=out)
+    ra = a.add_image(data, 1.0, pm, **kw)
+    b = Drizzle(out_shape=out)
+    rb = b.add_prepared(prepare(pm, out, **kw), data, 1.0)
+    assert ra == rb
+    np.testing.assert_allclose(b.out_img, a.out_img, rtol=1e-5, atol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(b.out_ctx, a.out_ctx)
