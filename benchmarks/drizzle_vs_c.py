@@ -43,25 +43,48 @@ KERNELS = [
 
 
 def make_inputs(shape, s):
+    """Data and pixmap, built in row blocks so that the baseline is just these arrays."""
     ny, nx = shape
-    y, x = np.indices(shape, dtype=float)
-    u = x - (nx - 1) / 2
-    v = y - (ny - 1) / 2
-    r2 = (u * u + v * v) / ((nx / 2) ** 2 + (ny / 2) ** 2)
+    pixmap = np.empty((ny, nx, 2))
     rmax = np.hypot(nx / 2, ny / 2)
-    u += 8.0 * r2 * u / rmax
-    v += 8.0 * r2 * v / rmax
     a = np.radians(0.3)
-    X = (np.cos(a) * u - np.sin(a) * v + 0.37) / s
-    Y = (np.sin(a) * u + np.cos(a) * v - 0.61) / s
+    xs = np.arange(nx) - (nx - 1) / 2
+    for r0 in range(0, ny, 256):
+        v = (np.arange(r0, min(r0 + 256, ny)) - (ny - 1) / 2)[:, None]
+        u = xs[None, :]
+        r2 = (u * u + v * v) / ((nx / 2) ** 2 + (ny / 2) ** 2)
+        ud = u + 8.0 * r2 * u / rmax
+        vd = v + 8.0 * r2 * v / rmax
+        pixmap[r0 : r0 + 256, :, 0] = (np.cos(a) * ud - np.sin(a) * vd + 0.37) / s
+        pixmap[r0 : r0 + 256, :, 1] = (np.sin(a) * ud + np.cos(a) * vd - 0.61) / s
     margin = 20 / s
-    X += -X.min() + margin
-    Y += -Y.min() + margin
-    pixmap = np.dstack([X, Y])
-    del x, y, u, v, r2, X, Y
-    out_shape = (int(pixmap[..., 1].max() + margin), int(pixmap[..., 0].max() + margin))
+    lo = pixmap.reshape(-1, 2).min(axis=0)
+    pixmap -= lo - margin
+    hi = pixmap.reshape(-1, 2).max(axis=0)
+    out_shape = (int(hi[1] + margin), int(hi[0] + margin))
     data = np.random.default_rng(0).normal(10.0, 1.0, shape).astype(np.float32)
     return data, pixmap, out_shape
+
+
+def _vm_hwm_mib():
+    """Peak resident set of this process (Linux VmHWM, reset by exec unlike ru_maxrss)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_hwm():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator=None):
@@ -86,7 +109,7 @@ def run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator=None):
 
 
 def child(impl, case, kernel, pixfrac):
-    """Run one call in this (fresh) process and print the peak RSS in MiB."""
+    """Run one call in this (fresh) process and print its memory figures in MiB."""
     shape, s = CASES[case]
     data, pixmap, out_shape = make_inputs(shape, s)
     operator = None
@@ -94,10 +117,17 @@ def child(impl, case, kernel, pixfrac):
         from ditherlab.drizzle import prepare
 
         operator = prepare(pixmap, out_shape, kernel=kernel, pixfrac=pixfrac, pixel_scale_ratio=s)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # import the implementation before measuring the baseline
+    if impl == "c":
+        import drizzle.resample  # noqa: F401
+    else:
+        import ditherlab.drizzle  # noqa: F401
+    prepare_peak = _vm_hwm_mib()
+    reset = _reset_hwm()
+    base = _vm_hwm_mib()
     run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"base": base, "peak": peak}))
+    peak = _vm_hwm_mib()
+    print(json.dumps({"base": base, "peak": peak, "reset": reset, "prepare_peak": prepare_peak}))
 
 
 def peak_memory(impl, case, kernel, pixfrac):
@@ -159,7 +189,8 @@ def main():
                 case,
                 (
                     f"operator apply (square 0.8; prepare {t_prep:.2f} s, "
-                    f"{op.matrix.nnz / 1e6:.1f}M nnz)"
+                    f"{op.matrix.nnz / 1e6:.1f}M nnz, prepare peak "
+                    f"{m_ours['prepare_peak']:.0f} MiB)"
                 ),
                 statistics.median(t_ours),
                 statistics.median(t_c),
