@@ -36,7 +36,7 @@ class DrizzleOperator:
 
     Attributes
     ----------
-    matrix : scipy.sparse.csc_matrix, shape (ny_out * nx_out, ny_in * nx_in)
+    matrix : scipy.sparse.csr_matrix, shape (ny_out * nx_out, ny_in * nx_in)
         Kernel weights ``A[o, i]`` (for ``square``: overlap area / drop area).
     in_shape, out_shape : tuple of int
         ``(ny, nx)`` of the input and output images.
@@ -48,7 +48,7 @@ class DrizzleOperator:
         Input pixels / rows of the section that reach no output pixel.
     """
 
-    matrix: sp.csc_matrix
+    matrix: sp.csr_matrix
     in_shape: tuple[int, int]
     out_shape: tuple[int, int]
     kernel: str
@@ -180,7 +180,7 @@ def prepare(
     nout = out_shape[0] * out_shape[1]
     signed = kernel in ("lanczos2", "lanczos3")
     nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
-    empty = sp.csc_matrix((nout, ny * nx))
+    empty = sp.csr_matrix((nout, ny * nx))
     bbox = _shrink_to_valid(pixmap, box)
     if bbox is None:
         return DrizzleOperator(
@@ -194,8 +194,9 @@ def prepare(
     if rows.size == 0:
         return DrizzleOperator(empty, (ny, nx), out_shape, kernel, signed, nbox, nskip)
     out_ny, out_nx = out_shape
-    # Built column by column (CSC: one column per input pixel), chunk by chunk, so that the
-    # working set stays bounded: the chunks visit input pixels in increasing order.
+    # Built column by column (CSC: one column per input pixel; converted to CSR at the end),
+    # chunk by chunk, so that the working set stays bounded: chunks visit input pixels in
+    # increasing order.
     idx_parts, val_parts = [], []
     counts = np.zeros(ny * nx, np.int64)
     nhit = 0
@@ -249,4 +250,6 @@ def prepare(
     data = np.concatenate(val_parts) if val_parts else np.zeros(0)
     del idx_parts, val_parts
     mat = sp.csc_matrix((data, indices, indptr), shape=(nout, ny * nx))
+    del data, indices, indptr
+    mat = mat.tocsr()  # row-major products are ~3x faster than column-major ones here
     return DrizzleOperator(mat, (ny, nx), out_shape, kernel, signed, nbox - nhit, nskip)

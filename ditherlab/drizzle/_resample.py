@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -558,9 +560,15 @@ class Drizzle:
         ctxf = None if plane is None else plane.reshape(-1)
         contributed = 0
         if self._n_threads > 1 and len(chunks) > 1:
+            # at most two blocks per worker in flight: bounded memory even if merging lags
             with ThreadPoolExecutor(self._n_threads) as pool:
-                results = pool.map(work, chunks)
-                for res, nhit in results:
+                todo = iter(chunks)
+                pending = deque(pool.submit(work, ch) for ch in islice(todo, 2 * self._n_threads))
+                while pending:
+                    res, nhit = pending.popleft().result()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(work, nxt))
                     contributed += nhit
                     if res is not None:
                         _merge(img, wht, ctxf, bit, *res)
@@ -703,20 +711,33 @@ def _chunk_sums(
 def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched):
     """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update)."""
     n = sw.size
-    W = wht[lo : lo + n]
-    Im = img[lo : lo + n]
+    idx = None
+    if np.count_nonzero(touched) < n // 2:  # sparse (e.g. point kernel on a finer grid)
+        idx = np.flatnonzero(touched)
+        sw, swd, pos = sw[idx], swd[idx], pos[idx]
+        sl = idx + lo
+        W, Im = wht[sl], img[sl]
+    else:
+        W, Im = wht[lo : lo + n], img[lo : lo + n]
     old_w = W.astype(np.float64)
     new_w = old_w + sw
     t = Im * old_w
     t[old_w == 0] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         val = (t + swd) / new_w
-    upd = touched & (new_w != 0) & np.isfinite(val)
-    np.copyto(Im, val, where=upd, casting="same_kind")
-    np.copyto(W, new_w, casting="same_kind")
-    if ctxf is not None:
-        C = ctxf[lo : lo + n]
-        np.bitwise_or(C, bit, out=C, where=pos)
+    upd = (new_w != 0) & np.isfinite(val)
+    if idx is None:
+        upd &= touched
+        np.copyto(Im, val, where=upd, casting="same_kind")
+        np.copyto(W, new_w, casting="same_kind")
+        if ctxf is not None:
+            C = ctxf[lo : lo + n]
+            np.bitwise_or(C, bit, out=C, where=pos)
+    else:
+        img[sl[upd]] = val[upd]
+        wht[sl] = new_w
+        if ctxf is not None:
+            ctxf[sl[pos]] |= bit
 
 
 def _section(nx, ny, xmin, xmax, ymin, ymax):
