@@ -22,6 +22,8 @@ __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 CTX_PLANE_BITS = 32
 #: Target number of kernel contributions handled at once (bounds the working set).
 _CHUNK_CONTRIBUTIONS = 1 << 17
+#: Output pixels merged at once by :meth:`Drizzle.add_prepared`.
+_MERGE_BLOCK = 1 << 20
 
 
 def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
@@ -498,17 +500,10 @@ class Drizzle:
         )
         ctxf = None if ctx is None else self._out_ctx[ctx[0]].reshape(-1)
         bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
-        _merge(
-            self._out_img.reshape(-1),
-            self._out_wht.reshape(-1),
-            ctxf,
-            bit,
-            0,
-            sw,
-            swd,
-            pos,
-            touched,
-        )
+        img, wht = self._out_img.reshape(-1), self._out_wht.reshape(-1)
+        for lo in range(0, sw.size, _MERGE_BLOCK):  # bounded temporaries
+            hi = lo + _MERGE_BLOCK
+            _merge(img, wht, ctxf, bit, lo, sw[lo:hi], swd[lo:hi], pos[lo:hi], touched[lo:hi])
         if self._fill is not None:
             self._out_img[self._out_wht == 0] = self._fill
         return operator.nmiss, operator.nskip
@@ -560,10 +555,10 @@ class Drizzle:
         ctxf = None if plane is None else plane.reshape(-1)
         contributed = 0
         if self._n_threads > 1 and len(chunks) > 1:
-            # at most two blocks per worker in flight: bounded memory even if merging lags
+            # at most n_threads + 1 blocks in flight: bounded memory even if merging lags
             with ThreadPoolExecutor(self._n_threads) as pool:
                 todo = iter(chunks)
-                pending = deque(pool.submit(work, ch) for ch in islice(todo, 2 * self._n_threads))
+                pending = deque(pool.submit(work, ch) for ch in islice(todo, self._n_threads + 1))
                 while pending:
                     res, nhit = pending.popleft().result()
                     nxt = next(todo, None)
