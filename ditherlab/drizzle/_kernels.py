@@ -17,7 +17,6 @@ quadrant clip and two half-plane clips instead of four polygon clips.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 __all__ = [
     "KERNELS",
@@ -568,6 +567,8 @@ def block_pieces(
             wx = np.where(inx, np.exp(-((xc - ii) ** 2) * efac), 0.0)
             wy = np.where(iny, np.exp(-((yc - jj) ** 2) * efac) * (efac / np.pi), 0.0)
         else:
+            from scipy.special import ndtr  # lazy: keeps `import ditherlab.drizzle` light
+
             wx = ndtr((ii + 0.5 - xc) / sigma) - ndtr((ii - 0.5 - xc) / sigma)
             wy = ndtr((jj + 0.5 - yc) / sigma) - ndtr((jj - 0.5 - yc) / sigma)
             wx, wy = _normalise(wx, inx, xc, ii), _normalise(wy, iny, yc, jj)

@@ -11,9 +11,9 @@ own weight map (CR masks), costs two sparse products per frame once ``A`` is bui
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ditherlab._validation import as_choice, as_float
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
@@ -48,7 +48,7 @@ class DrizzleOperator:
         Input pixels / rows of the section that reach no output pixel.
     """
 
-    matrix: sp.csr_matrix
+    matrix: Any  # scipy.sparse.csr_matrix
     in_shape: tuple[int, int]
     out_shape: tuple[int, int]
     kernel: str
@@ -161,6 +161,8 @@ def prepare(
     >>> op.matrix.shape, round(float(op.matrix.sum()), 9)
     ((1344, 1200), 1200.0)
     """
+    import scipy.sparse as sp  # lazy: keeps `import ditherlab.drizzle` light
+
     kernel = as_choice("kernel", kernel, KERNELS)
     pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
     pixmap = np.asarray(pixmap, dtype=np.float64)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import RectBivariateSpline
 
 from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
@@ -71,6 +70,8 @@ def _nodes(n: int, step: int) -> np.ndarray:
 
 def _sparse(func, shape, tolerance):
     """Spline interpolation of ``func`` on a grid refined until its error < tolerance."""
+    from scipy.interpolate import RectBivariateSpline  # lazy: heavy import
+
     ny, nx = shape
     step = _START_STEP
     while True:
