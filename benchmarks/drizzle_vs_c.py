@@ -171,6 +171,8 @@ def main():
                     statistics.median(t_c),
                     m_ours["peak"],
                     m_c["peak"],
+                    m_ours["peak"] - m_ours["base"],
+                    m_c["peak"] - m_c["base"],
                 )
             )
             print(_fmt(rows[-1]), flush=True)
@@ -201,20 +203,28 @@ def main():
                     statistics.median(t_c),
                     m_ours["peak"],
                     m_c["peak"],
+                    m_ours["peak"] - m_ours["base"],
+                    m_c["peak"] - m_c["base"],
                 )
             )
             print(_fmt(rows[-1]), flush=True)
         del data, pixmap, op
     print()
     print(
-        "| case | kernel | ours s | C s | time ours/C | peak MiB ours | peak MiB C | mem ours/C |"
+        "| case | kernel | ours s | C s | time ours/C | peak MiB ours | peak MiB C | mem ours/C "
+        "| call adds MiB ours / C |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3f} | {r[2] / r[3]:.2f} | {r[4]:.0f} | "
-            f"{r[5]:.0f} | {r[4] / r[5]:.2f} |"
+            f"{r[5]:.0f} | {r[4] / r[5]:.2f} | {r[6]:.0f} / {r[7]:.0f} |"
         )
+    print()
+    print("Peak memory: VmHWM of a fresh process that holds the inputs and has imported the")
+    print("implementation (its baseline), then runs one call; 'call adds' = peak - baseline.")
+    print("For the operator rows the peak is reset after prepare() (prepare's own peak is in")
+    print("the row label) and includes the sparse matrix.")
 
 
 def _fmt(r):
