@@ -30,7 +30,7 @@ from ditherlab.errors import DitherlabValueError
 __all__ = ["DrizzleOperator", "prepare"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DrizzleOperator:
     """The linear map of one drizzle geometry (build it with :func:`prepare`).
 
