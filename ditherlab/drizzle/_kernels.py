@@ -524,7 +524,9 @@ def block_pieces(
     valid : ndarray of bool
         Block pixels whose mapping is defined (finite).
     """
-    s = pscale_ratio
+    # The C drizzle keeps the scale ratio in single precision; doing the same reproduces its
+    # windows exactly when a drop edge falls on a pixel boundary.
+    s = float(np.float32(pscale_ratio))
     if kernel == "square":
         xs, ys = _square_corners(pixmap, ja, jb, xa, xb, pixfrac)
         total = quad_area(xs, ys)

@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pytest
 from _drizzle_cases import make_pixmap, out_shape_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ditherlab.drizzle import Drizzle, blot_image
 
@@ -164,3 +166,31 @@ def test_blot_matches_c(interp, edge):
     outside = ~((px >= 0) & (px < nx) & (py >= 0) & (py < ny))
     np.testing.assert_array_equal(ours[outside], 0.0)
     np.testing.assert_array_equal(ref[outside], 0.0)
+
+
+@settings(max_examples=150)
+@given(
+    kernel=st.sampled_from(["square", "turbo", "point"]),
+    angle=st.floats(0, 360),
+    scale=st.floats(0.25, 4.0),
+    pixfrac=st.floats(0.01, 1.0),
+    shift=st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5)),
+    quad=st.floats(0.0, 4.0),
+    cut=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_c_drizzle_random_geometry(kernel, angle, scale, pixfrac, shift, quad, cut, seed):
+    rng = np.random.default_rng(seed)
+    shape = (13, 17)
+    data = (rng.normal(size=shape) + 5).astype(np.float32)
+    weight = rng.uniform(0, 1, shape).astype(np.float32)
+    weight[rng.uniform(size=shape) < 0.15] = 0.0
+    pm = make_pixmap(shape, angle=angle, scale=scale, shift=shift, quad=quad)
+    out = out_shape_for(pm)
+    if cut:  # let the image hang off the output's far edges
+        out = (max(2, int(out[0] * 0.7)), max(2, int(out[1] * 0.6)))
+    kw = {"weight_map": weight, "pixfrac": pixfrac, "pixel_scale_ratio": scale}
+    _assert_same(
+        _run(Drizzle, kernel, data, pm, out, **kw),
+        _run(cdriz.Drizzle, kernel, data, pm, out, **kw),
+    )
