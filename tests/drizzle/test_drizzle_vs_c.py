@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from _drizzle_cases import make_pixmap, out_shape_for
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ditherlab.drizzle import Drizzle, blot_image
@@ -35,14 +35,17 @@ def _run(cls, kernel, data, pm, out_shape, **kw):
 
 
 def _assert_same(ours, ref):
+    """Equal to RTOL; pixels whose only overlap is a rounding sliver (weight < 1e-12 of the
+    maximum, where C records ~1e-16 px² for drop edges lying exactly on pixel boundaries and
+    ours records none) are compared on weight only."""
+    wmax = max(float(ref.out_wht.max()), 1e-30)
+    sliver = (ref.out_wht < 1e-12 * wmax) & (ours.out_wht < 1e-12 * wmax)
     mine, theirs = ours.out_img, ref.out_img
-    np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
-    m = ~np.isnan(theirs)
+    np.testing.assert_array_equal(np.isnan(mine)[~sliver], np.isnan(theirs)[~sliver])
+    m = ~np.isnan(theirs) & ~np.isnan(mine) & ~sliver
     np.testing.assert_allclose(mine[m], theirs[m], rtol=RTOL, atol=RTOL * np.abs(theirs[m]).max())
-    np.testing.assert_allclose(
-        ours.out_wht, ref.out_wht, rtol=RTOL, atol=RTOL * max(ref.out_wht.max(), 1e-30)
-    )
-    np.testing.assert_array_equal(ours.out_ctx, ref.out_ctx)
+    np.testing.assert_allclose(ours.out_wht, ref.out_wht, rtol=RTOL, atol=RTOL * wmax)
+    np.testing.assert_array_equal(ours.out_ctx[:, ~sliver], ref.out_ctx[:, ~sliver])
 
 
 @pytest.mark.parametrize("kernel", ["square", "turbo", "point"])
@@ -178,6 +181,26 @@ def test_blot_matches_c(interp, edge):
     quad=st.floats(0.0, 4.0),
     cut=st.booleans(),
     seed=st.integers(0, 2**16),
+)
+@example(  # drop edges exactly on output pixel boundaries (C records 1e-16 px² slivers)
+    kernel="square",
+    angle=0.0,
+    scale=0.375,
+    pixfrac=0.375,
+    shift=(0.0, 0.0),
+    quad=0.0,
+    cut=False,
+    seed=0,
+)
+@example(  # turbo box edge on a pixel boundary: needs C's single-precision scale ratio
+    kernel="turbo",
+    angle=0.0,
+    scale=1 / 3,
+    pixfrac=0.5,
+    shift=(0.0, 0.0),
+    quad=1.0,
+    cut=False,
+    seed=0,
 )
 def test_matches_c_drizzle_random_geometry(kernel, angle, scale, pixfrac, shift, quad, cut, seed):
     rng = np.random.default_rng(seed)
