@@ -165,24 +165,25 @@ def square_pieces(xs, ys, total=None):
     fr0 = np.floor(_min4(ys) + 0.5)
     kx = np.floor(_max4(xs) + 0.5) - fc0
     ky = np.floor(_max4(ys) + 0.5) - fr0
-    small = (kx <= 1) & (ky <= 1)
-    pieces = []
-    nsmall = int(np.count_nonzero(small))
-    if nsmall:
-        if nsmall == n:
-            sel, xl, yl, tot, c0, r0 = None, xs, ys, total, fc0, fr0
-        else:
-            sel = np.flatnonzero(small)
-            xl = [v[sel] for v in xs]
-            yl = [v[sel] for v in ys]
-            tot, c0, r0 = total[sel], fc0[sel], fr0[sel]
-        xl = [v - (c0 - 0.5) for v in xl]
-        yl = [v - (r0 - 0.5) for v in yl]
-        pieces.append(
-            (sel, c0.astype(np.intp), r0.astype(np.intp), window_areas(xl, yl, 2, 2, tot))
-        )
-    if nsmall < n:
-        rest = np.flatnonzero(~small)
+    # Window size of each drop: g + 1 pixels on a side.  Every drop is computed at the size
+    # that covers at least 90 % of them (no compaction of the majority); the few larger
+    # drops are zeroed there and computed again in their own, larger window.
+    g = np.maximum(kx, ky)
+    counts = np.bincount(g.astype(np.intp))
+    g_main = int(np.searchsorted(np.cumsum(counts), 0.9 * n))
+    big = g > g_main
+    if g_main <= 1:
+        xl = [v - (fc0 + 0.5) for v in xs]  # relative to the inner grid corner
+        yl = [v - (fr0 + 0.5) for v in ys]
+        a = _areas_2x2(xl, yl, total)
+    else:
+        xl = [v - (fc0 - 0.5) for v in xs]
+        yl = [v - (fr0 - 0.5) for v in ys]
+        a = window_areas(xl, yl, g_main + 1, g_main + 1, total)
+    pieces = [(None, fc0.astype(np.intp), fr0.astype(np.intp), a)]
+    if big.any():
+        a[:, :, big] = 0.0
+        rest = np.flatnonzero(big)
         gx = int(kx[rest].max()) + 1
         gy = int(ky[rest].max()) + 1
         c0, r0 = fc0[rest], fr0[rest]

@@ -20,7 +20,7 @@ geometry = st.fixed_dictionaries(
 )
 
 
-def _check(kernel, g, shape=(9, 11), img_rtol=1e-6, **kw):
+def _check(kernel, g, shape=(9, 11), img_rtol=1e-6, wht_rtol=1e-6, **kw):
     rng = np.random.default_rng(g["seed"])
     data = rng.uniform(0.5, 2.0, shape)
     weight = rng.uniform(0.0, 1.0, shape)
@@ -43,7 +43,9 @@ def _check(kernel, g, shape=(9, 11), img_rtol=1e-6, **kw):
     want = 1.7 * np.sum(data * weight)
     got = np.nansum(d.out_img.astype(float) * d.out_wht) / iscale
     np.testing.assert_allclose(got, want, rtol=img_rtol, atol=0)
-    np.testing.assert_allclose(d.out_wht.sum(dtype=float), 1.7 * weight.sum(), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(
+        d.out_wht.sum(dtype=float), 1.7 * weight.sum(), rtol=wht_rtol, atol=0
+    )
 
 
 @settings(max_examples=100)
@@ -57,8 +59,10 @@ def test_square_conserves_flux(g):
 @given(g=geometry)
 def test_other_kernels_conserve_flux(kernel, g):
     # Lanczos weights are signed: where Σ a·w nearly cancels, the float32 weighted mean
-    # out_img is ill-conditioned, so only out_wht is exact; out_img·out_wht to 2 %.
-    _check(kernel, g, img_rtol=2e-2 if kernel.startswith("lanczos") else 1e-6)
+    # out_img is ill-conditioned (out_img·out_wht to 2 %) and the float32 out_wht sums
+    # lose a little more precision (1e-5).
+    signed = kernel.startswith("lanczos")
+    _check(kernel, g, img_rtol=2e-2 if signed else 1e-6, wht_rtol=1e-5 if signed else 1e-6)
 
 
 def test_flux_with_quadratic_distortion_and_counts():
