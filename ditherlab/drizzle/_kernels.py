@@ -314,93 +314,98 @@ def window_areas(x, y, gx, gy, total):
     xb = x[1:] + x[:1]
     yb = y[1:] + y[:1]
     xmax, ymax = _max4(x), _max4(y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dx = [b - a for a, b in zip(xa, xb, strict=True)]
-        dy = [b - a for a, b in zip(ya, yb, strict=True)]
-        sx = []
-        sy = []
-        for ddx, ddy in zip(dx, dy, strict=True):
-            t = ddy / ddx
-            t[ddx == 0] = 0.0
-            sx.append(t)
-            t = ddx / ddy
-            t[ddy == 0] = 0.0
-            sy.append(t)
-    # cumulative table cum[p][q]: area with x <= p and y <= q (grid-line indices)
-    cum = [[None] * (gy + 1) for _ in range(gx + 1)]
-    zero = np.zeros(n)
-    for p in range(gx + 1):
-        cum[p][0] = zero
-    for q in range(gy + 1):
-        cum[0][q] = zero
-    cum[gx][gy] = total
-    vert = []  # per vertical line: (du, Va, Vb) per edge
+    dx = [b - a for a, b in zip(xa, xb, strict=True)]
+    dy = [b - a for a, b in zip(ya, yb, strict=True)]
+    sx, sy = [], []
+    for ddx, ddy in zip(dx, dy, strict=True):
+        t = np.zeros(n)
+        np.divide(ddy, ddx, out=t, where=ddx != 0)  # dy/dx
+        sx.append(t)
+        t = np.zeros(n)
+        np.divide(ddx, ddy, out=t, where=ddy != 0)  # dx/dy
+        sy.append(t)
+    # cum[p, q]: area with x <= p and y <= q (grid-line indices); row/column 0 stay zero
+    cum = np.zeros((gx + 1, gy + 1, n))
+    cum[gx, gy] = total
+    t1 = np.empty(n)
+    t2 = np.empty(n)
+    t3 = np.empty(n)
     for p in range(1, gx):
         X = float(p)
         pv = [np.maximum(v - X, 0.0) for v in x]
         pb_ = pv[1:] + pv[:1]
-        acc = None
-        per = []
+        lx = cum[p, gy]
+        prep = []
         for e in range(4):
-            du = dx[e] - pb_[e] + pv[e]
-            va = ya[e] - sx[e] * pv[e]
-            vb = yb[e] - sx[e] * pb_[e]
-            t = du * (va + vb)
-            acc = t if acc is None else acc + t
-            per.append((du, va, vb))
-        vert.append(per)
-        lx = 0.5 * np.abs(acc)
-        lx[xmax <= X] = total[xmax <= X]
-        cum[p][gy] = lx
+            du = dx[e] - pb_[e]
+            du += pv[e]
+            va = np.multiply(sx[e], pv[e])
+            np.subtract(ya[e], va, out=va)
+            vb = np.multiply(sx[e], pb_[e])
+            np.subtract(yb[e], vb, out=vb)
+            np.add(va, vb, out=t1)
+            t1 *= du
+            lx += t1
+            inv = np.subtract(vb, va)
+            flat = inv == 0
+            with np.errstate(divide="ignore"):
+                np.divide(1.0, inv, out=inv)
+            inv[flat] = 0.0
+            prep.append((du, va, vb, inv))
+        np.abs(lx, out=lx)
+        lx *= 0.5
+        np.copyto(lx, total, where=xmax <= X)
+        for q in range(1, gy):
+            Y = float(q)
+            acc = cum[p, q]
+            for du, va, vb, inv in prep:
+                # mean of max(Y - v, 0) along the clipped edge = t (ra + rb) / 2, with t the
+                # fraction of the edge below Y (exactly 1 when both ends are below)
+                ra = np.subtract(Y, va, out=t1)
+                np.maximum(ra, 0.0, out=ra)
+                rb = np.subtract(Y, vb, out=t2)
+                np.maximum(rb, 0.0, out=rb)
+                t = np.subtract(ra, rb, out=t3)
+                t *= inv
+                np.copyto(t, 1.0, where=np.minimum(ra, rb) > 0)
+                ra += rb
+                t *= ra
+                t *= du
+                acc += t
+            np.abs(acc, out=acc)
+            acc *= 0.5
     for q in range(1, gy):
         Y = float(q)
         qv = [np.maximum(v - Y, 0.0) for v in y]
         qb_ = qv[1:] + qv[:1]
-        acc = None
+        by = cum[gx, q]
         for e in range(4):
-            dw = dy[e] - qb_[e] + qv[e]
-            t = dw * ((xa[e] - sy[e] * qv[e]) + (xb[e] - sy[e] * qb_[e]))
-            acc = t if acc is None else acc + t
-        by = 0.5 * np.abs(acc)
-        by[ymax <= Y] = total[ymax <= Y]
-        cum[gx][q] = by
+            dw = dy[e] - qb_[e]
+            dw += qv[e]
+            ua = np.multiply(sy[e], qv[e], out=t1)
+            np.subtract(xa[e], ua, out=ua)
+            ub = np.multiply(sy[e], qb_[e], out=t2)
+            np.subtract(xb[e], ub, out=ub)
+            ua += ub
+            ua *= dw
+            by += ua
+        np.abs(by, out=by)
+        by *= 0.5
+        np.copyto(by, total, where=ymax <= Y)
+    # drops entirely left of / below a grid line: exact values from the marginals
     for p in range(1, gx):
-        X = float(p)
-        xfull = xmax <= X
-        prep = []
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for du, va, vb in vert[p - 1]:
-                dv = vb - va
-                inv = 1.0 / dv
-                inv[dv == 0] = 0.0
-                prep.append((va, vb, du, inv))
+        xfull = xmax <= float(p)
         for q in range(1, gy):
-            Y = float(q)
-            acc = None
-            for va, vb, du, inv in prep:
-                # mean of max(Y - v, 0) along the clipped edge = t (ra + rb) / 2, with t the
-                # fraction of the edge below Y (exactly 1 when both ends are below)
-                ra = np.maximum(Y - va, 0.0)
-                rb = np.maximum(Y - vb, 0.0)
-                t = (ra - rb) * inv
-                t[np.minimum(ra, rb) > 0] = 1.0
-                t *= du
-                t *= ra + rb
-                acc = t if acc is None else acc + t
-            qq = 0.5 * np.abs(acc)
-            yfull = ymax <= Y
-            qq = np.where(xfull, cum[gx][q], qq)
-            qq = np.where(yfull, cum[p][gy], qq)
-            qq[xfull & yfull] = total[xfull & yfull]
-            cum[p][q] = qq
+            np.copyto(cum[p, q], cum[gx, q], where=xfull)
+            np.copyto(cum[p, q], cum[p, gy], where=ymax <= float(q))
     out = np.empty((gy, gx, n))
     thr = _AREA_RTOL * total
     for q in range(gy):
         for p in range(gx):
             a = out[q, p]
-            np.subtract(cum[p + 1][q + 1], cum[p][q + 1], out=a)
-            a -= cum[p + 1][q]
-            a += cum[p][q]
+            np.subtract(cum[p + 1, q + 1], cum[p, q + 1], out=a)
+            a -= cum[p + 1, q]
+            a += cum[p, q]
             a[a <= thr] = 0.0
     return out
 
