@@ -1,9 +1,9 @@
 """Pure array kernels of the drizzle: who gives how much weight to which output pixel.
 
-Every kernel takes a batch of input pixels (their 0-based ``(i, j)`` indices) and returns
-contribution triples ``(k, dst, a)``: ``k`` indexes the batch, ``dst`` is the flat index of
-an output pixel and ``a`` the kernel weight (for the square kernel the overlap area of the
-drop with that output pixel divided by the drop's own area).  Nothing here knows about
+:func:`block_pieces` takes a rectangular block of input pixels and returns, per input pixel,
+the origin of a small window of output pixels and the kernel weight ``a`` on each pixel of
+that window (for the square kernel the overlap area of the drop with the output pixel
+divided by the drop's own area), as dense ``(gy, gx, n)`` arrays.  Nothing here knows about
 data values, weight maps or accumulation; see :mod:`ditherlab.drizzle._resample`.
 
 The square kernel's exact overlap areas use a cumulative (corner-function) formulation:
