@@ -1,0 +1,34 @@
+"""Shared helpers for the drizzle tests (pixmaps with rotation, scale, shift, distortion)."""
+
+import numpy as np
+
+
+def make_pixmap(
+    shape, *, angle=0.0, scale=1.0, shift=(0.0, 0.0), quad=0.0, origin=None, margin=3.0
+):
+    """Pixmap: rotate by ``angle`` degrees, output pixel size ``scale`` input pixels.
+
+    ``quad`` adds a quadratic distortion of about ``quad`` output pixels at the corners.
+    ``origin`` is the output position of the input centre (default: keeps it inside).
+    """
+    ny, nx = shape
+    y, x = np.indices(shape, dtype=float)
+    xc, yc = (nx - 1) / 2, (ny - 1) / 2
+    u, v = x - xc, y - yc
+    r2 = (u * u + v * v) / (xc * xc + yc * yc + 1e-9)
+    u2 = u + quad * r2 * u / (abs(xc) + 1e-9) * 0.5
+    v2 = v + quad * r2 * v / (abs(yc) + 1e-9) * 0.5
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    X = (c * u2 - s * v2) / scale
+    Y = (s * u2 + c * v2) / scale
+    if origin is None:
+        origin = (np.abs(X).max() + margin, np.abs(Y).max() + margin)
+    return np.dstack([X + origin[0] + shift[0], Y + origin[1] + shift[1]])
+
+
+def out_shape_for(pixmap, margin=3):
+    """An output shape that contains the whole pixmap with a margin."""
+    return (
+        int(np.ceil(np.nanmax(pixmap[..., 1]))) + margin,
+        int(np.ceil(np.nanmax(pixmap[..., 0]))) + margin,
+    )
