@@ -1,0 +1,485 @@
+"""``observe``: turn a scene and a dither pattern into simulated exposures.
+
+For each pattern step the telescope is pointed (POS TARG through the aperture's
+distortion, plus an optional pointing error), the scene is rendered on every chip of the
+camera (pixel-integrated through the local Jacobian of the distortion), and the detector
+adds dark current, hot pixels, cosmic rays, Poisson and read noise and saturation.
+Defects are fixed in detector coordinates for the whole call (one visit's worth of
+exposures), while the sky moves under them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ditherlab._validation import as_array, as_float, as_int, as_rng
+from ditherlab.errors import DitherlabTypeError, DitherlabValueError
+from ditherlab.planner.patterns import Pattern
+from ditherlab.simulate import _kernels
+from ditherlab.simulate._geometry import ChipMap, attitude
+from ditherlab.simulate.detector import (
+    DetectorModel,
+    cosmic_rays,
+    dark_rate,
+    detector_model,
+    make_defects,
+    saturate,
+)
+from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
+from ditherlab.simulate.psf import PSF, ImagePSF, default_psf
+from ditherlab.simulate.scene import Scene, sersic_profile
+
+__all__ = ["Pointing", "observe", "pattern_postargs", "resolve_aperture"]
+
+#: Seconds between exposure starts beyond the exposure time (readout + small slew).
+_OVERHEAD_S = 150.0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Pointing:
+    """How the telescope is pointed, and how wrong it is.
+
+    Parameters
+    ----------
+    ra, dec : float, optional
+        Target (deg) placed at the prime aperture's reference point at POS TARG (0, 0);
+        default the scene centre.
+    pa_v3 : float
+        Position angle of the V3 axis (deg east of north).
+    jitter : float
+        Exposure-to-exposure pointing error within a visit, mas RMS per axis (HST: 2–5).
+    visit_jitter : float
+        Additional error common to all exposures of a visit, mas RMS per axis (HST:
+        10–15 between visits).
+    large_error_rate : float
+        Probability per exposure of a large error (failed guide-star re-acquisition).
+    large_error : (float, float)
+        Range of its size (arcsec; DrizzlePac handbook: 0.1–0.2″).
+    large_roll : float
+        Largest roll error (deg) that comes with it (handbook: up to 0.1°).
+    errors : array_like (N, 2), optional
+        Explicit extra POS TARG errors (arcsec) per exposure — to make "misaligned
+        frames" on purpose.
+    rolls : array_like (N,), optional
+        Explicit roll errors (deg) per exposure.
+    visits : sequence of int, optional
+        Visit number of each exposure (default all 1).
+
+    The WCS written to each exposure is the *commanded* pointing; the pixels are
+    rendered at the true one, so pointing errors show up as misaligned frames.
+    """
+
+    ra: float | None = None
+    dec: float | None = None
+    pa_v3: float = 0.0
+    jitter: float = 0.0
+    visit_jitter: float = 0.0
+    large_error_rate: float = 0.0
+    large_error: tuple[float, float] = (0.1, 0.2)
+    large_roll: float = 0.1
+    errors: Any = None
+    rolls: Any = None
+    visits: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.ra is not None:
+            as_float("ra", self.ra)
+        if self.dec is not None:
+            as_float("dec", self.dec, minimum=-90.0, maximum=90.0)
+        as_float("pa_v3", self.pa_v3)
+        as_float("jitter", self.jitter, minimum=0.0)
+        as_float("visit_jitter", self.visit_jitter, minimum=0.0)
+        as_float("large_error_rate", self.large_error_rate, minimum=0.0, maximum=1.0)
+        as_float("large_roll", self.large_roll, minimum=0.0)
+
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pointing errors ``(offsets (n, 2) arcsec, rolls (n,) deg, visits (n,))``."""
+        visits = np.ones(n, int) if self.visits is None else np.asarray(self.visits, int)
+        if visits.shape != (n,):
+            raise DitherlabValueError(f"visits has {visits.size} entries for {n} exposures")
+        off = np.zeros((n, 2))
+        roll = np.zeros(n)
+        for v in np.unique(visits):
+            off[visits == v] += rng.normal(0.0, self.visit_jitter / 1000.0, 2)
+        off += rng.normal(0.0, self.jitter / 1000.0, (n, 2))
+        big = rng.random(n) < self.large_error_rate
+        size = rng.uniform(*self.large_error, n)
+        ang = rng.uniform(0.0, 2 * np.pi, n)
+        off[big] += (size * np.array([np.cos(ang), np.sin(ang)])).T[big]
+        roll[big] += rng.uniform(-self.large_roll, self.large_roll, n)[big]
+        if self.errors is not None:
+            off += as_array("errors", self.errors, shape=(n, 2))
+        if self.rolls is not None:
+            roll += as_array("rolls", self.rolls, shape=(n,))
+        return off, roll, visits
+
+
+def resolve_aperture(aperture: Any) -> Any:
+    """An aperture object from a name (via :func:`ditherlab.planner.get_aperture`) or as is."""
+    if isinstance(aperture, str):
+        from ditherlab.planner import get_aperture  # the geometry lives in the planner
+
+        return get_aperture(aperture)
+    for attr in ("sci_to_postarg", "postarg_to_sci", "idl_to_tel", "chips", "poly_x"):
+        if not hasattr(aperture, attr):
+            raise DitherlabTypeError(
+                f"aperture={aperture!r} must be an aperture name or an Aperture (no {attr!r})"
+            )
+    return aperture
+
+
+def _linear(ap: Any) -> np.ndarray:
+    cx = np.asarray(ap.poly_x, float)
+    cy = np.asarray(ap.poly_y, float)
+    return np.array([[cx[1, 0], cx[0, 1]], [cy[1, 0], cy[0, 1]]])
+
+
+def pattern_postargs(pattern: Pattern, aperture: Any) -> np.ndarray:
+    """POS TARG offsets (arcsec, (N, 2)) of a pattern.
+
+    A pixel-frame pattern is converted with the aperture's linear scale at its reference
+    point (the ACS dither recipe ``Xpos = x·a11 + y·a10``...): a pixel step is exact at
+    the reference and differs by the distortion elsewhere.
+    """
+    if not isinstance(pattern, Pattern):
+        raise DitherlabTypeError(f"pattern={pattern!r} must be a ditherlab Pattern")
+    if pattern.frame == "postarg":
+        return np.array(pattern.offsets, float)
+    return np.asarray(pattern.offsets, float) @ _linear(aperture).T
+
+
+def _subarrays(
+    chips: Sequence[Any], subarray: Any
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    out = []
+    for ap in chips:
+        ny, nx = (int(v) for v in ap.shape)
+        if subarray is None:
+            out.append(((0, 0), (ny, nx)))
+            continue
+        spec = subarray.get(int(ap.chip)) if isinstance(subarray, Mapping) else subarray
+        if spec is None:
+            out.append(((0, 0), (ny, nx)))
+            continue
+        vals = as_array("subarray", spec, shape=(4,))
+        x0, y0, sx, sy = (int(v) for v in vals)
+        if not np.array_equal(vals, [x0, y0, sx, sy]):
+            raise DitherlabValueError(f"subarray={spec!r} must be integers (x0, y0, nx, ny)")
+        if sx < 1 or sy < 1 or x0 < 0 or y0 < 0 or x0 + sx > nx or y0 + sy > ny:
+            raise DitherlabValueError(
+                f"subarray={spec!r} (x0, y0, nx, ny) does not fit chip {ap.chip} of shape "
+                f"(ny, nx)=({ny}, {nx})"
+            )
+        out.append(((x0, y0), (sy, sx)))
+    return out
+
+
+def _oversampling(fwhm_px: float) -> int:
+    return int(np.clip(np.ceil(10.0 / max(fwhm_px, 1e-3)), 4, 16))
+
+
+def _render_chip(
+    image: np.ndarray,
+    origin: tuple[int, int],
+    cmap: ChipMap,
+    ra: np.ndarray,
+    dec: np.ndarray,
+    scene: Scene,
+    psf: PSF,
+    rate_to_e: float,
+    idcscale: float,
+) -> None:
+    """Add the expected electrons of every source into ``image`` (in place)."""
+    if ra.size == 0:
+        return
+    x0, y0 = origin
+    ny, nx = image.shape
+    px, py = cmap.sky_to_pixel(ra, dec)
+    scale_px = np.sqrt(abs(np.linalg.det(cmap.jacobian(*cmap.ref))))
+    psf_half = int(np.ceil(psf.radius / scale_px)) + 1
+    ext = scene.kind != "point"
+    trunc = 8.0
+    half_src = np.where(
+        ext, np.ceil((trunc * scene.r_eff + psf.radius) / scale_px).astype(int) + 1, psf_half
+    )
+    finite = np.isfinite(px) & np.isfinite(py)
+    near = (
+        finite
+        & (px + half_src >= x0 - 0.5)
+        & (px - half_src <= x0 + nx - 0.5)
+        & (py + half_src >= y0 - 0.5)
+        & (py - half_src <= y0 + ny - 0.5)
+        & (scene.flux > 0)
+    )
+    idx = np.flatnonzero(near)
+    if idx.size == 0:
+        return
+    jac = cmap.jacobian(px[idx], py[idx])
+    area = np.abs(np.linalg.det(jac))
+    for k, i in enumerate(idx):
+        j = jac[k]
+        ix = int(np.floor(px[i] + 0.5))
+        iy = int(np.floor(py[i] + 0.5))
+        frac = (px[i] - ix, py[i] - iy)
+        total = scene.flux[i] * rate_to_e * idcscale**2 / area[k]
+        if scene.kind[i] == "point":
+            fwhm_px = psf.fwhm / np.sqrt(area[k])
+            stamp = _kernels.render_profile(
+                psf.profile, j, frac, psf_half, os=_oversampling(fwhm_px)
+            )
+            half = psf_half
+        else:
+            half = int(min(half_src[i], 600))
+            n = 0.5 if scene.kind[i] == "gaussian" else scene.n[i]
+            prof = sersic_profile(scene.r_eff[i], n, scene.q[i], scene.pa[i], truncate=trunc)
+            os = 3 if 2 * half + 1 <= 400 else 1  # odd: the PSF kernel has a sample at 0
+            stamp = _kernels.render_convolved(prof, psf.profile, j, frac, half, psf_half, os=os)
+        _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0, total)
+
+
+def _fits_round(value: float) -> float:
+    """The value a FITS header card will give back (so round trips are exact)."""
+    from astropy.io import fits
+
+    return float(fits.Card.fromstring(str(fits.Card("X", float(value)))).value)
+
+
+def _wcs_from_cards(cards: dict[str, Any]):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    hdr = fits.Header()
+    for k, v in cards.items():
+        hdr[k] = v
+    hdr = fits.Header.fromstring(hdr.tostring())  # exactly what a file will hold
+    return WCS(hdr)
+
+
+def observe(
+    scene: Scene,
+    pattern: Pattern,
+    aperture: Any,
+    exptime: float | Sequence[float],
+    *,
+    psf: PSF | None = None,
+    detector: DetectorModel | None = None,
+    pointing: Pointing | None = None,
+    chips: Sequence[int] | None = None,
+    subarray: Any = None,
+    filter: str = "F606W",
+    rootname: str = "dlsim",
+    expstart: float = 60000.0,
+    cosmic_rays_on: bool = True,
+    defects_on: bool = True,
+    noise: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    rng: Any = None,
+) -> list[Exposure]:
+    """Simulate one exposure per step of ``pattern``.
+
+    Parameters
+    ----------
+    scene : Scene
+        Sources and sky.
+    pattern : Pattern
+        Dither offsets (POS TARG arcsec, or detector pixels converted at the aperture's
+        reference point).
+    aperture : str or Aperture
+        Prime aperture (e.g. ``"acs-wfc"``); its camera's chips are all simulated, in flt
+        order, unless ``chips`` selects some.
+    exptime : float or sequence of float
+        Exposure time(s), s (> 0); one value or one per step.
+    psf : PSF, optional
+        Default: an Airy pattern at the detector model's wavelength.
+    detector : DetectorModel, optional
+        Default: :func:`~ditherlab.simulate.detector.detector_model` of the aperture's
+        instrument and detector.
+    pointing : Pointing, optional
+        Target, orientation and pointing errors (default: scene centre, PA_V3 = 0, none).
+    chips : sequence of int, optional
+        ``CCDCHIP`` values to simulate (default all chips of the camera).
+    subarray : (x0, y0, nx, ny) or {ccdchip: (x0, y0, nx, ny)}, optional
+        Cut-out of each chip, in full-chip 0-based pixels (for speed).
+    filter : str
+        Filter name for the header.
+    rootname : str
+        Exposure *k* (1-based) is named ``f"{rootname}{k:02d}"``.
+    expstart : float
+        MJD of the first exposure.
+    cosmic_rays_on, defects_on, noise : bool
+        Switch cosmic rays, detector defects, and Poisson/read noise on or off.
+    progress : callable, optional
+        Called as ``progress(k, n)`` after exposure *k* of *n*.
+    rng : Generator, int or None
+        Random state; the same seed gives identical exposures.
+
+    Returns
+    -------
+    list of Exposure
+
+    Raises
+    ------
+    DitherlabValueError
+        For a non-positive exposure time, an unknown chip, a bad sub-array ...
+    DitherlabTypeError
+        For arguments of the wrong type.
+    """
+    if not isinstance(scene, Scene):
+        raise DitherlabTypeError(f"scene={scene!r} must be a Scene")
+    ap = resolve_aperture(aperture)
+    post = pattern_postargs(pattern, ap)
+    nexp = post.shape[0]
+    times = np.atleast_1d(np.asarray(exptime, dtype=object))
+    if times.size == 1:
+        times = np.repeat(times, nexp)
+    if times.shape != (nexp,):
+        raise DitherlabValueError(
+            f"exptime has {times.size} values for a {nexp}-step pattern; give 1 or {nexp}"
+        )
+    times = np.array(
+        [as_float("exptime", t, minimum=0.0, min_inclusive=False) for t in times], float
+    )
+    model = detector if detector is not None else detector_model(ap.instrument, ap.detector)
+    if not isinstance(model, DetectorModel):
+        raise DitherlabTypeError(f"detector={detector!r} must be a DetectorModel")
+    if psf is None:
+        psf = default_psf(model)
+    if not isinstance(psf, PSF):
+        raise DitherlabTypeError(f"psf={psf!r} must be a PSF")
+    if isinstance(psf, ImagePSF) and psf.pixel_scale is None:
+        psf = psf.with_scale(model.idcscale / psf.oversampling)
+    pointing = Pointing() if pointing is None else pointing
+    if not isinstance(pointing, Pointing):
+        raise DitherlabTypeError(f"pointing={pointing!r} must be a Pointing")
+    chip_aps = list(ap.chips)
+    if chips is not None:
+        want = [as_int("chips", c) for c in np.atleast_1d(chips)]
+        have = [int(c.chip) for c in chip_aps]
+        for c in want:
+            if c not in have:
+                raise DitherlabValueError(f"chips={list(want)!r}: chip {c} not in {have}")
+        chip_aps = [c for c in chip_aps if int(c.chip) in want]
+    cuts = _subarrays(chip_aps, subarray)
+    gen = as_rng(rng)
+    g_point, g_defects, *g_exp = gen.spawn(2 + nexp)
+    err_off, err_roll, visits = pointing.draw(nexp, g_point)
+
+    ra_t = scene.ra if pointing.ra is None else float(pointing.ra) % 360.0
+    dec_t = scene.dec if pointing.dec is None else float(pointing.dec)
+    src_ra, src_dec = scene.radec()
+    defect_maps = []
+    for cap in chip_aps:
+        shape = tuple(int(v) for v in cap.shape)
+        if defects_on:
+            defect_maps.append(make_defects(shape, model, g_defects))
+        else:
+            defect_maps.append(
+                make_defects(
+                    shape,
+                    model.replace(
+                        hot_fraction=0.0,
+                        warm_fraction=0.0,
+                        unstable_fraction=0.0,
+                        variable_fraction=0.0,
+                        n_bad_columns=0,
+                    ),
+                    g_defects,
+                )
+            )
+
+    exposures = []
+    start = float(expstart)
+    for k in range(nexp):
+        t = float(times[k])
+        g = g_exp[k]
+        v2n, v3n = ap.idl_to_tel(*post[k])
+        att_nom = attitude(float(v2n), float(v3n), ra_t, dec_t, pointing.pa_v3)
+        true_post = post[k] + err_off[k]
+        v2t, v3t = ap.idl_to_tel(*true_post)
+        att_true = attitude(float(v2t), float(v3t), ra_t, dec_t, pointing.pa_v3 + err_roll[k])
+        sky_e = _fits_round(scene.sky * model.idcscale**2 * t)
+        chips_out = []
+        truths = []
+        for ci, (cap, (origin, shape)) in enumerate(zip(chip_aps, cuts, strict=True)):
+            nmap = ChipMap.from_attitude(cap, att_nom)
+            tmap = ChipMap.from_attitude(cap, att_true)
+            signal = np.zeros(shape)
+            _render_chip(signal, origin, tmap, src_ra, src_dec, scene, psf, t, model.idcscale)
+            noiseless = signal + sky_e
+            dfx = defect_maps[ci].cut(origin, shape)
+            actual, reference = dark_rate(dfx, model, g)
+            expected = noiseless + actual * t
+            if noise:
+                counts = g.poisson(np.clip(expected, 0.0, None)).astype(np.float64)
+            else:
+                counts = expected.copy()
+            cr = cosmic_rays(shape, model, t, g) if cosmic_rays_on else np.zeros(shape)
+            counts += cr + dfx.column_charge
+            counts, sat = saturate(counts, model)
+            if noise and model.read_noise > 0:
+                counts += g.normal(0.0, model.read_noise, shape)
+            ref_dark = reference.astype(np.float64) * t
+            sci = counts - ref_dark
+            err = np.sqrt(np.clip(sci + ref_dark, 0.0, None) + model.read_noise**2)
+            dq = dfx.dq(model)
+            dq[sat] |= np.uint16(model.dq["saturated"])
+            nom_cards = nmap.wcs_cards(origin)
+            chips_out.append(
+                ChipExposure(
+                    sci=sci,
+                    err=err,
+                    dq=dq,
+                    wcs=_wcs_from_cards(nom_cards),
+                    ccdchip=int(cap.chip),
+                    extver=ci + 1,
+                    origin=origin,
+                    full_shape=tuple(int(v) for v in cap.shape),
+                    aperture=str(cap.name),
+                )
+            )
+            truths.append(
+                ChipTruth(
+                    noiseless=noiseless,
+                    cr_charge=cr,
+                    defects=dfx.code,
+                    dark=actual,
+                    wcs=_wcs_from_cards(tmap.wcs_cards(origin)),
+                )
+            )
+        truth = Truth(
+            chips=tuple(truths),
+            postarg=(_fits_round(true_post[0]), _fits_round(true_post[1])),
+            roll=_fits_round(err_roll[k]),
+            visit=int(visits[k]),
+        )
+        exposures.append(
+            Exposure(
+                chips=tuple(chips_out),
+                exptime=_fits_round(t),
+                gain=_fits_round(model.gain),
+                read_noise=_fits_round(model.read_noise),
+                sky=sky_e,
+                dark=_fits_round(model.dark),
+                instrument=str(ap.instrument),
+                detector=str(ap.detector),
+                aperture=str(ap.name),
+                filter=str(filter),
+                rootname=f"{rootname}{k + 1:02d}".lower(),
+                expstart=_fits_round(start),
+                postarg=(_fits_round(post[k][0]), _fits_round(post[k][1])),
+                ra_targ=_fits_round(ra_t),
+                dec_targ=_fits_round(dec_t),
+                pa_v3=_fits_round(pointing.pa_v3),
+                idcscale=_fits_round(model.idcscale),
+                meta={"pattern": pattern.name, "step": k + 1, "nsteps": nexp},
+                truth=truth,
+            )
+        )
+        start += (t + _OVERHEAD_S) / 86400.0
+        if progress is not None:
+            progress(k + 1, nexp)
+    return exposures

@@ -1,0 +1,32 @@
+"""Shared helpers of the simulator tests (imported by the test modules of this folder)."""
+
+import numpy as np
+
+from ditherlab.simulate import Scene
+
+
+def camera(name="acs-wfc"):
+    """The real built-in aperture."""
+    try:
+        from ditherlab.planner import get_aperture
+    except ImportError:  # TEMPORARY until the apertures branch is merged
+        from sim_fake_aperture import fake_wfc
+
+        return fake_wfc(nx=1024, ny=512)
+    return get_aperture(name)
+
+
+def one_star(ap, x, y, flux, chip=None, sky=0.0):
+    """A scene with one star at 0-based flt pixel (x, y) of ``ap``'s chip ``chip``, pointing
+    at ``ap``'s reference with PA_V3 = 0 (returned with the sky position of the star)."""
+    from ditherlab.simulate._geometry import ChipMap, attitude
+
+    c = ap if chip is None else next(a for a in ap.chips if a.chip == chip)
+    ra0, dec0 = 150.0, 2.0
+    att = attitude(*(float(v) for v in ap.idl_to_tel(0.0, 0.0)), ra0, dec0, 0.0)
+    m = ChipMap.from_attitude(c, att)
+    ra, dec = m.pixel_to_sky(np.array([x]), np.array([y]))
+    from ditherlab.simulate._geometry import gnomonic
+
+    xi, eta = gnomonic(ra, dec, ra0, dec0)
+    return Scene(ra=ra0, dec=dec0, x=xi, y=eta, flux=[flux], sky=sky), m
