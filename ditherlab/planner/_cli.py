@@ -228,6 +228,28 @@ def _cmd_patterns(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_split(args: argparse.Namespace) -> int:
+    from ditherlab import planner
+
+    t = planner.split_table(
+        args.total_time,
+        n_exposures=range(1, args.max_exposures + 1),
+        cr_rate=args.cr_rate / 1000.0 / 100.0
+        if args.cr_rate is not None
+        else planner.SEED_WFPC2_CR_RATE,
+        source_rate=args.source_rate,
+        sky=args.sky,
+        dark=args.dark,
+        read_noise=args.read_noise,
+        n_pix=args.n_pix,
+        n_pixels_chip=args.chip_pixels,
+        step=args.step_arcsec,
+        cr_model=args.cr_model,
+    )
+    t.pprint(max_lines=-1, max_width=-1)
+    return 0
+
+
 def _cmd_apertures(args: argparse.Namespace) -> int:
     from ditherlab.planner.apertures import available_apertures
 
@@ -284,6 +306,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("-v", "--verbose", action="store_true", help="add purpose and source")
     q.set_defaults(func=_cmd_patterns)
+
+    sp = sub.add_parser(
+        "split",
+        help="S/N, cosmic-ray loss and overhead for N = 1 … 9 exposures",
+        description="Tabulate S/N, the fraction of pixels lost to cosmic rays in every "
+        "exposure, and telescope-move overhead when a total time is split into N exposures. "
+        "Defaults reproduce the DrizzlePac Handbook's WFPC2 example (Table 2.1).",
+    )
+    sp.add_argument("--total-time", type=float, default=3000.0, help="seconds (default 3000)")
+    sp.add_argument("--max-exposures", type=int, default=9, help="tabulate N = 1 … this")
+    sp.add_argument(
+        "--cr-rate",
+        type=float,
+        help="per cent of pixels hit per 1000 s (default 3.2, the handbook's WFPC2 table)",
+    )
+    sp.add_argument("--cr-model", choices=("linear", "poisson"), default="linear")
+    sp.add_argument("--source-rate", type=float, default=87 / 3000, help="e-/s (source)")
+    sp.add_argument("--sky", type=float, default=0.0, help="e-/s/pixel")
+    sp.add_argument("--dark", type=float, default=0.005, help="e-/s/pixel")
+    sp.add_argument("--read-noise", type=float, default=5.24, help="e- per read")
+    sp.add_argument("--n-pix", type=float, default=11.2, help="effective pixels of the source")
+    sp.add_argument("--chip-pixels", type=int, default=800 * 800, help="pixels per chip")
+    sp.add_argument("--step-arcsec", type=float, default=0.3, help="dither step size")
+    sp.set_defaults(func=_cmd_split)
 
     r = sub.add_parser(
         "apertures",

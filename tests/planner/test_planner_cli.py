@@ -99,3 +99,13 @@ def test_help_everywhere(capsys):
             main(argv)
         assert exc.value.code == 0
         assert "usage:" in capsys.readouterr().out
+
+
+def test_split_reproduces_the_handbook_table(capsys):
+    code, out, _ = run(capsys, "split")
+    assert code == 0
+    rows = [ln.split() for ln in out.splitlines()[3:]]
+    assert [r[0] for r in rows] == [str(n) for n in range(1, 10)]
+    # S/N with two decimals: 3.67 / 2.95 (2.949) / 2.54 / 2.26 -> Table 2.1's 3.7/2.9/2.5/2.3
+    assert [r[2] for r in rows[:4]] == ["3.67", "2.95", "2.54", "2.26"]
+    assert rows[0][5] == "61480.0"  # "about 61,000 pixels"
