@@ -40,6 +40,7 @@ def atomic_path(
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _set_mode(tmp_path, final)
         if final.exists() and not overwrite:  # appeared while we were writing
             raise OutputExistsError(
                 f"{name}={str(final)!r} appeared while writing; pass overwrite=True to replace it"
@@ -48,6 +49,21 @@ def atomic_path(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def _set_mode(tmp: Path, final: Path) -> None:
+    """Give the new file the mode a plain ``open(..., "w")`` would have.
+
+    ``mkstemp`` creates files readable by the owner only; keep an existing file's mode, or
+    apply the process umask to 0o666 for a new one.
+    """
+    if final.exists():
+        mode = final.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
 
 
 def write_text_atomic(

@@ -134,3 +134,18 @@ def test_cli_version_and_help(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert ditherlab.__version__ in capsys.readouterr().out
+
+
+def test_atomic_write_gives_normal_file_mode(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        new = _io.write_text_atomic(tmp_path / "new.txt", "x")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        os.chmod(new, 0o600)
+        _io.write_text_atomic(new, "y", overwrite=True)  # keeps the existing mode
+        assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    finally:
+        os.umask(umask)

@@ -35,6 +35,7 @@ from ditherlab.planner.patterns import (
 )
 from ditherlab.planner.postargs import (
     POSTARG_FORMATS,
+    format_apt,
     postarg_table,
     read_postargs,
     write_postargs,
@@ -55,6 +56,7 @@ __all__ = [
     "ccd_snr",
     "cr_loss_fraction",
     "cross",
+    "format_apt",
     "from_pysiaf",
     "get_aperture",
     "hot_pixel",

@@ -73,6 +73,8 @@ def _single_pattern(spec: str, args: argparse.Namespace):
     from ditherlab import planner
 
     key = spec.strip()
+    if not key:
+        raise DitherlabValueError("--pattern must not be empty")
     if key.lstrip("-").isdigit():
         kw = {"step": _step_pair(args.step, (3, 3))}
         if args.secondary_step is not None:
@@ -89,9 +91,12 @@ def _single_pattern(spec: str, args: argparse.Namespace):
         )
     if low == "subline":
         _need(args, "npoints")
-        return planner.line(args.npoints, _step_pair(args.step, (3, 3))[0], args.axis)
+        if args.step is not None and len(args.step) != 1:
+            raise DitherlabValueError(f"--step takes one number for a subline, got {args.step}")
+        return planner.line(args.npoints, 3.0 if args.step is None else args.step[0], args.axis)
     if low == "hotpixel":
-        return planner.hot_pixel(args.npoints or 2, _step_pair(args.step, (2, 2)))
+        npoints = 2 if args.npoints is None else args.npoints
+        return planner.hot_pixel(npoints, _step_pair(args.step, (2, 2)))
     path = Path(key)
     if path.suffix.lower() in (".txt", ".apt", ".ecsv", ".csv", ".json") or path.exists():
         return planner.read_postargs(path)
@@ -111,11 +116,29 @@ def pattern_from_args(args: argparse.Namespace):
 
 
 def _aperture(name: str | None):
-    if name is None:
-        return None
     from ditherlab.planner.apertures import get_aperture
 
-    return get_aperture(name)
+    return None if name is None else get_aperture(name)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse before writing anything, so a run is never left half done."""
+    for flag, path in (("-o", args.output), ("--plot", args.plot)):
+        if path and Path(path).exists() and not args.overwrite:
+            raise DitherlabValueError(f"{flag} {path} exists; pass --overwrite to replace it")
+        if path and not Path(path).resolve().parent.is_dir():
+            raise DitherlabValueError(f"{flag} {path}: directory does not exist")
+    if args.plot:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fmt = Path(args.plot).suffix.lstrip(".").lower()
+        supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
+        if fmt not in supported:
+            raise DitherlabValueError(
+                f"--plot {args.plot}: unknown image format {fmt!r}; use one of "
+                f"{', '.join(sorted(supported))}"
+            )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -123,6 +146,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     pattern = pattern_from_args(args)
     ap = _aperture(args.aperture)
+    _check_outputs(args)
     at = tuple(args.at) if args.at is not None else None
     if at is not None and ap is None:
         raise DitherlabValueError("--at needs --aperture (a field position on its chip)")
@@ -149,10 +173,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.output:
         return 0
     if args.format == "apt":
-        from ditherlab.planner.postargs import _apt_text
-
         table = planner.postarg_table(pattern, ap, at, decimals=args.decimals)
-        sys.stdout.write(_apt_text(table, args.decimals))
+        sys.stdout.write(planner.format_apt(table))
         return 0
     if args.format in ("ecsv", "csv", "json"):
         raise DitherlabValueError(f"--format {args.format} needs -o FILE")
@@ -161,6 +183,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _print_plan(pattern, ap, at) -> None:
+    import numpy as np
     from astropy.table import Table
 
     from ditherlab import planner
@@ -169,9 +192,8 @@ def _print_plan(pattern, ap, at) -> None:
     t["exp"] = list(range(1, len(pattern) + 1))
     if ap is not None:
         post = planner.postarg_table(pattern, ap, at)
-        pix = ap.pixel_offsets(
-            pattern if pattern.frame == "postarg" else ap.postarg_offsets(pattern, at=at),
-            at=at,
+        pix = planner.Pattern(
+            np.column_stack([post["pixel_x"].value, post["pixel_y"].value]), name=pattern.name
         )
         t["postarg_x"] = post["postarg_x"]
         t["postarg_y"] = post["postarg_y"]
@@ -231,6 +253,15 @@ def _cmd_patterns(args: argparse.Namespace) -> int:
 def _cmd_split(args: argparse.Namespace) -> int:
     from ditherlab import planner
 
+    for flag, value in (
+        ("--cr-rate", args.cr_rate),
+        ("--step-arcsec", args.step_arcsec),
+        ("--total-time", args.total_time),
+        ("--exposure-overhead", args.exposure_overhead),
+    ):
+        if value is not None and not value >= 0:
+            raise DitherlabValueError(f"{flag} {value} must be >= 0")
+
     t = planner.split_table(
         args.total_time,
         n_exposures=range(1, args.max_exposures + 1),
@@ -245,6 +276,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
         n_pixels_chip=args.chip_pixels,
         step=args.step_arcsec,
         cr_model=args.cr_model,
+        exposure_overhead=args.exposure_overhead,
     )
     t.pprint(max_lines=-1, max_width=-1)
     return 0
@@ -329,6 +361,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--n-pix", type=float, default=11.2, help="effective pixels of the source")
     sp.add_argument("--chip-pixels", type=int, default=800 * 800, help="pixels per chip")
     sp.add_argument("--step-arcsec", type=float, default=0.3, help="dither step size")
+    sp.add_argument(
+        "--exposure-overhead",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="instrument overhead per exposure (read-out etc.); default 0: moves only",
+    )
     sp.set_defaults(func=_cmd_split)
 
     r = sub.add_parser(

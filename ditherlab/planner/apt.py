@@ -27,7 +27,7 @@ import numpy as np
 from astropy import units as u
 
 from ditherlab._validation import as_float, as_int
-from ditherlab.errors import DitherlabValueError, PatternNotFoundError
+from ditherlab.errors import DitherlabTypeError, DitherlabValueError, PatternNotFoundError
 from ditherlab.planner.patterns import Pattern
 
 __all__ = [
@@ -38,6 +38,12 @@ __all__ = [
     "standard_pattern_info",
     "standard_patterns",
 ]
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise DitherlabTypeError(f"{name}={value!r} must be True or False")
 
 
 def _unit_vector(angle_deg: float) -> np.ndarray:
@@ -82,6 +88,7 @@ def apt_line(
     n = as_int("n_points", n_points, minimum=1, maximum=100)
     ps = as_float("point_spacing", point_spacing, unit=u.arcsec, minimum=0, min_inclusive=False)
     th = as_float("pattern_orient", pattern_orient, unit=u.deg)
+    center = _as_bool("center", center)
     offs = np.arange(n, dtype=float)[:, None] * (ps * _unit_vector(th))
     params = {
         "Pattern_Type": "LINE",
@@ -134,6 +141,12 @@ def apt_box(
     ls = as_float("line_spacing", line_spacing, unit=u.arcsec, minimum=0, min_inclusive=False)
     th = as_float("pattern_orient", pattern_orient, unit=u.deg)
     abs_ = as_float("angle_between_sides", angle_between_sides, unit=u.deg)
+    center = _as_bool("center", center)
+    if abs(np.sin(np.deg2rad(abs_))) < 1e-6:
+        raise DitherlabValueError(
+            f"angle_between_sides={angle_between_sides!r} makes the box degenerate "
+            "(both sides on one line); use apt_line for a line"
+        )
     a = ps * _unit_vector(th)
     b = ls * _unit_vector(th + 180.0 - abs_)
     offs = np.array([[0.0, 0.0], a, a + b, b])
@@ -216,10 +229,13 @@ class StandardPattern:
             "center",
         }
         unknown = set(overrides) - allowed
+        if self.shape == "LINE":
+            allowed -= {"line_spacing", "angle_between_sides"}
+            unknown = set(overrides) - allowed
         if unknown:
             raise DitherlabValueError(
-                f"unknown parameter(s) {sorted(unknown)} for {self.name}; "
-                f"allowed: {sorted(allowed)}"
+                f"unknown parameter(s) {sorted(unknown)} for {self.name} "
+                f"(a {self.shape}); allowed: {sorted(allowed)}"
             )
         p = {
             "n_points": self.n_points,

@@ -15,6 +15,7 @@ WFPC2 Instrument Handbook §6 (CCD S/N equation); COS Instrument Handbook Table 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from astropy import units as u
@@ -34,6 +35,16 @@ __all__ = [
 #: Per-pixel cosmic-ray hit probability per second that reproduces the DrizzlePac
 #: Handbook's WFPC2 table exactly (9.606250 % of pixels in 3000 s).
 SEED_WFPC2_CR_RATE: float = 0.0960625 / 3000.0
+
+
+def _counts(n_exposures: Any) -> tuple[np.ndarray, bool]:
+    """``n_exposures`` as a 1-D integer array (≥ 1) and whether it was a scalar."""
+    n = np.asarray(n_exposures)
+    scalar = n.ndim == 0
+    n = np.atleast_1d(n)
+    if n.dtype.kind not in "iu" or np.any(n < 1):
+        raise DitherlabValueError(f"n_exposures={n_exposures!r} must be integers >= 1")
+    return n, scalar
 
 
 def cr_loss_fraction(
@@ -81,11 +92,7 @@ def cr_loss_fraction(
     T = as_float("total_time", total_time, unit=u.s, minimum=0, min_inclusive=False)
     r = as_float("rate", rate, unit=1 / u.s, minimum=0)
     m = as_choice("model", model, ("linear", "poisson"))
-    n = np.asarray(n_exposures)
-    scalar = n.ndim == 0
-    n = np.atleast_1d(n)
-    if n.dtype.kind not in "iu" or np.any(n < 1):
-        raise DitherlabValueError(f"n_exposures={n_exposures!r} must be integers >= 1")
+    n, scalar = _counts(n_exposures)
     t = T / n
     p = np.minimum(r * t, 1.0) if m == "linear" else -np.expm1(-r * t)
     loss = p ** n.astype(float)
@@ -147,11 +154,7 @@ def ccd_snr(
     d = as_float("dark", dark, unit=u.electron / u.s, minimum=0)
     rn = as_float("read_noise", read_noise, unit=u.electron, minimum=0)
     npix = as_float("n_pix", n_pix, minimum=0, min_inclusive=False)
-    n = np.asarray(n_exposures)
-    scalar = n.ndim == 0
-    n = np.atleast_1d(n)
-    if n.dtype.kind not in "iu" or np.any(n < 1):
-        raise DitherlabValueError(f"n_exposures={n_exposures!r} must be integers >= 1")
+    n, scalar = _counts(n_exposures)
     S = s * T
     var = S + npix * ((b + d) * T + n * rn**2)
     snr = np.where(var > 0, S / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
@@ -234,6 +237,7 @@ def split_table(
     n_pixels_chip: int = 800 * 800,
     step: float | u.Quantity = 0.3,
     cr_model: str = "linear",
+    exposure_overhead: float | u.Quantity = 0.0,
 ):
     """S/N, cosmic-ray loss and time lost side by side for N = 1 … 9 exposures.
 
@@ -258,13 +262,19 @@ def split_table(
         one pointing).
     cr_model : {"linear", "poisson"}, optional
         See :func:`cr_loss_fraction`.
+    exposure_overhead : float or Quantity, optional
+        Instrument overhead per exposure, s (read-out, buffer dump; instrument dependent,
+        see its handbook's overheads chapter).  Default 0: only telescope moves are
+        counted.  The DrizzlePac Handbook quotes two to three minutes per dither step
+        all included.
 
     Returns
     -------
     astropy.table.Table
         Columns ``n_exposures``, ``exptime`` (s per exposure), ``snr``, ``snr_ratio``
         (relative to N = 1), ``cr_lost_fraction``, ``cr_lost_pixels`` (per chip),
-        ``overhead`` (s of telescope moves).
+        ``move_overhead`` (s of telescope moves) and ``overhead`` (moves plus
+        ``N × exposure_overhead``).
     """
     from astropy.table import Table
 
@@ -276,7 +286,8 @@ def split_table(
     snr = ccd_snr(source_rate, T, n, sky, dark, read_noise, n_pix)
     snr1 = ccd_snr(source_rate, T, 1, sky, dark, read_noise, n_pix)
     loss = cr_loss_fraction(T, n, cr_rate, cr_model)
-    ovh = (n - 1) * move_overhead(step)
+    per_exp = as_float("exposure_overhead", exposure_overhead, unit=u.s, minimum=0)
+    moves = (n - 1) * move_overhead(step)
     t = Table(
         {
             "n_exposures": n,
@@ -285,7 +296,8 @@ def split_table(
             "snr_ratio": snr / snr1 if snr1 > 0 else np.zeros_like(snr),
             "cr_lost_fraction": loss,
             "cr_lost_pixels": loss * npc,
-            "overhead": ovh * u.s,
+            "move_overhead": moves * u.s,
+            "overhead": (moves + n * per_exp) * u.s,
         }
     )
     t["exptime"].format = ".1f"

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ditherlab._validation import as_array, as_choice, as_int, as_pair
+from ditherlab._validation import as_array, as_choice, as_float, as_int, as_pair
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 
 __all__ = [
@@ -92,6 +92,12 @@ class Pattern:
         object.__setattr__(self, "frame", as_choice("frame", self.frame, FRAMES))
         if not isinstance(self.name, str):
             raise DitherlabTypeError(f"name={self.name!r} must be a string")
+        if any(ch in self.name for ch in "\n\r\t\x00"):
+            raise DitherlabValueError(
+                f"name={self.name!r} must not contain line breaks, tabs or NUL characters"
+            )
+        if not isinstance(self.meta, Mapping):
+            raise DitherlabTypeError(f"meta={self.meta!r} must be a mapping (a dict)")
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
 
     # -- container protocol -------------------------------------------------------------
@@ -355,7 +361,7 @@ def line(
     [[0.0, 0.0], [0.0, 4.5]]
     """
     n = as_int("npoints", npoints, minimum=2, maximum=20)
-    s, _ = as_pair("step", step)
+    s = as_float("step", step)
     ax = as_choice("axis", axis, ("x", "y"))
     k = np.arange(n, dtype=float) * (s + 1.0 / n)
     offs = np.zeros((n, 2))

@@ -48,10 +48,9 @@ def plot_pattern(
                 f"pattern {pattern.name!r} is in POS TARG arcsec; pass aperture=... to plot "
                 "its pixel steps"
             )
-        if isinstance(aperture, str):
-            from ditherlab.planner.apertures import get_aperture
+        from ditherlab.planner.apertures import get_aperture
 
-            aperture = get_aperture(aperture)
+        aperture = get_aperture(aperture)
         pix = aperture.pixel_offsets(pattern, at=at)
         where = f" on {aperture.name}"
     else:
@@ -66,10 +65,12 @@ def plot_pattern(
     for i, (x, y) in enumerate(off):
         ax1.annotate(str(i + 1), (x, y), textcoords="offset points", xytext=(4, 4))
     lo, hi = np.floor(off.min(axis=0)) - 1, np.ceil(off.max(axis=0)) + 1
-    for gx in np.arange(lo[0], hi[0] + 1):
-        ax1.axvline(gx, color="0.9", lw=0.8, zorder=0)
-    for gy in np.arange(lo[1], hi[1] + 1):
-        ax1.axhline(gy, color="0.9", lw=0.8, zorder=0)
+    if np.all(hi - lo <= 60):  # whole-pixel grid lines while they can be told apart
+        from matplotlib.ticker import MultipleLocator
+
+        ax1.xaxis.set_minor_locator(MultipleLocator(1))
+        ax1.yaxis.set_minor_locator(MultipleLocator(1))
+        ax1.grid(which="both", color="0.9", lw=0.8, zorder=0)
     ax1.set_xlim(lo[0], hi[0])
     ax1.set_ylim(lo[1], hi[1])
     ax1.set_aspect("equal")

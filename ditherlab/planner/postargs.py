@@ -40,7 +40,7 @@ from ditherlab._validation import as_choice, as_int
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError, FileFormatError
 from ditherlab.planner.patterns import Pattern
 
-__all__ = ["POSTARG_FORMATS", "postarg_table", "read_postargs", "write_postargs"]
+__all__ = ["POSTARG_FORMATS", "format_apt", "postarg_table", "read_postargs", "write_postargs"]
 
 #: Formats understood by :func:`write_postargs` and :func:`read_postargs`.
 POSTARG_FORMATS: tuple[str, ...] = ("apt", "ecsv", "csv", "json")
@@ -51,11 +51,9 @@ _APT_LINE = re.compile(
 
 
 def _resolve_aperture(aperture: Any):
-    if aperture is None or not isinstance(aperture, str):
-        return aperture
     from ditherlab.planner.apertures import get_aperture
 
-    return get_aperture(aperture)
+    return None if aperture is None else get_aperture(aperture)
 
 
 def _plain(obj: Any) -> Any:
@@ -188,7 +186,7 @@ def write_postargs(
     fmt = _format_for(p, format)
     table = postarg_table(pattern, aperture, at, decimals if fmt == "apt" else None)
     if fmt == "apt":
-        write_text_atomic(p, _apt_text(table, decimals), overwrite)
+        write_text_atomic(p, format_apt(table), overwrite)
     elif fmt == "ecsv":
         out = table.copy()
         out.meta = _plain(dict(table.meta))
@@ -220,7 +218,12 @@ def _header_lines(table: Table) -> list[str]:
     return lines
 
 
-def _apt_text(table: Table, decimals: int) -> str:
+def format_apt(table: Table) -> str:
+    """APT text (``POS TARG x,y`` lines with ``#`` comments) for a :func:`postarg_table`.
+
+    Values are printed with ``table.meta["decimals"]`` places (4 if absent).
+    """
+    decimals = int(table.meta.get("decimals", 4))
     out = [f"# {line}" for line in _header_lines(table)]
     has_pix = "pixel_x" in table.colnames
     for row in table:
@@ -295,18 +298,23 @@ def read_postargs(path: str | Path, format: str | None = None) -> Pattern:
     return reader(p)
 
 
+def _comment(line: str, meta: dict[str, Any]) -> None:
+    """Pick the pattern name and aperture out of a ``#`` header line written by us."""
+    body = line.lstrip("#").strip()
+    if body.startswith("pattern:"):
+        meta["name"] = body.split(":", 1)[1].strip()
+    elif body.startswith("aperture:"):
+        meta["aperture"] = body.split(":", 1)[1].split(";")[0].strip()
+
+
 def _read_apt(p: Path) -> Pattern:
-    offsets, name, meta = [], "", {}
+    offsets, meta = [], {}
     for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         if line.startswith("#"):
-            body = line.lstrip("#").strip()
-            if body.startswith("pattern:"):
-                name = body.split(":", 1)[1].strip()
-            elif body.startswith("aperture:"):
-                meta["aperture"] = body.split(":", 1)[1].split(";")[0].strip()
+            _comment(line, meta)
             continue
         m = _APT_LINE.match(line)
         if m is None:
@@ -316,6 +324,7 @@ def _read_apt(p: Path) -> Pattern:
         offsets.append([_number(p, lineno, m.group(1)), _number(p, lineno, m.group(2))])
     if not offsets:
         raise FileFormatError(f"{p}: no 'POS TARG x,y' lines found")
+    name = meta.pop("name", "")
     return Pattern(offsets, frame="postarg", name=name, meta=meta)
 
 
@@ -337,9 +346,15 @@ def _read_ecsv(p: Path) -> Pattern:
     for col in ("postarg_x", "postarg_y"):
         if col not in t.colnames:
             raise FileFormatError(f"{p}: ECSV table has no {col!r} column (has {t.colnames})")
-    x = u.Quantity(t["postarg_x"], u.arcsec).value if t["postarg_x"].unit else t["postarg_x"]
-    y = u.Quantity(t["postarg_y"], u.arcsec).value if t["postarg_y"].unit else t["postarg_y"]
-    offs = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    cols = []
+    for col in ("postarg_x", "postarg_y"):
+        try:
+            cols.append(u.Quantity(t[col], u.arcsec).value if t[col].unit else t[col])
+        except (u.UnitConversionError, TypeError, ValueError):
+            raise FileFormatError(
+                f"{p}: column {col!r} has unit {t[col].unit}, not an angle (arcsec)"
+            ) from None
+    offs = np.column_stack([np.asarray(c, float) for c in cols])
     if not np.all(np.isfinite(offs)):
         bad = int(np.argwhere(~np.isfinite(offs))[0][0])
         raise FileFormatError(f"{p}: row {bad + 1} has a non-finite POS TARG")
@@ -348,17 +363,13 @@ def _read_ecsv(p: Path) -> Pattern:
 
 
 def _read_csv(p: Path) -> Pattern:
-    name, meta, rows, header = "", {}, [], None
+    meta, rows, header = {}, [], None
     for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         if line.startswith("#"):
-            body = line.lstrip("#").strip()
-            if body.startswith("pattern:"):
-                name = body.split(":", 1)[1].strip()
-            elif body.startswith("aperture:"):
-                meta["aperture"] = body.split(":", 1)[1].split(";")[0].strip()
+            _comment(line, meta)
             continue
         fields = next(csv.reader([line]))
         if header is None:
@@ -379,6 +390,7 @@ def _read_csv(p: Path) -> Pattern:
         rows.append([_number(p, lineno, fields[ix]), _number(p, lineno, fields[iy])])
     if not rows:
         raise FileFormatError(f"{p}: no data rows")
+    name = meta.pop("name", "")
     return Pattern(rows, frame="postarg", name=name, meta=meta)
 
 
@@ -400,4 +412,7 @@ def _read_json(p: Path) -> Pattern:
     if not np.all(np.isfinite(offs)):
         bad = int(np.argwhere(~np.isfinite(offs))[0][0])
         raise FileFormatError(f"{p}: offsets[{bad}] is not finite")
-    return Pattern(offs, frame="postarg", name=str(doc.get("name", "")), meta=doc.get("meta", {}))
+    meta = doc.get("meta", {})
+    if not isinstance(meta, dict):
+        raise FileFormatError(f"{p}: 'meta' must be an object, got {type(meta).__name__}")
+    return Pattern(offs, frame="postarg", name=str(doc.get("name", "")), meta=meta)

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab._validation import as_array, as_int, as_pair
-from ditherlab.errors import DitherlabValueError
+from ditherlab._validation import as_array, as_float, as_int, as_pair
+from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 
 __all__ = [
     "covering_radius",
@@ -53,7 +53,19 @@ def _phases(offsets: Any, name: str = "offsets") -> np.ndarray:
     if isinstance(offsets, Pattern):
         return offsets.phases()
     arr = as_array(name, offsets, shape=(None, 2))
+    if arr.shape[0] == 0:
+        raise DitherlabValueError(f"{name} must hold at least one offset, got shape (0, 2)")
     return np.mod(arr, 1.0)
+
+
+def _oversample(oversample: Any) -> tuple[int, int]:
+    if np.isscalar(oversample):
+        oversample = (oversample, oversample)
+    if len(oversample) != 2:
+        raise DitherlabValueError(f"oversample={oversample!r} must be an int or a pair (nx, ny)")
+    nx = as_int("oversample[0]", oversample[0], minimum=1, maximum=16)
+    ny = as_int("oversample[1]", oversample[1], minimum=1, maximum=16)
+    return nx, ny
 
 
 def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> float:
@@ -80,9 +92,7 @@ def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)
     inf
     """
     ph = _phases(offsets)
-    nx, ny = (oversample, oversample) if np.isscalar(oversample) else oversample
-    nx = as_int("oversample[0]", nx, minimum=1, maximum=16)
-    ny = as_int("oversample[1]", ny, minimum=1, maximum=16)
+    nx, ny = _oversample(oversample)
     n = ph.shape[0]
     m = nx * ny
     if n < m:
@@ -189,15 +199,20 @@ def phase_map(
     """
     from astropy.table import Table
 
-    if isinstance(aperture, str):
-        from ditherlab.planner.apertures import get_aperture
+    from ditherlab.planner.apertures import get_aperture
+    from ditherlab.planner.patterns import Pattern
 
-        aperture = get_aperture(aperture)
+    if not isinstance(pattern, Pattern):
+        raise DitherlabTypeError(
+            f"pattern must be a Pattern (POS TARG or pixel), got {type(pattern).__name__}"
+        )
+    aperture = get_aperture(aperture)
     gx, gy = as_pair("grid", grid)
     if not (gx.is_integer() and gy.is_integer()) or gx < 1 or gy < 1:
         raise DitherlabValueError(f"grid={grid!r} must be positive integers")
     post = pattern if pattern.frame == "postarg" else aperture.postarg_offsets(pattern)
     ny, nx = aperture.shape
+    margin = as_float("margin", margin, minimum=0, max_inclusive=False, maximum=min(nx, ny) / 2)
     xs = np.linspace(margin, nx - 1 - margin, int(gx)) if gx > 1 else [(nx - 1) / 2]
     ys = np.linspace(margin, ny - 1 - margin, int(gy)) if gy > 1 else [(ny - 1) / 2]
     rows = []

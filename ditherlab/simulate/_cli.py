@@ -13,9 +13,9 @@ __all__ = ["register"]
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from ditherlab.planner._cli import pattern_from_args
-    from ditherlab.simulate.detector import detector_model
     from ditherlab.simulate.io import truth_path, write_exposure
     from ditherlab.simulate.observe import Pointing, observe, resolve_aperture
+    from ditherlab.simulate.psf import ImagePSF
     from ditherlab.simulate.scene import Scene
 
     pattern = pattern_from_args(args)
@@ -23,7 +23,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
         raise DitherlabValueError(f"--outdir {str(outdir)!r} is not a directory")
-    outdir.mkdir(parents=True, exist_ok=True)
+    psf = None
+    if args.psf is not None:
+        psf = ImagePSF.from_fits(args.psf, oversampling=args.psf_oversampling)
     if args.scene is not None:
         scene = Scene.read(args.scene)
         if args.sky is not None:
@@ -43,7 +45,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         for p in names + [truth_path(p) for p in names]:
             if p.exists():
                 raise OutputExistsError(f"{str(p)!r} exists; pass --overwrite to replace it")
-    model = detector_model(ap.instrument, ap.detector)
     pointing = Pointing(
         ra=args.ra,
         dec=args.dec,
@@ -63,7 +64,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         pattern,
         ap,
         args.exptime,
-        detector=model,
+        psf=psf,
         pointing=pointing,
         chips=args.chips,
         subarray=subarray,
@@ -73,6 +74,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         progress=progress,
         rng=args.seed,
     )
+    outdir.mkdir(parents=True, exist_ok=True)
     for exp, path in zip(exposures, names, strict=True):
         write_exposure(exp, path, overwrite=args.overwrite)
         print(path)
@@ -135,6 +137,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs=4,
         metavar=("X0", "Y0", "NX", "NY"),
         help="simulate only this cut-out of each chip (0-based flt pixels)",
+    )
+    p.add_argument(
+        "--psf",
+        metavar="FITS",
+        help="oversampled PSF image (TinyTim/WebbPSF); default an Airy pattern",
+    )
+    p.add_argument(
+        "--psf-oversampling",
+        type=int,
+        metavar="N",
+        help="PSF pixels per detector pixel (default: the OVERSAMP keyword)",
     )
     p.add_argument("--filter", default="F606W", help="filter name for the headers")
     p.add_argument("--rootname", default="dlsim", help="file name stem (default dlsim)")

@@ -58,7 +58,7 @@ def render_profile(
     half: int,
     os: int = 8,
     core_half: int = 3,
-    os_outer: int = 2,
+    os_outer: int = 4,
 ) -> np.ndarray:
     """Pixel-integrated stamp of a profile, normalised to unit sum.
 
@@ -303,3 +303,59 @@ def event_sizes_and_charges(
     sizes = np.bincount(pev, minlength=n)
     charges = np.bincount(pev, weights=charge, minlength=n)
     return sizes, charges
+
+
+def _bleed_column(col: np.ndarray, full_well: float, flag: np.ndarray) -> None:
+    n = col.size
+    for _ in range(n):
+        idx = np.flatnonzero(col > full_well)
+        if idx.size == 0:
+            return
+        a = b = int(idx[0])
+        # the run of over-full pixels starting at a
+        while b + 1 < n and col[b + 1] > full_well:
+            b += 1
+        lo, hi = a, b
+        total = float(col[lo : hi + 1].sum())
+        while total > full_well * (hi - lo + 1) and (lo > 0 or hi < n - 1):
+            if lo > 0:
+                lo -= 1
+                total += float(col[lo])
+            if total > full_well * (hi - lo + 1) and hi < n - 1:
+                hi += 1
+                total += float(col[hi])
+        length = hi - lo + 1
+        col[lo : hi + 1] = full_well
+        flag[lo : hi + 1] = True
+        deficit = full_well * length - total
+        if deficit > 0:  # the two end pixels are only partly filled
+            if length == 1:
+                col[lo] -= deficit
+            else:
+                col[lo] -= deficit / 2
+                col[hi] -= deficit / 2
+
+
+def bleed_columns(image: np.ndarray, full_well: float) -> np.ndarray:
+    """Spill charge above ``full_well`` up and down its column, conserving it (in place).
+
+    Each run of over-full pixels grows symmetrically along the column (the CCD's parallel
+    direction) until it holds its charge at the full well; charge reaching the ends of the
+    column is lost.  Returns the mask of pixels at or filled by the overflow.
+
+    Examples
+    --------
+    >>> img = np.zeros((7, 1)); img[3, 0] = 25.0
+    >>> mask = bleed_columns(img, 10.0)
+    >>> img[:, 0].tolist(), int(mask.sum())
+    ([0.0, 0.0, 7.5, 10.0, 7.5, 0.0, 0.0], 3)
+    """
+    flag = np.zeros(image.shape, bool)
+    cols = np.unique(np.nonzero(image > full_well)[1])
+    for x in cols:
+        col = image[:, x].copy()
+        f = np.zeros(col.size, bool)
+        _bleed_column(col, full_well, f)
+        image[:, x] = col
+        flag[:, x] = f
+    return flag

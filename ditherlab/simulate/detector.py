@@ -47,6 +47,7 @@ __all__ = [
     "add_noise",
     "cosmic_rays",
     "cr_rate_from_flux",
+    "cr_rate_from_percent",
     "dark_rate",
     "detector_model",
     "make_defects",
@@ -66,7 +67,8 @@ ACS_DQ: Mapping[str, int] = MappingProxyType(
         "cosmic_ray": 4096,
     }
 )
-#: WFC3 DQ bits (hstcal ``wf3dq.h``); 32 is "CTE tail" on UVIS, "unstable" on IR.
+#: WFC3 DQ bits (hstcal ``wf3dq.h``).  32 is "unstable" on IR but "CTE tail" on UVIS, so
+#: the UVIS default model flags unstable pixels 16 (hot) instead.
 WFC3_DQ: Mapping[str, int] = MappingProxyType(
     {
         "bad_pixel": 4,
@@ -119,7 +121,10 @@ class DetectorModel:
     dark : float
         Mean dark current, e⁻/s/pixel (subtracted by the calibration, its noise remains).
     full_well : float
-        Saturation level in e⁻; above it pixels are clipped and flagged ``dq["saturated"]``.
+        Saturation level in e⁻; charge above it bleeds along the column and the pixels it
+        fills are flagged ``dq["saturated"]``.
+    bleed : bool
+        Whether saturated charge bleeds along columns (CCDs: yes; WFC3/IR, SBC: clipped).
     pixel_size : float
         Physical pixel size in µm (converts CR fluxes per cm² to per pixel).
     idcscale : float
@@ -169,6 +174,7 @@ class DetectorModel:
     pixel_size: float
     idcscale: float
     cr_rate: float
+    bleed: bool = True
     cr_thickness: float = 0.9
     cr_diffusion: float = 0.3
     cr_charge_loc: float = 620.0
@@ -243,6 +249,20 @@ class DetectorModel:
         return self.cr_rate / self.mean_pixels_per_event / pix_cm2
 
 
+def cr_rate_from_percent(percent_per_1000s: float) -> float:
+    """Convert "per cent of pixels per 1000 s" to ``cr_rate`` (fraction per second).
+
+    Examples
+    --------
+    >>> cr_rate_from_percent(3.2)
+    3.2e-05
+    >>> detector_model("ACS", "WFC", cr_rate=cr_rate_from_percent(1.5)).cr_percent_per_1000s
+    1.5
+    """
+    p = as_float("percent_per_1000s", percent_per_1000s, minimum=0.0, maximum=100.0)
+    return p / 100.0 / 1000.0
+
+
 def cr_rate_from_flux(flux: float, model: DetectorModel) -> float:
     """Convert a CR flux (events cm⁻² s⁻¹) to ``cr_rate`` (fraction of pixels per second).
 
@@ -288,6 +308,7 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "read_noise": 0.0,
         "dark": 1.2e-5,
         "full_well": 1e9,
+        "bleed": False,
         "pixel_size": 25.0,
         "idcscale": 0.025,
         "cr_rate": 0.0,
@@ -308,7 +329,8 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "pixel_size": 15.0,
         "idcscale": 0.0396,
         "cr_rate": 0.02 / 1000.0,
-        "dq": WFC3_DQ,
+        # UVIS bit 32 means "CTE tail": unstable (RTS) pixels are flagged hot instead
+        "dq": {**WFC3_DQ, "unstable": 16},
         "psf_wavelength": 0.6,
         "hot_rate": (0.015, 1.0),
         "warm_rate": (0.005, 0.015),
@@ -319,6 +341,7 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "read_noise": 12.0,
         "dark": 0.05,
         "full_well": 78000.0,
+        "bleed": False,
         "pixel_size": 18.0,
         "idcscale": 0.1283,
         "cr_rate": 0.0,
@@ -553,10 +576,17 @@ def dark_rate(
 
 
 def add_noise(expected: np.ndarray, model: DetectorModel, rng: Any = None) -> np.ndarray:
-    """Poisson-sample ``expected`` electrons (float64) and add Gaussian read noise.
+    """Poisson-sample ``expected`` electrons and add Gaussian read noise (float64 copy).
 
-    Returns a new float64 array; the read noise is added *after* saturation by
-    :func:`saturate`, so callers that want both use the pieces in ``observe``.
+    A standalone effect for quick studies; :func:`~ditherlab.simulate.observe` applies
+    the same two steps with cosmic rays and saturation in between.
+
+    Examples
+    --------
+    >>> m = detector_model("ACS", "WFC")
+    >>> img = add_noise(np.full((200, 200), 100.0), m, rng=1)
+    >>> bool(abs(img.var() / (100.0 + m.read_noise**2) - 1) < 0.05)
+    True
     """
     gen = as_rng(rng)
     counts = gen.poisson(np.clip(expected, 0.0, None)).astype(np.float64)
@@ -566,12 +596,28 @@ def add_noise(expected: np.ndarray, model: DetectorModel, rng: Any = None) -> np
 
 
 def saturate(charge: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
-    """Clip collected charge at ``full_well``; return ``(clipped, saturated_mask)``.
+    """Saturate collected charge: ``(new_charge, saturated_mask)``.
 
-    (No charge bleeding along columns is modelled.)
+    With ``model.bleed`` (CCDs), charge above ``full_well`` spills up and down its column,
+    conserving charge, and every pixel at the full well or filled by the spill is flagged;
+    otherwise pixels are clipped at ``full_well``.
+
+    Examples
+    --------
+    >>> m = detector_model("ACS", "WFC")
+    >>> c = np.zeros((5, 1)); c[2, 0] = 2.5 * m.full_well
+    >>> out, sat = saturate(c, m)
+    >>> float(out.sum() / m.full_well), sat[:, 0].tolist()
+    (2.5, [False, True, True, True, False])
     """
-    sat = charge >= model.full_well
-    return np.minimum(charge, model.full_well), sat
+    out = np.array(charge, dtype=np.float64, copy=True)
+    if model.bleed:
+        sat = _kernels.bleed_columns(out, model.full_well)
+        sat |= out >= model.full_well
+    else:
+        sat = out >= model.full_well
+        np.minimum(out, model.full_well, out=out)
+    return out, sat
 
 
 def _check_model(model: Any, name: str = "detector") -> DetectorModel:

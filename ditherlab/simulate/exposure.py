@@ -50,6 +50,11 @@ class ChipExposure:
         Shape of the full chip.
     aperture : str
         Name of the chip's full-chip aperture (e.g. ``"JWFC1FIX"``).
+    idcscale : float, optional
+        Nominal pixel scale (arcsec) of this chip (header ``IDCSCALE``); WFPC2's PC1
+        differs from the WF chips.  Default: the exposure's.
+    sky : float, optional
+        Sky in this chip, e⁻ per pixel.  Default: the exposure's.
     """
 
     sci: np.ndarray
@@ -61,6 +66,8 @@ class ChipExposure:
     origin: tuple[int, int] = (0, 0)
     full_shape: tuple[int, int] | None = None
     aperture: str = ""
+    idcscale: float | None = None
+    sky: float | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, ("sci", "err", "dq"), {"sci": np.float32, "err": np.float32, "dq": np.uint16})

@@ -147,7 +147,9 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
     h["WCSNAME"] = "DITHERLAB"
     h["CCDCHIP"] = (chip.ccdchip, "CCD chip")
     h["BUNIT"] = ("ELECTRONS", "brightness units")
-    h["IDCSCALE"] = exp.idcscale
+    h["IDCSCALE"] = exp.idcscale if chip.idcscale is None else chip.idcscale
+    if chip.sky is not None:
+        h["DL_SKY"] = (chip.sky, "simulated sky in this chip (e-/pixel)")
     h["ORIENTAT"] = (_orientat(chip.wcs), "PA of image y axis (deg E of N)")
     h["PA_APER"] = (_orientat(chip.wcs), "PA of the aperture (deg)")
     h["VAFACTOR"] = 1.0
@@ -176,7 +178,10 @@ def _flt_hdulist(exp: Exposure):
     for chip in exp.chips:
         hdus.append(fits.ImageHDU(chip.sci, header=_sci_header(exp, chip, "SCI")))
         hdus.append(fits.ImageHDU(chip.err, header=_sci_header(exp, chip, "ERR")))
-        hdus.append(fits.ImageHDU(chip.dq, header=_sci_header(exp, chip, "DQ")))
+        # int16 on disk, as in HST flt files (bit 32768 is never set); drizzlepac's
+        # resetbits fails on unsigned (BZERO = 32768) DQ arrays under numpy 2
+        dq = chip.dq.astype(np.int16)
+        hdus.append(fits.ImageHDU(dq, header=_sci_header(exp, chip, "DQ")))
     return fits.HDUList(hdus)
 
 
@@ -297,7 +302,7 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
                 ChipExposure(
                     sci=sci,
                     err=g["ERR"][1],
-                    dq=g["DQ"][1],
+                    dq=g["DQ"][1].astype(np.uint16),
                     wcs=_read_wcs(sh),
                     ccdchip=int(sh["CCDCHIP"]),
                     extver=ver,
@@ -307,6 +312,8 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
                         int(sh.get("DL_NX", sci.shape[1])),
                     ),
                     aperture=str(sh.get("DL_APER", "")),
+                    idcscale=float(sh["IDCSCALE"]) if "IDCSCALE" in sh else None,
+                    sky=float(sh["DL_SKY"]) if "DL_SKY" in sh else None,
                 )
             )
         filt = ph["FILTER1"] if "FILTER1" in ph else ph.get("FILTER", "")

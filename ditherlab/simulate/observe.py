@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from astropy import units as u
 
 from ditherlab._validation import as_array, as_float, as_int, as_rng
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
@@ -27,7 +28,6 @@ from ditherlab.simulate.detector import (
     dark_rate,
     detector_model,
     make_defects,
-    saturate,
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.psf import PSF, ImagePSF, default_psf
@@ -199,7 +199,9 @@ def _render_chip(
     x0, y0 = origin
     ny, nx = image.shape
     px, py = cmap.sky_to_pixel(ra, dec)
-    scale_px = np.sqrt(abs(np.linalg.det(cmap.jacobian(*cmap.ref))))
+    # smallest arcsec-per-pixel along any direction (with margin for the field variation),
+    # so that stamps hold the whole truncated profile on every chip
+    scale_px = 0.9 * float(np.linalg.svd(cmap.jacobian(*cmap.ref), compute_uv=False).min())
     psf_half = int(np.ceil(psf.radius / scale_px)) + 1
     ext = scene.kind != "point"
     trunc = 8.0
@@ -229,7 +231,12 @@ def _render_chip(
         if scene.kind[i] == "point":
             fwhm_px = psf.fwhm / np.sqrt(area[k])
             stamp = _kernels.render_profile(
-                psf.profile, j, frac, psf_half, os=_oversampling(fwhm_px)
+                psf.profile,
+                j,
+                frac,
+                psf_half,
+                os=_oversampling(fwhm_px),
+                core_half=max(3, int(np.ceil(3.0 * fwhm_px))),
             )
             half = psf_half
         else:
@@ -327,12 +334,25 @@ def observe(
         For a non-positive exposure time, an unknown chip, a bad sub-array ...
     DitherlabTypeError
         For arguments of the wrong type.
+
+    Examples
+    --------
+    >>> from ditherlab.planner import subpixel
+    >>> scene = Scene.random_field(200, sky=40.0, rng=1)
+    >>> exps = observe(scene, subpixel(2), "acs-wfc1", 300.0, chips=[1],
+    ...                subarray=(2000, 1000, 64, 64), rng=1)
+    >>> len(exps), exps[1].chips[0].sci.shape, exps[1].chips[0].ccdchip
+    (2, (64, 64), 1)
+    >>> [round(v, 4) for v in exps[1].postarg]  # (3.5, 3.5) px at the reference
+    [0.1718, 0.1857]
     """
     if not isinstance(scene, Scene):
         raise DitherlabTypeError(f"scene={scene!r} must be a Scene")
     ap = resolve_aperture(aperture)
     post = pattern_postargs(pattern, ap)
     nexp = post.shape[0]
+    if isinstance(exptime, u.Quantity):
+        exptime = exptime.to_value(u.s)
     times = np.atleast_1d(np.asarray(exptime, dtype=object))
     if times.size == 1:
         times = np.repeat(times, nexp)
@@ -344,6 +364,7 @@ def observe(
         [as_float("exptime", t, minimum=0.0, min_inclusive=False) for t in times], float
     )
     model = detector if detector is not None else detector_model(ap.instrument, ap.detector)
+    prime = model
     if not isinstance(model, DetectorModel):
         raise DitherlabTypeError(f"detector={detector!r} must be a DetectorModel")
     if psf is None:
@@ -364,6 +385,12 @@ def observe(
                 raise DitherlabValueError(f"chips={list(want)!r}: chip {c} not in {have}")
         chip_aps = [c for c in chip_aps if int(c.chip) in want]
     cuts = _subarrays(chip_aps, subarray)
+    # each chip gets its own detector's defaults (WFPC2: PC1 differs from WF2-4) unless
+    # the caller gave one model for all
+    models = [
+        model if detector is not None else detector_model(c.instrument, c.detector)
+        for c in chip_aps
+    ]
     gen = as_rng(rng)
     g_point, g_defects, *g_exp = gen.spawn(2 + nexp)
     err_off, err_roll, visits = pointing.draw(nexp, g_point)
@@ -372,15 +399,15 @@ def observe(
     dec_t = scene.dec if pointing.dec is None else float(pointing.dec)
     src_ra, src_dec = scene.radec()
     defect_maps = []
-    for cap in chip_aps:
+    for cap, cmodel in zip(chip_aps, models, strict=True):
         shape = tuple(int(v) for v in cap.shape)
         if defects_on:
-            defect_maps.append(make_defects(shape, model, g_defects))
+            defect_maps.append(make_defects(shape, cmodel, g_defects))
         else:
             defect_maps.append(
                 make_defects(
                     shape,
-                    model.replace(
+                    cmodel.replace(
                         hot_fraction=0.0,
                         warm_fraction=0.0,
                         unstable_fraction=0.0,
@@ -401,30 +428,49 @@ def observe(
         true_post = post[k] + err_off[k]
         v2t, v3t = ap.idl_to_tel(*true_post)
         att_true = attitude(float(v2t), float(v3t), ra_t, dec_t, pointing.pa_v3 + err_roll[k])
-        sky_e = _fits_round(scene.sky * model.idcscale**2 * t)
+        sky_e = _fits_round(scene.sky * prime.idcscale**2 * t)
         chips_out = []
         truths = []
         for ci, (cap, (origin, shape)) in enumerate(zip(chip_aps, cuts, strict=True)):
+            model = models[ci]
+            chip_sky = _fits_round(scene.sky * model.idcscale**2 * t)
             nmap = ChipMap.from_attitude(cap, att_nom)
             tmap = ChipMap.from_attitude(cap, att_true)
-            signal = np.zeros(shape)
-            _render_chip(signal, origin, tmap, src_ra, src_dec, scene, psf, t, model.idcscale)
-            noiseless = signal + sky_e
+            # one float64 work array, updated in place, keeps the peak memory low
+            work = np.zeros(shape)
+            _render_chip(work, origin, tmap, src_ra, src_dec, scene, psf, t, model.idcscale)
+            work += chip_sky
+            noiseless = work.astype(np.float32)
             dfx = defect_maps[ci].cut(origin, shape)
             actual, reference = dark_rate(dfx, model, g)
-            expected = noiseless + actual * t
+            work += actual * np.float32(t)
             if noise:
-                counts = g.poisson(np.clip(expected, 0.0, None)).astype(np.float64)
+                np.clip(work, 0.0, None, out=work)
+                work[...] = g.poisson(work)
+            if cosmic_rays_on:
+                cr = cosmic_rays(shape, model, t, g)
+                work += cr
+                cr = cr.astype(np.float32)
             else:
-                counts = expected.copy()
-            cr = cosmic_rays(shape, model, t, g) if cosmic_rays_on else np.zeros(shape)
-            counts += cr + dfx.column_charge
-            counts, sat = saturate(counts, model)
+                cr = np.zeros(shape, np.float32)
+            work += dfx.column_charge
+            if model.bleed:  # in place: the work array is large
+                sat = _kernels.bleed_columns(work, model.full_well)
+                sat |= work >= model.full_well
+            else:
+                sat = work >= model.full_well
+                np.minimum(work, model.full_well, out=work)
             if noise and model.read_noise > 0:
-                counts += g.normal(0.0, model.read_noise, shape)
-            ref_dark = reference.astype(np.float64) * t
-            sci = counts - ref_dark
-            err = np.sqrt(np.clip(sci + ref_dark, 0.0, None) + model.read_noise**2)
+                work += g.normal(0.0, model.read_noise, shape)
+            ref_dark = reference * np.float32(t)
+            work -= ref_dark  # the calibration subtracts the superdark
+            sci = work.astype(np.float32)
+            work += ref_dark
+            np.clip(work, 0.0, None, out=work)
+            work += model.read_noise**2
+            np.sqrt(work, out=work)
+            err = work.astype(np.float32)
+            del work, ref_dark
             dq = dfx.dq(model)
             dq[sat] |= np.uint16(model.dq["saturated"])
             nom_cards = nmap.wcs_cards(origin)
@@ -439,6 +485,8 @@ def observe(
                     origin=origin,
                     full_shape=tuple(int(v) for v in cap.shape),
                     aperture=str(cap.name),
+                    idcscale=_fits_round(model.idcscale),
+                    sky=chip_sky,
                 )
             )
             truths.append(
@@ -460,10 +508,10 @@ def observe(
             Exposure(
                 chips=tuple(chips_out),
                 exptime=_fits_round(t),
-                gain=_fits_round(model.gain),
-                read_noise=_fits_round(model.read_noise),
+                gain=_fits_round(prime.gain),
+                read_noise=_fits_round(prime.read_noise),
                 sky=sky_e,
-                dark=_fits_round(model.dark),
+                dark=_fits_round(prime.dark),
                 instrument=str(ap.instrument),
                 detector=str(ap.detector),
                 aperture=str(ap.name),
@@ -474,7 +522,7 @@ def observe(
                 ra_targ=_fits_round(ra_t),
                 dec_targ=_fits_round(dec_t),
                 pa_v3=_fits_round(pointing.pa_v3),
-                idcscale=_fits_round(model.idcscale),
+                idcscale=_fits_round(prime.idcscale),
                 meta={"pattern": pattern.name, "step": k + 1, "nsteps": nexp},
                 truth=truth,
             )

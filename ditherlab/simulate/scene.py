@@ -136,7 +136,9 @@ class Scene:
             bad = ~np.isin(kind, KINDS)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise DitherlabValueError(f"kind={str(kind[i])!r} (source {i}) is not one of {KINDS}")
+                raise DitherlabValueError(
+                    f"kind={str(kind[i])!r} (source {i}) is not one of {KINDS}"
+                )
         r_eff = col("r_eff", self.r_eff, 0.2)
         sn = col("n", self.n, 1.0)
         q = col("q", self.q, 1.0)
@@ -210,8 +212,9 @@ class Scene:
         n_stars, n_galaxies : int
             Numbers of point and Sérsic sources.
         size : float or (float, float)
-            Box size (arcsec) centred on ``(ra, dec)``; the default covers ACS/WFC at
-            any orientation... almost (202″ square, so 210″ covers it when aligned).
+            Box size (arcsec) centred on ``(ra, dec)``.  The default 210″ covers the
+            202″ ACS/WFC field when the box is aligned with it; use ~290″ to cover it at
+            any orientation.
         ra, dec : float
             Centre (deg).
         mag_range : (float, float)
@@ -370,7 +373,9 @@ class Scene:
             bad = ~np.isfinite(arr)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise FileFormatError(f"scene table row {i}: {name} is not finite ({float(arr[i])!r})")
+                raise FileFormatError(
+                    f"scene table row {i}: {name} is not finite ({float(arr[i])!r})"
+                )
         if np.any(flux < 0):
             i = int(np.argmax(flux < 0))
             raise FileFormatError(f"scene table row {i}: flux={float(flux[i])!r} is negative")

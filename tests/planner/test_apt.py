@@ -122,3 +122,34 @@ def test_nesting_a_box_inside_a_gap_line():
     assert len(nested) == 8
     assert nested.frame == "postarg"
     np.testing.assert_allclose(nested.offsets[4:] - nested.offsets[:4], [gap.offsets[1]] * 4)
+
+
+def test_center_must_be_boolean():
+    from ditherlab.errors import DitherlabTypeError
+
+    with pytest.raises(DitherlabTypeError, match="center='no'"):
+        standard_pattern("WFPC2-LINE", center="no")
+    with pytest.raises(DitherlabTypeError, match="center=1"):
+        apt_box(1, 1, 0, 90, center=1)
+
+
+def test_line_refuses_box_parameters():
+    with pytest.raises(DitherlabValueError, match=r"unknown parameter\(s\).*a LINE"):
+        standard_pattern("WFPC2-LINE", line_spacing=5)
+
+
+@pytest.mark.parametrize("angle", [0, 180, 360, -180])
+def test_degenerate_box_is_refused(angle):
+    with pytest.raises(DitherlabValueError, match="degenerate"):
+        apt_box(1, 1, 0, angle)
+
+
+def test_published_lists_within_the_stated_0_0012_arcsec():
+    # the README says "≤ 0.0012″" (rounded from 0.00123) for the consistent pages
+    worst = 0.0
+    for e in _CATALOG:
+        if e.published_postargs and e.name not in INCONSISTENT:
+            n = len(e.published_postargs)
+            p = e.pattern(n_points=n) if e.shape == "LINE" else e.pattern()
+            worst = max(worst, float(np.max(np.abs(p.offsets - e.published_postargs))))
+    assert 0.001 < worst <= 0.00125

@@ -155,3 +155,15 @@ def test_pattern_validation():
 def test_centered_has_zero_mean():
     c = subpixel(9).centered()
     np.testing.assert_allclose(c.offsets.mean(axis=0), 0, atol=1e-12)
+
+
+def test_pattern_names_and_meta_are_checked():
+    with pytest.raises(DitherlabValueError, match="line breaks"):
+        Pattern([[0, 0]], name="two\nlines")
+    with pytest.raises(DitherlabTypeError, match="meta="):
+        Pattern([[0, 0]], meta=[1, 2])
+
+
+def test_line_step_is_a_single_number():
+    with pytest.raises((DitherlabValueError, DitherlabTypeError), match="step="):
+        line(2, step=(3, 7))

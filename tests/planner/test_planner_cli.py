@@ -109,3 +109,53 @@ def test_split_reproduces_the_handbook_table(capsys):
     # S/N with two decimals: 3.67 / 2.95 (2.949) / 2.54 / 2.26 -> Table 2.1's 3.7/2.9/2.5/2.3
     assert [r[2] for r in rows[:4]] == ["3.67", "2.95", "2.54", "2.26"]
     assert rows[0][5] == "61480.0"  # "about 61,000 pixels"
+
+
+def test_plan_checks_every_output_before_writing(capsys, tmp_path):
+    out, png = tmp_path / "o.txt", tmp_path / "p.png"
+    png.write_bytes(b"already here")
+    argv = ["plan", "--pattern", "ACS-WFC-DITHER-BOX", "-o", str(out), "--plot", str(png)]
+    code, _, err = run(capsys, *argv, "--aperture", "acs-wfc")
+    assert code == 2
+    assert "--plot" in err
+    assert "--overwrite" in err
+    assert not out.exists(), "nothing may be written when one output is refused"
+    code, _, err = run(capsys, "plan", "--pattern", "4", "--plot", str(tmp_path / "p.xyz"))
+    assert code == 2
+    assert "unknown image format 'xyz'" in err
+
+
+def test_plan_apt_box_from_parameters(capsys):
+    code, out, _ = run(
+        capsys,
+        "plan",
+        "--pattern",
+        "box",
+        "--point-spacing",
+        "0.264",
+        "--line-spacing",
+        "0.185",
+        "--orient",
+        "20.86",
+        "--angle",
+        "69.07",
+        "--format",
+        "apt",
+    )
+    assert code == 0
+    assert "POS TARG -0.1233,0.1379" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plan", "--pattern", "hotpixel", "--npoints", "0"], "npoints=0 must be >= 2"),
+        (["plan", "--pattern", ""], "--pattern must not be empty"),
+        (["plan", "--pattern", "subline", "--npoints", "2", "--step", "1", "2"], "one number"),
+        (["split", "--cr-rate", "-1"], "--cr-rate -1.0 must be >= 0"),
+    ],
+)
+def test_more_one_line_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err

@@ -109,3 +109,20 @@ def test_json_layout(tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_postargs("/nonexistent/dir/p.txt")
+
+
+def test_bad_meta_and_units_are_format_errors(tmp_path):
+    j = tmp_path / "meta.json"
+    j.write_text('{"offsets": [[0, 0]], "meta": [1, 2]}')
+    with pytest.raises(FileFormatError, match="'meta' must be an object"):
+        read_postargs(j)
+    from astropy import units as u
+    from astropy.table import Table
+
+    e = tmp_path / "pix.ecsv"
+    Table({"postarg_x": [0.0, 1.0] * u.pix, "postarg_y": [0.0, 1.0] * u.pix}).write(e)
+    with pytest.raises(FileFormatError, match="not an angle"):
+        read_postargs(e)
+    ok = tmp_path / "mas.ecsv"
+    Table({"postarg_x": [0.0, 100.0] * u.mas, "postarg_y": [0.0, 0.0] * u.mas}).write(ok)
+    np.testing.assert_allclose(read_postargs(ok).offsets, [[0, 0], [0.1, 0]])

@@ -7,12 +7,8 @@ from ditherlab.simulate import Scene
 
 def camera(name="acs-wfc"):
     """The real built-in aperture."""
-    try:
-        from ditherlab.planner import get_aperture
-    except ImportError:  # TEMPORARY until the apertures branch is merged
-        from sim_fake_aperture import fake_wfc
+    from ditherlab.planner import get_aperture
 
-        return fake_wfc(nx=1024, ny=512)
     return get_aperture(name)
 
 

@@ -23,7 +23,12 @@ from ditherlab.simulate.detector import (
 
 @pytest.mark.parametrize(
     ("instrument", "detector", "exptime"),
-    [("ACS", "WFC", 500.0), ("ACS", "WFC", 1000.0), ("WFPC2", "WF", 1000.0), ("WFC3", "UVIS", 2000.0)],
+    [
+        ("ACS", "WFC", 500.0),
+        ("ACS", "WFC", 1000.0),
+        ("WFPC2", "WF", 1000.0),
+        ("WFC3", "UVIS", 2000.0),
+    ],
 )
 def test_cr_pixel_fraction_matches_the_configured_rate(instrument, detector, exptime):
     """Over many frames the CR pixel fraction is within 10 % of rate x exptime."""
@@ -100,11 +105,14 @@ def test_defects_fractions_flags_and_reference_dark():
     assert np.all(dq[(code & DEFECT_UNSTABLE) != 0] & 32)
     # the flickering hot pixels are NOT flagged: only dithering removes them
     var = code == DEFECT_VARIABLE
-    assert var.any() and not dq[var].any()
+    assert var.any()
+    assert not dq[var].any()
     hot_rates = d.rate[(code & DEFECT_HOT) != 0]
-    assert hot_rates.min() >= 0.14 and hot_rates.max() <= 2.0
+    assert hot_rates.min() >= 0.14
+    assert hot_rates.max() <= 2.0
     warm_rates = d.rate[(code & DEFECT_WARM) != 0]
-    assert warm_rates.min() >= 0.06 and warm_rates.max() <= 0.14
+    assert warm_rates.min() >= 0.06
+    assert warm_rates.max() <= 0.14
     actual, reference = dark_rate(d, m, rng=1)
     # stable hot pixels are subtracted exactly; variable ones are not in the reference
     stable = (code & (DEFECT_HOT | DEFECT_WARM)) != 0
@@ -115,11 +123,27 @@ def test_defects_fractions_flags_and_reference_dark():
     assert np.all(actual[code == 0] == np.float32(m.dark))
 
 
-def test_saturate_clips_and_flags():
+def test_saturate_bleeds_along_columns_and_flags():
     m = detector_model("ACS", "WFC")
-    c, s = saturate(np.array([1.0, 77399.0, 77400.0, 1e6]), m)
-    assert c.tolist() == [1.0, 77399.0, 77400.0, 77400.0]
-    assert s.tolist() == [False, False, True, True]
+    fw = m.full_well
+    charge = np.zeros((40, 3))
+    charge[20, 1] = 6.3 * fw
+    charge[21, 1] = 1.2 * fw
+    charge[5, 2] = 0.5 * fw
+    out, sat = saturate(charge, m)
+    assert out.sum() == pytest.approx(charge.sum())  # charge is conserved
+    assert out.max() <= fw
+    trail = np.flatnonzero(sat[:, 1])
+    assert trail.size == 8  # 7.5 full wells fill 8 pixels (two ends partly)
+    assert np.all(np.diff(trail) == 1)
+    assert trail.min() <= 20
+    assert trail.max() >= 21
+    assert not sat[:, [0, 2]].any()
+    assert out[5, 2] == 0.5 * fw
+    ir = detector_model("WFC3", "IR")
+    c2, s2 = saturate(np.array([[1.0, ir.full_well, 3 * ir.full_well]]), ir)
+    assert c2.tolist() == [[1.0, ir.full_well, ir.full_well]]
+    assert s2.tolist() == [[False, True, True]]
 
 
 def test_detector_model_errors():

@@ -1,0 +1,226 @@
+"""flt/truth files: exact round trips, determinism, refusal to overwrite, the CLI."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+from sim_helpers import camera
+
+from ditherlab.cli import main
+from ditherlab.errors import FileFormatError, OutputExistsError
+from ditherlab.planner import subpixel
+from ditherlab.simulate import Pointing, Scene, observe, read_exposure, truth_path, write_exposure
+
+FIELDS = (
+    "exptime",
+    "gain",
+    "read_noise",
+    "sky",
+    "dark",
+    "instrument",
+    "detector",
+    "aperture",
+    "filter",
+    "rootname",
+    "expstart",
+    "postarg",
+    "ra_targ",
+    "dec_targ",
+    "pa_v3",
+    "idcscale",
+)
+
+
+def _small(seed, **kw):
+    ap = camera("acs-wfc")
+    scene = Scene.random_field(400, n_galaxies=3, size=220, sky=30.0, rng=seed)
+    return observe(
+        scene,
+        subpixel(2),
+        ap,
+        250.0,
+        subarray=(1900, 900, 96, 80),
+        pointing=Pointing(jitter=3.0),
+        rng=seed,
+        **kw,
+    )
+
+
+def _same_wcs(a, b):
+    assert np.array_equal(a.wcs.crpix, b.wcs.crpix)
+    assert np.array_equal(a.wcs.crval, b.wcs.crval)
+    assert np.array_equal(a.wcs.cd, b.wcs.cd)
+    assert np.array_equal(a.sip.a, b.sip.a)
+    assert np.array_equal(a.sip.b, b.sip.b)
+
+
+def assert_same_exposure(e, r):
+    for f in FIELDS:
+        assert getattr(e, f) == getattr(r, f), f
+    assert dict(e.meta) == dict(r.meta)
+    assert len(e.chips) == len(r.chips)
+    for a, b in zip(e.chips, r.chips, strict=True):
+        for name in ("sci", "err", "dq"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype, name
+            assert np.array_equal(x, y), name
+        assert (a.ccdchip, a.extver, a.origin, a.full_shape, a.aperture, a.idcscale, a.sky) == (
+            b.ccdchip,
+            b.extver,
+            b.origin,
+            b.full_shape,
+            b.aperture,
+            b.idcscale,
+            b.sky,
+        )
+        _same_wcs(a.wcs, b.wcs)
+    assert e.truth.postarg == r.truth.postarg
+    assert e.truth.roll == r.truth.roll
+    assert e.truth.visit == r.truth.visit
+    for a, b in zip(e.truth.chips, r.truth.chips, strict=True):
+        for name in ("noiseless", "cr_charge", "defects", "dark"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        _same_wcs(a.wcs, b.wcs)
+
+
+def test_write_read_round_trip_is_exact(tmp_path):
+    exps = _small(4)
+    for e in exps:
+        path = write_exposure(e, tmp_path / f"{e.rootname}_flt.fits")
+        assert truth_path(path).is_file()
+        assert_same_exposure(e, read_exposure(path))
+    # the pipeline file holds no truth
+    with fits.open(tmp_path / "dlsim01_flt.fits") as hdul:
+        names = [h.name for h in hdul]
+        assert names == ["PRIMARY", "SCI", "ERR", "DQ", "SCI", "ERR", "DQ"]
+        h = hdul[1].header
+        assert h["BUNIT"] == "ELECTRONS"
+        assert h["CTYPE1"] == "RA---TAN-SIP"
+        assert hdul[0].header["INSTRUME"] == "ACS"
+        # a WCS read straight from the header (as a pipeline would) is the exposure's WCS
+        w = WCS(h, hdul)
+        e = exps[0].chips[0]
+        xy = np.array([[0.0, 0.0], [95.0, 79.0], [40.0, 12.5]])
+        assert np.allclose(w.all_pix2world(xy, 0), e.wcs.all_pix2world(xy, 0), rtol=0, atol=1e-12)
+    r = read_exposure(tmp_path / "dlsim01_flt.fits", truth=False)
+    assert r.truth is None
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        for e in _small(7):
+            write_exposure(e, tmp_path / run / f"{e.rootname}_flt.fits")
+    for name in (
+        "dlsim01_flt.fits",
+        "dlsim01_truth.fits",
+        "dlsim02_flt.fits",
+        "dlsim02_truth.fits",
+    ):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    other = _small(8)[0]
+    assert not np.array_equal(
+        other.chips[0].sci, read_exposure(tmp_path / "a" / "dlsim01_flt.fits").chips[0].sci
+    )
+
+
+def test_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
+    e = _small(1)[0]
+    path = tmp_path / "x_flt.fits"
+    write_exposure(e, path)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError):
+        write_exposure(e, path)
+    assert path.read_bytes() == before
+    write_exposure(e, path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_flt.fits", "x_truth.fits"]
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_exposure(tmp_path / "none_flt.fits")
+    fits.PrimaryHDU(np.zeros((3, 3))).writeto(tmp_path / "plain_flt.fits")
+    with pytest.raises(FileFormatError, match="INSTRUME"):
+        read_exposure(tmp_path / "plain_flt.fits")
+    (tmp_path / "junk_flt.fits").write_text("junk")
+    with pytest.raises(FileFormatError):
+        read_exposure(tmp_path / "junk_flt.fits")
+    e = _small(2)[0]
+    write_exposure(e.replace(truth=None), tmp_path / "nt_flt.fits")
+    assert not (tmp_path / "nt_truth.fits").exists()
+    with pytest.raises(FileNotFoundError, match="truth"):
+        read_exposure(tmp_path / "nt_flt.fits", truth=True)
+
+
+def test_cli_simulate(tmp_path, capsys):
+    scene = Scene.random_field(30, size=30, sky=20.0, rng=3)
+    scene.write(tmp_path / "stars.ecsv")
+    out = tmp_path / "out"
+    args = [
+        "simulate",
+        "--pattern",
+        "2",
+        "--step",
+        "2",
+        "3",
+        "--aperture",
+        "acs-wfc1",
+        "--exptime",
+        "100",
+        "--scene",
+        str(tmp_path / "stars.ecsv"),
+        "--chips",
+        "1",
+        "--subarray",
+        "1990",
+        "990",
+        "64",
+        "64",
+        "--outdir",
+        str(out),
+        "--seed",
+        "5",
+    ]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "exposure 1/2" in captured.err
+    assert "exposure 2/2" in captured.err
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [
+        "dlsim01_flt.fits",
+        "dlsim01_truth.fits",
+        "dlsim02_flt.fits",
+        "dlsim02_truth.fits",
+        "dlsim_scene.ecsv",
+    ]
+    e = read_exposure(out / "dlsim02_flt.fits")
+    assert e.exptime == 100.0
+    assert e.chips[0].shape == (64, 64)
+    assert e.chips[0].origin == (1990, 990)
+    # the --step 2 3 sub-pixel pattern: second POS TARG is (2.5, 3.5) px at the reference
+    assert e.meta["pattern"] == "2-point sub-pixel"
+    # a second run refuses to overwrite, with a clear one-line error
+    assert main(args) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "-q"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--aperture",
+                "acs-wfc1",
+                "--exptime",
+                "-3",
+                "--outdir",
+                str(out),
+                "--overwrite",
+                "--subarray",
+                "0",
+                "0",
+                "8",
+                "8",
+            ]
+        )
+        == 2
+    )
+    assert "exptime" in capsys.readouterr().err

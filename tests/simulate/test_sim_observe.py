@@ -1,0 +1,362 @@
+"""observe(): statistics of the simulated pixels against what was configured."""
+
+import numpy as np
+import pytest
+from sim_helpers import camera, one_star
+
+from ditherlab.errors import DitherlabTypeError, DitherlabValueError
+from ditherlab.planner import Pattern, subpixel
+from ditherlab.simulate import Pointing, Scene, observe, pattern_postargs
+
+EMPTY = Scene(ra=150.0, dec=2.0, x=[], y=[], flux=[], sky=40.0)
+
+
+def _centroid(img, x0, y0, half):
+    yy, xx = np.mgrid[y0 - half : y0 + half + 1, x0 - half : x0 + half + 1]
+    cut = img[y0 - half : y0 + half + 1, x0 - half : x0 + half + 1]
+    return (cut * xx).sum() / cut.sum(), (cut * yy).sum() / cut.sum()
+
+
+def test_pixel_noise_variance_matches_sky_dark_and_read_noise():
+    ap = camera("acs-wfc1")
+    t = 1000.0
+    (exp,) = observe(
+        EMPTY, Pattern([[0, 0]]), ap, t, chips=[ap.chip], subarray=(1000, 500, 256, 256), rng=21
+    )
+    chip = exp.chips[0]
+    truth = exp.truth.chips[0]
+    good = (chip.dq == 0) & ~truth.cr_mask & (truth.defects == 0)
+    assert good.mean() > 0.9
+    sky = 40.0 * 0.05**2 * t
+    assert exp.sky == pytest.approx(sky)
+    expected_var = sky + exp.dark * t + exp.read_noise**2
+    values = chip.sci[good].astype(float)
+    assert values.var() == pytest.approx(expected_var, rel=0.03)
+    assert values.mean() == pytest.approx(sky, abs=4 * np.sqrt(expected_var / good.sum()))
+    # the ERR array is the pipeline's estimate of the same noise
+    assert np.mean(chip.err[good].astype(float) ** 2) == pytest.approx(expected_var, rel=0.03)
+    # cosmic rays and hot pixels are there, and the hot ones are flagged
+    assert truth.cr_mask.mean() == pytest.approx(0.02, rel=0.25)
+    assert np.all(chip.dq[(truth.defects & 1) != 0] & 16)
+
+
+@pytest.mark.parametrize("where", ["centre", "corner"])
+def test_star_flux_is_recovered_within_one_percent(where):
+    ap = camera("acs-wfc1")
+    ny, nx = ap.shape
+    x, y = ((nx - 1) / 2 + 0.3, (ny - 1) / 2 - 0.2) if where == "centre" else (60.4, ny - 61.7)
+    flux, t = 300.0, 500.0  # 1.5e5 e-, peak below full well
+    scene, cmap = one_star(ap, x, y, flux)
+    x0, y0 = int(x) - 40, int(y) - 40
+    (exp,) = observe(
+        scene,
+        Pattern([[0, 0]]),
+        ap,
+        t,
+        chips=[ap.chip],
+        subarray=(x0, y0, 80, 80),
+        cosmic_rays_on=False,
+        defects_on=False,
+        rng=3,
+    )
+    chip, truth = exp.chips[0], exp.truth.chips[0]
+    jac = cmap.jacobian(x, y)
+    area_corr = abs(np.linalg.det(jac)) / exp.idcscale**2  # pixel-area map value at the star
+    if where == "corner":
+        assert abs(area_corr - 1.0) > 0.03  # the pixel-area effect matters there
+    # noiseless: exact flux conservation through distortion and pixel integration
+    assert truth.noiseless.sum() * area_corr == pytest.approx(flux * t, rel=1e-6)
+    # aperture photometry in a box holding the whole (truncated) PSF: 0.3 % noise
+    lx, ly = round(x) - x0, round(y) - y0
+    box = chip.sci[ly - 15 : ly + 16, lx - 15 : lx + 16].astype(float)
+    assert truth.noiseless[ly - 15 : ly + 16, lx - 15 : lx + 16].sum() == pytest.approx(
+        truth.noiseless.sum(), rel=1e-6
+    )
+    recovered = (box - exp.sky).sum() * area_corr
+    assert recovered == pytest.approx(flux * t, rel=0.01)
+    # and the star is where the header WCS says (the WCS includes the distortion)
+    ra, dec = scene.radec()
+    px, py = chip.wcs.all_world2pix(ra, dec, 0, tolerance=1e-10)
+    cx, cy = _centroid(truth.noiseless, round(px[0]), round(py[0]), 12)
+    assert cx == pytest.approx(px[0], abs=0.02)
+    assert cy == pytest.approx(py[0], abs=0.02)
+    assert px[0] + x0 == pytest.approx(x, abs=1e-6)
+    assert py[0] + y0 == pytest.approx(y, abs=1e-6)
+
+
+def test_saturated_pixels_carry_256():
+    ap = camera("acs-wfc1")
+    _ny, _nx = ap.shape
+    scene, _ = one_star(ap, 500.0, 400.0, 1e5)
+    (exp,) = observe(
+        scene,
+        Pattern([[0, 0]]),
+        ap,
+        400.0,
+        chips=[ap.chip],
+        subarray=(470, 370, 60, 60),
+        cosmic_rays_on=False,
+        rng=8,
+    )
+    chip = exp.chips[0]
+    sat = (chip.dq & 256) != 0
+    assert sat.sum() >= 5
+    full = 77400.0
+    assert chip.sci[sat].max() <= full + 6 * exp.read_noise
+    assert np.all(chip.sci[~sat] < full)
+    # the overflow bleeds along columns: the saturated trail is taller than wide
+    rows, cols = np.nonzero(sat)
+    assert np.ptp(rows) > 2 * np.ptp(cols)
+
+
+def test_integer_dither_moves_the_sky_over_fixed_defects():
+    ap = camera("acs-wfc1")
+    xr, yr = ap.reference_pixel
+    scene, _ = one_star(ap, xr - 49.8, yr - 39.7, 50.0)
+    pat = Pattern([[0.0, 0.0], [5.0, 5.0]], frame="pixel")
+    exps = observe(
+        scene,
+        pat,
+        ap,
+        300.0,
+        chips=[ap.chip],
+        subarray=(int(xr) - 100, int(yr) - 90, 100, 100),
+        noise=False,
+        cosmic_rays_on=False,
+        rng=9,
+    )
+    a, b = (e.truth.chips[0] for e in exps)
+    assert np.array_equal(a.defects, b.defects)  # defects fixed in detector coordinates
+    assert np.array_equal(exps[0].chips[0].dq, exps[1].chips[0].dq)
+    ca = _centroid(a.noiseless, 50, 50, 8)
+    cb = _centroid(b.noiseless, 55, 55, 8)
+    # the pattern's pixel step is exact at the aperture reference, ~1 % off elsewhere
+    assert cb[0] - ca[0] == pytest.approx(5.0, abs=0.02)
+    assert cb[1] - ca[1] == pytest.approx(5.0, abs=0.02)
+
+
+def test_pixel_pattern_is_exact_at_the_reference_pixel():
+    ap = camera("acs-wfc1")
+    xr, yr = ap.reference_pixel
+    post = pattern_postargs(subpixel(2), ap)
+    x, y = ap.postarg_to_sci(*post[1])
+    assert float(x) - xr == pytest.approx(3.5, abs=0.02)
+    assert float(y) - yr == pytest.approx(3.5, abs=0.02)
+    with pytest.raises(DitherlabTypeError, match="Pattern"):
+        pattern_postargs([[0, 0]], ap)
+
+
+def test_pointing_errors_misalign_frames_on_purpose():
+    ap = camera("acs-wfc1")
+    xr, yr = ap.reference_pixel
+    scene, _ = one_star(ap, xr, yr, 80.0)
+    pointing = Pointing(errors=[[0.0, 0.0], [0.1, -0.05]])
+    exps = observe(
+        scene,
+        Pattern([[0, 0], [0, 0]], frame="postarg"),
+        ap,
+        200.0,
+        chips=[ap.chip],
+        subarray=(int(xr) - 30, int(yr) - 30, 60, 60),
+        noise=False,
+        cosmic_rays_on=False,
+        defects_on=False,
+        pointing=pointing,
+        rng=2,
+    )
+    assert exps[1].postarg == (0.0, 0.0)
+    assert exps[1].truth.postarg == pytest.approx((0.1, -0.05))
+    ra, dec = scene.radec()
+    shifts = []
+    for e in exps:
+        c = e.chips[0]
+        px, py = c.wcs.all_world2pix(ra, dec, 0)
+        cx, cy = _centroid(e.truth.chips[0].noiseless, 30, 30, 10)
+        shifts.append((cx - px[0], cy - py[0]))
+    assert np.hypot(*shifts[0]) < 0.02  # first frame: WCS is right
+    # second: the star sits ~0.11"/0.05 = 2.2 px away from where its header says
+    assert np.hypot(*shifts[1]) == pytest.approx(np.hypot(0.1, 0.05) / 0.0488, rel=0.05)
+
+
+def test_pointing_jitter_statistics():
+    p = Pointing(jitter=4.0, visit_jitter=12.0, visits=[1] * 500 + [2] * 500)
+    off, roll, visits = p.draw(1000, np.random.default_rng(1))
+    within = np.concatenate([off[visits == v] - off[visits == v].mean(0) for v in (1, 2)])
+    assert within.std() == pytest.approx(0.004, rel=0.1)
+    assert not roll.any()
+    big = Pointing(large_error_rate=1.0).draw(50, np.random.default_rng(2))
+    size = np.hypot(*big[0].T)
+    assert size.min() >= 0.1
+    assert size.max() <= 0.2
+    assert np.abs(big[1]).max() <= 0.1
+
+
+def test_both_chips_share_one_sky():
+    ap = camera("acs-wfc")
+    (exp,) = observe(
+        EMPTY,
+        Pattern([[0, 0]]),
+        ap,
+        10.0,
+        subarray=(0, 0, 32, 32),
+        noise=False,
+        cosmic_rays_on=False,
+        defects_on=False,
+        rng=1,
+    )
+    assert [c.ccdchip for c in exp.chips] == [c.chip for c in ap.chips]
+    assert [c.extver for c in exp.chips] == [1, 2]
+    # separation on the sky of the two chips' reference pixels = their V2/V3 separation
+    from astropy.coordinates import SkyCoord
+
+    pts = []
+    for c, cap in zip(exp.chips, ap.chips, strict=True):
+        xr, yr = cap.reference_pixel
+        ra, dec = c.wcs.all_pix2world([xr - c.origin[0]], [yr - c.origin[1]], 0)
+        pts.append(SkyCoord(ra[0], dec[0], unit="deg"))
+    sep = pts[0].separation(pts[1]).arcsec
+    v = [np.array(cap.sci_to_tel(*cap.reference_pixel), float) for cap in ap.chips]
+    assert sep == pytest.approx(np.hypot(*(v[0] - v[1])), abs=0.002)
+
+
+def test_galaxies_are_rendered_with_their_flux():
+    ap = camera("acs-wfc1")
+    xr, yr = ap.reference_pixel
+    s0, _ = one_star(ap, xr, yr, 10.0)
+    gal = s0.replace(kind=["sersic"], r_eff=[0.3], n=[1.5], q=[0.5], pa=[30.0])
+    (exp,) = observe(
+        gal,
+        Pattern([[0, 0]]),
+        ap,
+        100.0,
+        chips=[ap.chip],
+        subarray=(int(xr) - 100, int(yr) - 100, 200, 200),
+        noise=False,
+        cosmic_rays_on=False,
+        defects_on=False,
+        rng=1,
+    )
+    nl = exp.truth.chips[0].noiseless.astype(float)
+    area_corr = abs(np.linalg.det(ap.jacobian(xr, yr))) / 0.05**2
+    assert nl.sum() * area_corr == pytest.approx(1000.0, rel=1e-4)
+    # elongated: second moments differ along the two axes
+    yy, xx = np.mgrid[0:200, 0:200]
+    cx, cy = (nl * xx).sum() / nl.sum(), (nl * yy).sum() / nl.sum()
+    mxx = (nl * (xx - cx) ** 2).sum() / nl.sum()
+    myy = (nl * (yy - cy) ** 2).sum() / nl.sum()
+    mxy = (nl * (xx - cx) * (yy - cy)).sum() / nl.sum()
+    ev = np.linalg.eigvalsh([[mxx, mxy], [mxy, myy]])
+    assert ev[0] / ev[1] == pytest.approx(0.5**2, rel=0.2)
+
+
+def test_observe_argument_errors():
+    ap = camera("acs-wfc1")
+    pat = Pattern([[0, 0]])
+    with pytest.raises(DitherlabValueError, match="exptime"):
+        observe(EMPTY, pat, ap, -5.0)
+    with pytest.raises(DitherlabValueError, match="exptime has 2 values"):
+        observe(EMPTY, pat, ap, [1.0, 2.0])
+    with pytest.raises(DitherlabValueError, match="chip 7"):
+        observe(EMPTY, pat, ap, 1.0, chips=[7])
+    with pytest.raises(DitherlabValueError, match="subarray"):
+        observe(EMPTY, pat, ap, 1.0, subarray=(0, 0, 10**6, 10))
+    with pytest.raises(DitherlabTypeError, match="scene"):
+        observe("stars.ecsv", pat, ap, 1.0)
+    with pytest.raises(DitherlabTypeError, match="psf"):
+        observe(EMPTY, pat, ap, 1.0, psf="tinytim.fits")
+    with pytest.raises(DitherlabTypeError, match="aperture"):
+        observe(EMPTY, pat, 42, 1.0)
+
+
+def test_an_image_psf_is_rendered_like_the_analytic_one(tmp_path):
+    from astropy.io import fits
+
+    from ditherlab.simulate import GaussianPSF, ImagePSF
+
+    ap = camera("acs-wfc1")
+    xr, yr = ap.reference_pixel
+    scene, _ = one_star(ap, xr + 0.25, yr - 0.1, 100.0)
+    fwhm = 0.1
+    yy, xx = np.mgrid[-60:61, -60:61] * (0.05 / 5)
+    img = np.exp(-0.5 * (xx**2 + yy**2) / (fwhm / 2.3548200450309493) ** 2)
+    fits.PrimaryHDU(img, header=fits.Header({"OVERSAMP": 5})).writeto(tmp_path / "psf.fits")
+    kw = {
+        "chips": [ap.chip],
+        "subarray": (int(xr) - 20, int(yr) - 20, 40, 40),
+        "noise": False,
+        "cosmic_rays_on": False,
+        "defects_on": False,
+        "rng": 1,
+    }
+    (a,) = observe(
+        scene, Pattern([[0, 0]]), ap, 10.0, psf=ImagePSF.from_fits(tmp_path / "psf.fits"), **kw
+    )
+    (b,) = observe(scene, Pattern([[0, 0]]), ap, 10.0, psf=GaussianPSF(fwhm, radius=0.3), **kw)
+    na, nb = a.truth.chips[0].noiseless, b.truth.chips[0].noiseless
+    assert na.sum() == pytest.approx(nb.sum(), rel=1e-4)
+    assert np.abs(na - nb).max() < 0.01 * nb.max()
+
+
+@pytest.mark.slow
+def test_full_acs_wfc_exposure():
+    """The benchmark case, checked: both full chips, 500 stars, every effect on."""
+    scene = Scene.random_field(500, size=230.0, sky=40.0, rng=1)
+    (exp,) = observe(scene, Pattern([[0, 0]]), "acs-wfc", 500.0, rng=1)
+    assert [c.shape for c in exp.chips] == [(2048, 4096), (2048, 4096)]
+    for chip, truth in zip(exp.chips, exp.truth.chips, strict=True):
+        good = (chip.dq == 0) & ~truth.cr_mask
+        assert np.median(chip.sci[good]) == pytest.approx(exp.sky, abs=1.0)
+        assert truth.cr_mask.mean() == pytest.approx(0.01, rel=0.05)
+        assert truth.noiseless.sum() > exp.sky * chip.sci.size
+
+
+@pytest.mark.parametrize(
+    ("name", "idcscale"),
+    [("wfc3-ir", 0.1283), ("wfc3-uvis2", 0.0396), ("wfpc2-pc1", 0.0455), ("acs-hrc", 0.025)],
+)
+def test_flux_is_conserved_on_every_camera(name, idcscale):
+    ap = camera(name)
+    ny, nx = ap.shape
+    x, y = 0.3 * nx + 0.37, 0.6 * ny - 0.21
+    scene, cmap = one_star(ap, x, y, 50.0)
+    (exp,) = observe(
+        scene,
+        Pattern([[0, 0]]),
+        ap,
+        100.0,
+        chips=[ap.chip],
+        subarray=(int(x) - 40, int(y) - 40, 80, 80),
+        noise=False,
+        cosmic_rays_on=False,
+        defects_on=False,
+        rng=1,
+    )
+    assert exp.chips[0].idcscale == idcscale
+    area_corr = abs(np.linalg.det(cmap.jacobian(x, y))) / idcscale**2
+    assert exp.truth.chips[0].noiseless.sum() * area_corr == pytest.approx(5000.0, rel=1e-6)
+
+
+def test_cr_loss_of_an_observed_stack_matches_the_planner():
+    """End to end: two 1500 s exposures at the seed's WFPC2 rate lose p**2 of the pixels."""
+    from ditherlab.planner import SEED_WFPC2_CR_RATE, cr_loss_fraction
+    from ditherlab.simulate import detector_model
+
+    ap = camera("acs-wfc1")
+    model = detector_model("ACS", "WFC", cr_rate=SEED_WFPC2_CR_RATE)
+    exps = observe(
+        EMPTY,
+        Pattern([[0, 0], [0, 0]]),
+        ap,
+        1500.0,
+        detector=model,
+        chips=[ap.chip],
+        subarray=(0, 0, 1024, 1024),
+        noise=False,
+        defects_on=False,
+        rng=33,
+    )
+    both = exps[0].truth.chips[0].cr_mask & exps[1].truth.chips[0].cr_mask
+    expected = cr_loss_fraction(3000.0, 2, rate=SEED_WFPC2_CR_RATE)
+    assert expected == pytest.approx(0.002307, rel=1e-4)
+    sigma = 2.0 * np.sqrt(expected * both.size) / both.size
+    assert abs(both.mean() - expected) < 4 * sigma
