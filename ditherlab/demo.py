@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ditherlab._validation import as_float, as_int, as_pair
-from ditherlab.errors import OutputExistsError
+from ditherlab.errors import DitherlabValueError, OutputExistsError
 
 __all__ = ["DemoConfig", "register", "run_demo"]
 
@@ -282,13 +282,17 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
     fig = plot_pattern(posts, ap)
     fig.savefig(work / "pattern.png", dpi=100)
     plt.close(fig)
-    ph_ref = phase_metrics(pix, oversample=2)
+    ph_ref = phase_metrics(pix, oversample=2)  # η is ∞ (undefined) for fewer than 4 frames
     pmap = phase_map(posts, ap, grid=(5, 3))
 
     # -- simulate --------------------------------------------------------------------------
     model = detector_model(ap.instrument, ap.detector)
     xr, yr = ap.reference_pixel
     ny_full, nx_full = ap.shape
+    if cfg.size > min(ny_full, nx_full):
+        raise DitherlabValueError(
+            f"size={cfg.size} is larger than the {ap.name} chip ({nx_full} × {ny_full} px)"
+        )
     x0 = int(min(max(round(xr) - cfg.size // 2, 0), nx_full - cfg.size))
     y0 = int(min(max(round(yr) - cfg.size // 2, 0), ny_full - cfg.size))
     field = cfg.size * float(np.mean(ap.pixel_scale)) * 1.6
@@ -345,25 +349,25 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
     sci, wht, ctx = _drizzle_stack(exposures, data, w_ideal, out_wcs, out_shape, cfg)
     sci_nocr, _, _ = _drizzle_stack(exposures, data, w_nocr, out_wcs, out_shape, cfg)
     truth_img, truth_wht, _ = _drizzle_stack(exposures, truth_data, w_nocr, out_wcs, out_shape, cfg)
-    one_img, _, _ = _drizzle_stack(
-        exposures,
-        truth_data,
-        w_first,
-        out_wcs,
-        out_shape,
-        dataclasses.replace(cfg, final_pixfrac=1.0),
-    )
+    # resolution: the noiseless stack and one frame through the same kernel (pixfrac 1,
+    # so a single frame leaves no holes), so only the dithering differs
+    pf1 = dataclasses.replace(cfg, final_pixfrac=1.0)
+    stack_pf1, _, _ = _drizzle_stack(exposures, truth_data, w_nocr, out_wcs, out_shape, pf1)
+    one_img, _, _ = _drizzle_stack(exposures, truth_data, w_first, out_wcs, out_shape, pf1)
     resid, _, _ = _drizzle_stack(exposures, leak, w_ideal, out_wcs, out_shape, cfg)
 
     # -- score -----------------------------------------------------------------------------
     say("score")
     # uncovered output pixels are NaN (fillval=None, as in the C drizzle); measure on zeros
-    sci_m, truth_m, one_m = (np.nan_to_num(a) for a in (sci, truth_img, one_img))
+    sci_m, truth_m, one_m, stack_m, resid_m = (
+        np.nan_to_num(a) for a in (sci, truth_img, one_img, stack_pf1, resid)
+    )
     n = len(exposures)
     cr_frac = float(np.mean([t.cr_mask.mean() for e in exposures for t in e.truth.chips]))
     lost_analytic = cr_loss_fraction(n * cfg.exptime, n, rate=cr_frac / cfg.exptime)
     interior = truth_wht > 0.5 * np.median(truth_wht[truth_wht > 0])
-    lost_measured = float(np.sum((wht <= 0) & interior) / np.sum(interior))
+    lost_pixels = int(np.sum((wht <= 0) & interior))
+    lost_measured = lost_pixels / float(np.sum(interior))
     wu = weight_uniformity(wht)
 
     ra, dec = scene.radec()
@@ -375,12 +379,15 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
     ok = np.isfinite(meas) & np.isfinite(ref) & (ref > 50 * np.sqrt(sky_px / cfg.exptime))
     ratio = meas[ok] / ref[ok]
     bright = ok & (ref >= (np.median(ref[ok]) if ok.any() else np.inf))
-    fwhm_stack = _fwhm(truth_m, sx[bright], sy[bright], rad)
+    fwhm_stack = _fwhm(stack_m, sx[bright], sy[bright], rad)
     fwhm_one = _fwhm(one_m, sx[bright], sy[bright], rad)
 
     raw_peak = max(float(np.max(l_[0])) / e.exptime for l_, e in zip(leak, exposures, strict=True))
     raw_peak *= cfg.final_scale**2  # the same charge per output-pixel area
-    hot_peak = float(np.max(np.abs(resid[interior]))) if interior.any() else 0.0
+    # where every frame overlaps (full depth), a hot pixel is diluted by the number of frames
+    full = (truth_wht > 0.9 * np.median(truth_wht[truth_wht > 0])) & (wht > 0)
+    hot_peak = float(np.max(np.abs(resid_m[full]))) if full.any() else 0.0
+    hot_ratio = hot_peak / raw_peak if raw_peak > 0 else None  # None: no unflagged hot pixel
     quiet = interior & (truth_m < 0.01 * truth_m.max())
 
     report = {
@@ -393,9 +400,9 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
             "pixel_offsets": pix.offsets.tolist(),
             "postargs_arcsec": posts.offsets.tolist(),
             "apt_rounding_px": table.meta.get("rounding_px"),
-            "eta_2x2_at_reference": ph_ref["eta"],
+            "eta_2x2_at_reference": _finite(ph_ref["eta"]),
             "covering_radius_at_reference_px": ph_ref["covering_radius"],
-            "eta_2x2_worst_on_chip": pmap.meta["eta_worst"],
+            "eta_2x2_worst_on_chip": _finite(pmap.meta["eta_worst"]),
             "covering_radius_worst_on_chip_px": pmap.meta["covering_radius_worst"],
         },
         "simulation": {
@@ -418,6 +425,8 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
         "score": {
             "cr_loss_analytic": float(lost_analytic),
             "cr_loss_measured": lost_measured,
+            "cr_lost_output_pixels": lost_pixels,
+            "interior_output_pixels": int(np.sum(interior)),
             "weight_rms_over_median": wu["rms_over_median"],
             "weight_holes": wu["holes"],
             "correlated_noise_R": correlated_noise_ratio(cfg.final_pixfrac, cfg.final_scale),
@@ -426,7 +435,7 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
             "photometry_stars": int(ratio.size),
             "fwhm_stack_arcsec": fwhm_stack * native * cfg.final_scale,
             "fwhm_single_arcsec": fwhm_one * native * cfg.final_scale,
-            "hot_pixel_residue_peak_over_raw": hot_peak / raw_peak if raw_peak > 0 else 0.0,
+            "hot_pixel_residue_peak_over_raw": hot_ratio,
             "sky_noise_drizzled_cps": float(np.std(sci_m[quiet])),
             "cr_residue_without_masks_peak_cps": float(
                 np.max(np.abs(np.nan_to_num(sci_nocr) - sci_m)[interior])
@@ -473,7 +482,7 @@ def _write_outputs(work, report, exposures, sci, wht, ctx, sci_nocr, out_wcs) ->
     fig.savefig(work / "drizzled.png", dpi=90)
     plt.close(fig)
 
-    (work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (work / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     (work / "report.md").write_text(_markdown(report))
 
 
@@ -498,14 +507,14 @@ def _markdown(r: dict[str, Any]) -> str:
     lines += [
         "",
         (
-            f"* Sub-pixel sampling at the reference pixel: noise amplification η (2 × 2) = "
-            f"{p['eta_2x2_at_reference']:.3f} (1 is ideal), covering radius "
-            f"{p['covering_radius_at_reference_px']:.3f} px."
+            f"* Sub-pixel sampling at the reference pixel: covering radius "
+            f"{p['covering_radius_at_reference_px']:.3f} px, noise amplification η for a "
+            f"2 × 2 finer grid {_fmt(p['eta_2x2_at_reference'], '.3f', _NO_ETA)} (1 is ideal)."
         ),
         (
-            f"* Worst over the chip (the same POS TARGs through the distortion): η = "
-            f"{p['eta_2x2_worst_on_chip']:.3f}, covering radius "
-            f"{p['covering_radius_worst_on_chip_px']:.3f} px."
+            f"* Worst over the chip (the same POS TARGs through the distortion): covering "
+            f"radius {p['covering_radius_worst_on_chip_px']:.3f} px, η "
+            f"{_fmt(p['eta_2x2_worst_on_chip'], '.3f', _NO_ETA)}."
         ),
         f"* APT rounding of the POS TARGs costs at most {p['apt_rounding_px']:.4f} px.",
         "",
@@ -528,30 +537,39 @@ def _markdown(r: dict[str, Any]) -> str:
         "| metric | value |",
         "|---|---|",
         (
-            f"| sky lost to cosmic rays, analytic (hit in all {s['exposures']}) | "
-            f"{100 * sc['cr_loss_analytic']:.4f} % |"
+            f"| sky lost to cosmic rays (hit in all {s['exposures']} frames), analytic | "
+            f"{sc['cr_loss_analytic']:.2e} (≈ "
+            f"{sc['cr_loss_analytic'] * sc['interior_output_pixels']:.1f} output pixels) |"
         ),
         (
             f"| sky lost to cosmic rays, measured in the drizzle | "
-            f"{100 * sc['cr_loss_measured']:.4f} % |"
+            f"{sc['cr_loss_measured']:.2e} ({sc['cr_lost_output_pixels']} of "
+            f"{sc['interior_output_pixels']} output pixels) |"
         ),
         f"| weight map RMS/median (≲ 0.2 is good) | {sc['weight_rms_over_median']:.3f} |",
         f"| weight-map holes | {100 * sc['weight_holes']:.3f} % |",
         f"| correlated-noise ratio R | {sc['correlated_noise_R']:.3f} |",
         (
-            f"| photometry, drizzled / truth (median, scatter, stars) | "
+            f"| photometry, data ÷ noiseless truth drizzled alike (median, scatter, stars) | "
             f"{_fmt(sc['photometry_median_ratio'])}, {_fmt(sc['photometry_scatter'])}, "
             f"{sc['photometry_stars']} |"
         ),
         (
-            f"| PSF FWHM: dithered stack vs one frame | {sc['fwhm_stack_arcsec']:.4f}″ vs "
-            f"{sc['fwhm_single_arcsec']:.4f}″ |"
+            f"| PSF FWHM, pixfrac 1: dithered stack vs one frame | "
+            f"{sc['fwhm_stack_arcsec']:.4f}″ vs {sc['fwhm_single_arcsec']:.4f}″ |"
         ),
         (
-            f"| unflagged hot-pixel residue (peak, relative to one raw frame) | "
-            f"{sc['hot_pixel_residue_peak_over_raw']:.3f} |"
+            f"| unflagged hot pixels: peak residue where all frames overlap, relative to one "
+            f"raw frame (dilution by dithering; no outlier rejection applied) | "
+            f"{_fmt(sc['hot_pixel_residue_peak_over_raw'], '.3f', 'none in the field')} |"
         ),
         f"| sky noise in the drizzle | {sc['sky_noise_drizzled_cps']:.4f} e⁻/s/px |",
+        "",
+        (
+            "Dithering does not narrow the PSF by itself (each frame is still convolved with "
+            "its pixel); what it buys is sampling, free of aliasing, which η and the "
+            "covering radius measure."
+        ),
         "",
         (
             "Files: `postargs.txt` (for APT), `pattern.png`, `drizzled.png`, `drz_sci.fits`, "
@@ -562,8 +580,16 @@ def _markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4f}"
+_NO_ETA = "undefined (fewer than 4 frames)"
+
+
+def _finite(v: float) -> float | None:
+    """JSON has no infinity: a non-finite metric is reported as None."""
+    return float(v) if np.isfinite(v) else None
+
+
+def _fmt(v: float | None, spec: str = ".4f", missing: str = "n/a") -> str:
+    return missing if v is None else format(v, spec)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
