@@ -17,7 +17,11 @@ from ditherlab.errors import DitherlabError
 __all__ = ["build_parser", "main"]
 
 #: Modules exposing ``register(subparsers)``; each adds one or more sub-commands.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("ditherlab.planner._cli", "ditherlab.simulate._cli")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "ditherlab.planner._cli",
+    "ditherlab.simulate._cli",
+    "ditherlab.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
