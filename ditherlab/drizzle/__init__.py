@@ -3,7 +3,8 @@
 A numpy implementation of the drizzle algorithm of Fruchter & Hook (2002, PASP 114, 144)
 with the keyword names and conventions of STScI's ``drizzle.resample``: :class:`Drizzle`
 accumulates images, :func:`blot_image` interpolates back, :func:`pixmap_from_wcs` and
-:func:`pixmap_from_functions` build pixel maps, :func:`prepare` builds a reusable sparse
+:func:`pixmap_from_functions` build pixel maps (:func:`pixmap_from_aperture` straight from
+an HST aperture and a POS TARG onto an :class:`IdealGrid`), :func:`prepare` builds a reusable sparse
 operator for many frames that share one geometry.
 
 Flux relation (all kernels except ``legacy_kernels=True`` gaussian/lanczos/tophat), with
@@ -12,6 +13,7 @@ the whole input inside the output::
     sum(out_img * out_wht) / iscale == Σ data · weight_map · wht_scale
 """
 
+from ditherlab.drizzle._aperture_pixmap import IdealGrid, aperture_to_ideal, pixmap_from_aperture
 from ditherlab.drizzle._blot import BLOT_INTERPOLATIONS, blot_image
 from ditherlab.drizzle._kernels import KERNELS, quad_pixel_overlaps
 from ditherlab.drizzle._operator import DrizzleOperator, prepare
@@ -24,8 +26,11 @@ __all__ = [
     "KERNELS",
     "Drizzle",
     "DrizzleOperator",
+    "IdealGrid",
+    "aperture_to_ideal",
     "blot_image",
     "estimate_pixel_scale_ratio",
+    "pixmap_from_aperture",
     "pixmap_from_functions",
     "pixmap_from_wcs",
     "prepare",
