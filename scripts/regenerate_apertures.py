@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+# run from a source checkout without installing: make this checkout's ditherlab importable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 OUT = Path(__file__).resolve().parents[1] / "ditherlab" / "planner" / "data" / "hst_apertures.json"
 
 # Curated detector facts.  sci_offset = (ox, oy): x_siaf = x_flt + ox, y_siaf = y_flt + oy,
@@ -152,7 +155,9 @@ def _newton(c_x, c_y, X, Y):
 
 def build(siaf_file: str = "siaf.dat-Latest") -> dict:
     """Read the HST SIAF through pysiaf and return the JSON document as a dict."""
-    import pysiaf
+    from ditherlab.planner.apertures import _import_pysiaf
+
+    pysiaf = _import_pysiaf()  # without pysiaf's network version check
 
     prd = Path(pysiaf.__file__).parent / "prd_data" / "HST"
     same_as = sorted(

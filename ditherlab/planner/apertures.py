@@ -905,12 +905,37 @@ _HST_INSTRUMENTS = {"WFII": "WFPC2"}
 
 
 def _import_pysiaf():
+    """Import pysiaf without letting it reach the network.
+
+    ``import pysiaf`` checks GitHub for a newer JWST PRD with ``requests.get`` and no
+    timeout (inside a bare try/except); on a closed network that can stall.  During the
+    import ``requests.get`` fails at once instead, so pysiaf just logs that the version
+    could not be checked.  The bundled SIAF files are used either way.
+    """
+    import sys
+
+    if sys.modules.get("pysiaf") is not None:
+        return sys.modules["pysiaf"]
+    try:
+        import requests
+    except ImportError:  # pysiaf needs requests; let the import below report it
+        requests = None
+    original = getattr(requests, "get", None)
+
+    def _offline(*args: Any, **kwargs: Any) -> Any:
+        raise requests.ConnectionError("ditherlab imports pysiaf offline")
+
+    if requests is not None:
+        requests.get = _offline
     try:
         import pysiaf
     except ImportError:
         raise MissingDependencyError(
             "from_pysiaf needs the optional dependency pysiaf: pip install ditherlab[siaf]"
         ) from None
+    finally:
+        if requests is not None:
+            requests.get = original
     return pysiaf
 
 
