@@ -307,15 +307,22 @@ def _comment(line: str, meta: dict[str, Any]) -> None:
         meta["aperture"] = body.split(":", 1)[1].split(";")[0].strip()
 
 
-def _read_apt(p: Path) -> Pattern:
-    offsets, meta = [], {}
+def _data_lines(p: Path, meta: dict[str, Any]):
+    """Yield ``(lineno, line, raw)`` for the non-blank, non-comment lines of a text table.
+
+    ``#`` comment lines are read for the pattern name and aperture (into ``meta``).
+    """
     for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.strip()
-        if not line:
-            continue
         if line.startswith("#"):
             _comment(line, meta)
-            continue
+        elif line:
+            yield lineno, line, raw
+
+
+def _read_apt(p: Path) -> Pattern:
+    offsets, meta = [], {}
+    for lineno, line, raw in _data_lines(p, meta):
         m = _APT_LINE.match(line)
         if m is None:
             raise FileFormatError(
@@ -364,13 +371,7 @@ def _read_ecsv(p: Path) -> Pattern:
 
 def _read_csv(p: Path) -> Pattern:
     meta, rows, header = {}, [], None
-    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            _comment(line, meta)
-            continue
+    for lineno, line, _raw in _data_lines(p, meta):
         fields = next(csv.reader([line]))
         if header is None:
             header = [f.strip() for f in fields]
