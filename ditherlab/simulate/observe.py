@@ -182,6 +182,25 @@ def _oversampling(fwhm_px: float) -> int:
     return int(np.clip(np.ceil(10.0 / max(fwhm_px, 1e-3)), 4, 16))
 
 
+def _psf_profile(psf: PSF, jac: np.ndarray, idcscale: float) -> Callable:
+    """The PSF as a function of sky offsets at a source with local Jacobian ``jac``.
+
+    Analytic PSFs are defined on the sky.  An :class:`ImagePSF` is a detector-frame
+    image, so the sky offsets are mapped back to detector-pixel offsets through the
+    inverse Jacobian (the image then neither turns with the roll nor flips with parity).
+    """
+    if not isinstance(psf, ImagePSF):
+        return psf.profile
+    inv = np.linalg.inv(jac)
+
+    def profile(xi: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        dx = inv[0, 0] * xi + inv[0, 1] * eta
+        dy = inv[1, 0] * xi + inv[1, 1] * eta
+        return psf.pixel_profile(dx, dy, idcscale)
+
+    return profile
+
+
 def _render_chip(
     image: np.ndarray,
     origin: tuple[int, int],
@@ -224,6 +243,7 @@ def _render_chip(
     area = np.abs(np.linalg.det(jac))
     for k, i in enumerate(idx):
         j = jac[k]
+        psf_profile = _psf_profile(psf, j, idcscale)
         ix = int(np.floor(px[i] + 0.5))
         iy = int(np.floor(py[i] + 0.5))
         frac = (px[i] - ix, py[i] - iy)
@@ -231,7 +251,7 @@ def _render_chip(
         if scene.kind[i] == "point":
             fwhm_px = psf.fwhm / np.sqrt(area[k])
             stamp = _kernels.render_profile(
-                psf.profile,
+                psf_profile,
                 j,
                 frac,
                 psf_half,
@@ -244,7 +264,7 @@ def _render_chip(
             n = 0.5 if scene.kind[i] == "gaussian" else scene.n[i]
             prof = sersic_profile(scene.r_eff[i], n, scene.q[i], scene.pa[i], truncate=trunc)
             os = 3 if 2 * half + 1 <= 400 else 1  # odd: the PSF kernel has a sample at 0
-            stamp = _kernels.render_convolved(prof, psf.profile, j, frac, half, psf_half, os=os)
+            stamp = _kernels.render_convolved(prof, psf_profile, j, frac, half, psf_half, os=os)
         _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0, total)
 
 
