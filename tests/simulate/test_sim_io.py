@@ -8,7 +8,7 @@ from sim_helpers import camera
 
 from ditherlab.cli import main
 from ditherlab.errors import FileFormatError, OutputExistsError
-from ditherlab.planner import subpixel
+from ditherlab.planner import Pattern, subpixel
 from ditherlab.simulate import Pointing, Scene, observe, read_exposure, truth_path, write_exposure
 
 FIELDS = (
@@ -224,3 +224,38 @@ def test_cli_simulate(tmp_path, capsys):
         == 2
     )
     assert "exptime" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "amp"),
+    [("acs-wfc1", "ABCD"), ("acs-hrc", "C"), ("acs-sbc", "N/A"), ("wfc3-uvis1", "ABCD")],
+)
+def test_ccdamp_is_written_per_detector(tmp_path, name, amp):
+    ap = camera(name)
+    scene = Scene.random_field(20, size=20, sky=10.0, rng=1)
+    (e,) = observe(
+        scene, Pattern([[0, 0]]), ap, 10.0, chips=[ap.chip], subarray=(0, 0, 8, 8), rng=1
+    )
+    path = write_exposure(e, tmp_path / "a_flt.fits")
+    assert fits.getval(path, "CCDAMP") == amp
+
+
+def test_wfpc2_files_hold_dn_and_read_back_exactly(tmp_path):
+    """WFPC2 flt data are DN by the drizzlepac gain of each chip; reading is exact."""
+    from ditherlab.simulate.io import WFPC2_GAINS
+
+    ap = camera("wfpc2-wf3")
+    scene = Scene.random_field(300, n_galaxies=2, size=150, sky=20.0, rng=3)
+    exps = observe(scene, subpixel(2), ap, 300.0, subarray=(300, 300, 40, 32), rng=3)
+    e = exps[1]
+    path = write_exposure(e, tmp_path / "w_flt.fits")
+    assert_same_exposure(e, read_exposure(path))
+    with fits.open(path) as hdul:
+        assert hdul[0].header["ATODGAIN"] == 7
+        for chip in e.chips:
+            h = hdul["SCI", chip.extver].header
+            assert h["DETECTOR"] == chip.ccdchip
+            assert h["BUNIT"] == "COUNTS"
+            g = WFPC2_GAINS[chip.ccdchip][7]
+            dn = hdul["SCI", chip.extver].data
+            assert np.allclose(dn * g, chip.sci, rtol=1e-6, atol=1e-4)
