@@ -268,6 +268,53 @@ def _render_chip(
         _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0, total)
 
 
+def _nominal_scale(aperture: Any) -> float:
+    """IDCSCALE (arcsec) of an aperture's detector: a property of the chip, not the model."""
+    return detector_model(aperture.instrument, aperture.detector).idcscale
+
+
+def _check_model(model: Any, chip: Any, name: str) -> DetectorModel:
+    if not isinstance(model, DetectorModel):
+        raise DitherlabTypeError(f"{name}={model!r} must be a DetectorModel")
+    have = (model.instrument.upper(), model.detector.upper())
+    want = (str(chip.instrument).upper(), str(chip.detector).upper())
+    if have != want:
+        raise DitherlabValueError(
+            f"{name} is a {have[0]}/{have[1]} model but chip {int(chip.chip)} "
+            f"({chip.name}) is {want[0]}/{want[1]}; give a model of that detector, or "
+            f"detector={{ccdchip: model}} for some chips only"
+        )
+    return model
+
+
+def _chip_models(detector: Any, chip_aps: Sequence[Any], ap: Any) -> list[DetectorModel]:
+    """The detector model of each chip: defaults, one model for all, or ``{ccdchip: model}``."""
+    if detector is None:
+        return [detector_model(c.instrument, c.detector) for c in chip_aps]
+    if isinstance(detector, Mapping):
+        have = sorted(int(c.chip) for c in ap.chips)
+        keys = []
+        for key in detector:
+            k = as_int("detector", key)
+            if k not in have:
+                raise DitherlabValueError(
+                    f"detector={{{key!r}: ...}}: chip {key!r} is not one of {have} of {ap.name}"
+                )
+            keys.append(k)
+        by_chip = dict(zip(keys, detector.values(), strict=True))
+        return [
+            _check_model(by_chip[int(c.chip)], c, f"detector[{int(c.chip)}]")
+            if int(c.chip) in by_chip
+            else detector_model(c.instrument, c.detector)
+            for c in chip_aps
+        ]
+    if not isinstance(detector, DetectorModel):
+        raise DitherlabTypeError(
+            f"detector={detector!r} must be a DetectorModel or a {{ccdchip: model}} mapping"
+        )
+    return [_check_model(detector, c, "detector") for c in chip_aps]
+
+
 def _fits_round(value: float) -> float:
     """The value a FITS header card will give back (so round trips are exact)."""
     from astropy.io import fits
@@ -322,9 +369,12 @@ def observe(
         Exposure time(s), s (> 0); one value or one per step.
     psf : PSF, optional
         Default: an Airy pattern at the detector model's wavelength.
-    detector : DetectorModel, optional
-        Default: :func:`~ditherlab.simulate.detector.detector_model` of the aperture's
-        instrument and detector.
+    detector : DetectorModel or {ccdchip: DetectorModel}, optional
+        Default: :func:`~ditherlab.simulate.detector.detector_model` of each chip's
+        instrument and detector.  One model applies to every chip and must be of their
+        instrument/detector; a mapping gives models for some chips (the others keep their
+        defaults).  The pixel scale (``IDCSCALE``) is always the chip's own, whatever the
+        model's ``idcscale``.
     pointing : Pointing, optional
         Target, orientation and pointing errors (default: scene centre, PA_V3 = 0, none).
     chips : sequence of int, optional
@@ -383,16 +433,6 @@ def observe(
     times = np.array(
         [as_float("exptime", t, minimum=0.0, min_inclusive=False) for t in times], float
     )
-    model = detector if detector is not None else detector_model(ap.instrument, ap.detector)
-    prime = model
-    if not isinstance(model, DetectorModel):
-        raise DitherlabTypeError(f"detector={detector!r} must be a DetectorModel")
-    if psf is None:
-        psf = default_psf(model)
-    if not isinstance(psf, PSF):
-        raise DitherlabTypeError(f"psf={psf!r} must be a PSF")
-    if isinstance(psf, ImagePSF) and psf.pixel_scale is None:
-        psf = psf.with_scale(model.idcscale / psf.oversampling)
     pointing = Pointing() if pointing is None else pointing
     if not isinstance(pointing, Pointing):
         raise DitherlabTypeError(f"pointing={pointing!r} must be a Pointing")
@@ -405,11 +445,29 @@ def observe(
                 raise DitherlabValueError(f"chips={list(want)!r}: chip {c} not in {have}")
         chip_aps = [c for c in chip_aps if int(c.chip) in want]
     cuts = _subarrays(chip_aps, subarray)
-    # each chip gets its own detector's defaults (WFPC2: PC1 differs from WF2-4) unless
-    # the caller gave one model for all
-    models = [
-        model if detector is not None else detector_model(c.instrument, c.detector)
-        for c in chip_aps
+    # each chip gets its own detector's model (WFPC2: PC1 differs from WF2-4) and always
+    # its own detector's pixel scale, whatever model the caller gave
+    models = _chip_models(detector, chip_aps, ap)
+    scales = [_nominal_scale(c) for c in chip_aps]
+    # the exposure-level header values (gain, read noise, dark) are the prime chip's
+    prime = detector_model(ap.instrument, ap.detector)
+    for c, m in zip(chip_aps, models, strict=True):
+        if int(c.chip) == int(getattr(ap, "chip", -1) or -1) or (
+            m.instrument == prime.instrument and m.detector == prime.detector
+        ):
+            prime = m
+            break
+    prime_scale = _nominal_scale(ap)
+    if psf is None:
+        psf = default_psf(prime)
+    if not isinstance(psf, PSF):
+        raise DitherlabTypeError(f"psf={psf!r} must be a PSF")
+    # an image PSF without a pixel scale is 1/oversampling of each chip's own pixel
+    psfs = [
+        psf.with_scale(sc / psf.oversampling)
+        if isinstance(psf, ImagePSF) and psf.pixel_scale is None
+        else psf
+        for sc in scales
     ]
     gen = as_rng(rng)
     g_point, g_defects, *g_exp = gen.spawn(2 + nexp)
@@ -448,17 +506,17 @@ def observe(
         true_post = post[k] + err_off[k]
         v2t, v3t = ap.idl_to_tel(*true_post)
         att_true = attitude(float(v2t), float(v3t), ra_t, dec_t, pointing.pa_v3 + err_roll[k])
-        sky_e = _fits_round(scene.sky * prime.idcscale**2 * t)
+        sky_e = _fits_round(scene.sky * prime_scale**2 * t)
         chips_out = []
         truths = []
         for ci, (cap, (origin, shape)) in enumerate(zip(chip_aps, cuts, strict=True)):
             model = models[ci]
-            chip_sky = _fits_round(scene.sky * model.idcscale**2 * t)
+            chip_sky = _fits_round(scene.sky * scales[ci] ** 2 * t)
             nmap = ChipMap.from_attitude(cap, att_nom)
             tmap = ChipMap.from_attitude(cap, att_true)
             # one float64 work array, updated in place, keeps the peak memory low
             work = np.zeros(shape)
-            _render_chip(work, origin, tmap, src_ra, src_dec, scene, psf, t, model.idcscale)
+            _render_chip(work, origin, tmap, src_ra, src_dec, scene, psfs[ci], t, scales[ci])
             work += chip_sky
             noiseless = work.astype(np.float32)
             dfx = defect_maps[ci].cut(origin, shape)
@@ -505,7 +563,7 @@ def observe(
                     origin=origin,
                     full_shape=tuple(int(v) for v in cap.shape),
                     aperture=str(cap.name),
-                    idcscale=_fits_round(model.idcscale),
+                    idcscale=_fits_round(scales[ci]),
                     sky=chip_sky,
                 )
             )
@@ -542,7 +600,7 @@ def observe(
                 ra_targ=_fits_round(ra_t),
                 dec_targ=_fits_round(dec_t),
                 pa_v3=_fits_round(pointing.pa_v3),
-                idcscale=_fits_round(prime.idcscale),
+                idcscale=_fits_round(prime_scale),
                 meta={"pattern": pattern.name, "step": k + 1, "nsteps": nexp},
                 truth=truth,
             )

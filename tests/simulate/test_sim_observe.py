@@ -427,3 +427,50 @@ def test_an_image_psf_is_in_the_detector_frame_whatever_the_roll(where):
         got = np.array([(nl * cx).sum(), (nl * cy).sum()]) / nl.sum()
         px, py = exp.truth.chips[0].wcs.all_world2pix(ra[0], dec[0], 0)
         np.testing.assert_allclose(got - [px, py], off, atol=0.01)
+
+
+def test_a_detector_model_never_changes_a_chips_pixel_scale():
+    from ditherlab.simulate import detector_model
+
+    ap = camera("wfpc2-wf3")
+    sc, _ = one_star(ap, 400.2, 400.3, 50.0, chip=1, sky=10.0)
+    kw = {
+        "chips": [1],
+        "subarray": (360, 360, 80, 80),
+        "noise": False,
+        "cosmic_rays_on": False,
+        "defects_on": False,
+        "rng": 1,
+    }
+    (a,) = observe(sc, Pattern([[0, 0]]), ap, 100.0, **kw)
+    # a WF model on the PC chip is refused, naming the argument
+    with pytest.raises(DitherlabValueError, match=r"detector is a WFPC2/WF model.*chip 1"):
+        observe(sc, Pattern([[0, 0]]), ap, 100.0, detector=detector_model("WFPC2", "WF"), **kw)
+    with pytest.raises(DitherlabTypeError, match="detector"):
+        observe(sc, Pattern([[0, 0]]), ap, 100.0, detector="WF", **kw)
+    with pytest.raises(DitherlabValueError, match="chip 7"):
+        observe(sc, Pattern([[0, 0]]), ap, 100.0, detector={7: detector_model("WFPC2", "WF")})
+    # per-chip models; even a changed idcscale does not change the chip's scale
+    pc = detector_model("WFPC2", "PC", read_noise=5.0, idcscale=0.0996)
+    (b,) = observe(sc, Pattern([[0, 0]]), ap, 100.0, detector={1: pc}, **kw)
+    (c,) = observe(sc, Pattern([[0, 0]]), ap, 100.0, detector=pc, **kw)
+    for e in (a, b, c):
+        chip = e.chips[0]
+        assert chip.idcscale == 0.0455
+        assert chip.sky == pytest.approx(10.0 * 0.0455**2 * 100.0)
+        nl = e.truth.chips[0].noiseless.astype(float)
+        assert nl.sum() - chip.sky * nl.size == pytest.approx(50.0 * 100.0, rel=2e-3)
+    assert np.array_equal(a.truth.chips[0].noiseless, b.truth.chips[0].noiseless)
+    # a WF model for the WF chips of a full WFPC2 exposure is fine
+    wf = detector_model("WFPC2", "WF", read_noise=4.0)
+    (d,) = observe(
+        sc,
+        Pattern([[0, 0]]),
+        ap,
+        100.0,
+        detector={2: wf, 3: wf, 4: wf},
+        subarray=(0, 0, 16, 16),
+        noise=False,
+        rng=1,
+    )
+    assert [ch.idcscale for ch in d.chips] == [0.0455, 0.0996, 0.0996, 0.0996]
