@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ditherlab import __version__
-from ditherlab._io import check_writable, write_with
-from ditherlab.errors import FileFormatError
+from ditherlab._io import atomic_path, check_writable, write_with
+from ditherlab.errors import DitherlabWarning, FileFormatError
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 
 __all__ = ["read_exposure", "truth_path", "write_exposure"]
@@ -215,10 +216,27 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
     return h
 
 
+def _pair_id(exp: Exposure) -> str:
+    """Identifier shared by an flt file and its truth file (a digest of the flt content).
+
+    Deterministic, so the same seed still gives byte-identical files.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr((exp.rootname, exp.expstart, exp.exptime, exp.postarg)).encode())
+    for chip in exp.chips:
+        for arr in (chip.sci, chip.err, chip.dq):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:32]
+
+
 def _flt_hdulist(exp: Exposure):
     from astropy.io import fits
 
-    hdus: list[Any] = [fits.PrimaryHDU(header=_primary_header(exp))]
+    ph = _primary_header(exp)
+    ph["DL_PAIR"] = (_pair_id(exp), "id shared with the truth file")
+    hdus: list[Any] = [fits.PrimaryHDU(header=ph)]
     for chip in exp.chips:
         sci, err = chip.sci, chip.err
         if exp.instrument == "WFPC2":
@@ -247,6 +265,7 @@ def _truth_hdulist(exp: Exposure):
     h["DL_POST2"] = (tr.postarg[1], "true POS TARG Y (arcsec)")
     h["DL_ROLL"] = (tr.roll, "roll error (deg)")
     h["DL_VISIT"] = (tr.visit, "visit number")
+    h["DL_PAIR"] = (_pair_id(exp), "id shared with the flt file")
     hdus: list[Any] = [fits.PrimaryHDU(header=h)]
     for chip, ct in zip(exp.chips, tr.chips, strict=True):
         for name, arr in (
@@ -279,7 +298,8 @@ def write_exposure(
         The flt file.  The truth goes to :func:`truth_path` of it (if the exposure has
         one).
     overwrite : bool
-        Replace existing files.
+        Replace existing files.  Writing an exposure without truth with ``overwrite``
+        also removes a truth file left beside ``path`` by an earlier exposure.
 
     Returns
     -------
@@ -301,10 +321,18 @@ def write_exposure(
     if exposure.truth is not None:
         check_writable(tp, overwrite, "truth path")
     flt = _flt_hdulist(exposure)
-    if exposure.truth is not None:
-        truth = _truth_hdulist(exposure)
-        write_with(tp, lambda tmp: truth.writeto(tmp, overwrite=True), overwrite, "truth path")
-    write_with(p, lambda tmp: flt.writeto(tmp, overwrite=True), overwrite, "path")
+    if exposure.truth is None:
+        write_with(p, lambda tmp: flt.writeto(tmp, overwrite=True), overwrite, "path")
+        if overwrite and tp.is_file():
+            tp.unlink()  # a truth of an earlier exposure must not pair with this one
+        return p
+    truth = _truth_hdulist(exposure)
+    # both files are written to temporary names first and renamed only when both are
+    # complete, so a failure leaves neither (nor a mismatched pair) behind
+    with atomic_path(tp, overwrite, "truth path") as ttmp:
+        truth.writeto(ttmp, overwrite=True)
+        with atomic_path(p, overwrite, "path") as ftmp:
+            flt.writeto(ftmp, overwrite=True)
     return p
 
 
@@ -317,14 +345,18 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
         The flt file.
     truth : bool, optional
         Read the truth file: True requires it, False skips it, None (default) reads it
-        when it exists.
+        when it exists.  The truth file must carry the flt file's ``DL_PAIR``
+        identifier; one that does not (left over from another exposure written to the
+        same path) is an error with ``truth=True`` and is skipped with a
+        :class:`~ditherlab.errors.DitherlabWarning` with ``truth=None``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` (or a required truth file) does not exist.
     FileFormatError
-        If the file is not a ditherlab flt file.
+        If the file is not a ditherlab flt file, or ``truth=True`` and the truth file
+        belongs to another exposure.
     """
     from astropy.io import fits
 
@@ -399,6 +431,19 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
     if truth or (truth is None and tp.is_file()):
         if not tp.is_file():
             raise FileNotFoundError(f"truth file {str(tp)!r} does not exist")
+        from astropy.io import fits
+
+        pair = fits.getval(tp, "DL_PAIR", ext=0) if tp.is_file() else None
+        if pair is None or pair != ph.get("DL_PAIR"):
+            msg = (
+                f"truth file {str(tp)!r} does not belong to path={str(p)!r} (their DL_PAIR "
+                f"identifiers {pair!r} and {ph.get('DL_PAIR')!r} differ): it is left over "
+                "from another exposure"
+            )
+            if truth:
+                raise FileFormatError(msg)
+            warnings.warn(msg + "; read without truth", DitherlabWarning, stacklevel=2)
+            return exp
         exp = exp.replace(truth=_read_truth(tp, exp))
     return exp
 

@@ -259,3 +259,52 @@ def test_wfpc2_files_hold_dn_and_read_back_exactly(tmp_path):
             g = WFPC2_GAINS[chip.ccdchip][7]
             dn = hdul["SCI", chip.extver].data
             assert np.allclose(dn * g, chip.sci, rtol=1e-6, atol=1e-4)
+
+
+def test_a_stale_truth_file_is_never_paired_with_another_exposure(tmp_path):
+    from ditherlab.errors import DitherlabWarning
+
+    a, b = _small(5)
+    path = tmp_path / "x_flt.fits"
+    write_exposure(a, path)
+    # overwriting with an exposure without truth removes the old truth
+    write_exposure(b.replace(truth=None), path, overwrite=True)
+    assert not truth_path(path).exists()
+    assert read_exposure(path).truth is None
+    # a truth left over from another exposure (not removed: written elsewhere, copied in)
+    other = tmp_path / "o_flt.fits"
+    write_exposure(a, other)
+    truth_path(other).rename(truth_path(path))
+    with pytest.warns(DitherlabWarning, match="DL_PAIR"):
+        r = read_exposure(path)
+    assert r.truth is None
+    assert r.exptime == b.exptime
+    with pytest.raises(FileFormatError, match="does not belong"):
+        read_exposure(path, truth=True)
+    # the matching pair reads fine
+    write_exposure(b, path, overwrite=True)
+    assert_same_exposure(b, read_exposure(path, truth=True))
+
+
+def test_a_failed_flt_write_leaves_no_truth_behind(tmp_path, monkeypatch):
+    import ditherlab.simulate.io as sio
+
+    e = _small(6)[0]
+    real = sio._flt_hdulist
+
+    class Broken:
+        def writeto(self, *args, **kwargs):
+            raise OSError("disk full")
+
+    monkeypatch.setattr(sio, "_flt_hdulist", lambda exp: Broken())
+    with pytest.raises(OSError, match="disk full"):
+        write_exposure(e, tmp_path / "y_flt.fits")
+    assert list(tmp_path.iterdir()) == []
+    # and over an existing pair, both old files stay as they were
+    monkeypatch.setattr(sio, "_flt_hdulist", real)
+    write_exposure(e, tmp_path / "y_flt.fits")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(sio, "_flt_hdulist", lambda exp: Broken())
+    with pytest.raises(OSError, match="disk full"):
+        write_exposure(_small(7)[0], tmp_path / "y_flt.fits", overwrite=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
