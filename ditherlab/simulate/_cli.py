@@ -41,8 +41,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             rng=args.seed,
         )
     names = [outdir / f"{args.rootname}{k + 1:02d}_flt.fits" for k in range(len(pattern))]
+    scene_path = outdir / f"{args.rootname}_scene.ecsv"
     if not args.overwrite:
-        for p in names + [truth_path(p) for p in names]:
+        for p in [*names, *(truth_path(p) for p in names), scene_path]:
             if p.exists():
                 raise OutputExistsError(f"{str(p)!r} exists; pass --overwrite to replace it")
     pointing = Pointing(
@@ -78,8 +79,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     for exp, path in zip(exposures, names, strict=True):
         write_exposure(exp, path, overwrite=args.overwrite)
         print(path)
-    scene_path = outdir / f"{args.rootname}_scene.ecsv"
-    scene.write(scene_path, overwrite=True)
+    scene.write(scene_path, overwrite=args.overwrite)
     if not quiet:
         print(
             f"simulate: wrote {len(exposures)} exposures (+ truth files) and {scene_path.name} "

@@ -308,3 +308,41 @@ def test_a_failed_flt_write_leaves_no_truth_behind(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_exposure(_small(7)[0], tmp_path / "y_flt.fits", overwrite=True)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_cli_simulate_never_overwrites_the_scene_file_without_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    scene_file = out / "dlsim_scene.ecsv"
+    scene_file.write_text("precious\n")
+    args = [
+        "simulate",
+        "--pattern",
+        "2",
+        "--aperture",
+        "acs-wfc1",
+        "--exptime",
+        "10",
+        "--nstars",
+        "5",
+        "--chips",
+        "1",
+        "--subarray",
+        "0",
+        "0",
+        "16",
+        "16",
+        "--outdir",
+        str(out),
+        "--seed",
+        "1",
+        "-q",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "dlsim_scene.ecsv" in err
+    assert "exists" in err
+    assert scene_file.read_text() == "precious\n"
+    assert sorted(p.name for p in out.iterdir()) == ["dlsim_scene.ecsv"]  # nothing written
+    assert main([*args, "--overwrite"]) == 0
+    assert scene_file.read_text() != "precious\n"
