@@ -182,6 +182,20 @@ def _oversampling(fwhm_px: float) -> int:
     return int(np.clip(np.ceil(10.0 / max(fwhm_px, 1e-3)), 4, 16))
 
 
+def _galaxy_oversampling(r_eff_px: float, stamp: int) -> int:
+    """Odd sub-sampling of an extended source's convolution grid.
+
+    Compact sources need a fine grid (9 below 2 px half-light radius, 5 below 8 px), large
+    ones are smooth (3); the grid never goes below 3 (the PSF would be point-sampled) and
+    is coarsened towards 3 for very large stamps to bound the memory.  The central pixels
+    are refined further by :func:`~ditherlab.simulate._kernels.render_convolved`.
+    """
+    os = 9 if r_eff_px < 2.0 else 5 if r_eff_px < 8.0 else 3
+    while os > 3 and stamp * os > 1600:
+        os -= 2
+    return os
+
+
 def _psf_profile(psf: PSF, jac: np.ndarray, idcscale: float) -> Callable:
     """The PSF as a function of sky offsets at a source with local Jacobian ``jac``.
 
@@ -263,8 +277,10 @@ def _render_chip(
             half = int(min(half_src[i], 600))
             n = 0.5 if scene.kind[i] == "gaussian" else scene.n[i]
             prof = sersic_profile(scene.r_eff[i], n, scene.q[i], scene.pa[i], truncate=trunc)
-            os = 3 if 2 * half + 1 <= 400 else 1  # odd: the PSF kernel has a sample at 0
-            stamp = _kernels.render_convolved(prof, psf_profile, j, frac, half, psf_half, os=os)
+            os = _galaxy_oversampling(scene.r_eff[i] / np.sqrt(area[k]), 2 * half + 1)
+            stamp = _kernels.render_convolved(
+                prof, psf_profile, j, frac, half, psf_half, os=os, refine=9, refine_half=2
+            )
         _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0, total)
 
 
