@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab._validation import as_choice, as_float, as_rng
+from ditherlab._validation import as_choice, as_float, as_int, as_rng
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 from ditherlab.simulate import _kernels
 
@@ -209,6 +209,20 @@ class DetectorModel:
         for name in ("hot_fraction", "warm_fraction", "unstable_fraction", "variable_fraction"):
             as_float(name, getattr(self, name), minimum=0.0, maximum=0.5)
         as_float("variable_duty", self.variable_duty, minimum=0.0, maximum=1.0)
+        for name in ("hot_rate", "warm_rate"):
+            rng_ = getattr(self, name)
+            try:
+                lo, hi = (float(v) for v in rng_)
+            except (TypeError, ValueError):
+                raise DitherlabTypeError(
+                    f"{name}={rng_!r} must be a (low, high) pair of dark rates (e-/s)"
+                ) from None
+            if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo <= hi):
+                raise DitherlabValueError(
+                    f"{name}={rng_!r} must be (low, high) with 0 < low <= high (e-/s; "
+                    "drawn log-uniformly)"
+                )
+        as_int("n_bad_columns", self.n_bad_columns, minimum=0)
         if self.cr_diffusion <= 0 and self.cr_rate > 0:
             raise DitherlabValueError(f"cr_diffusion={self.cr_diffusion!r} must be > 0")
         object.__setattr__(self, "dq", MappingProxyType(dict(self.dq)))
@@ -433,6 +447,12 @@ def cosmic_rays(
     exptime = as_float("exptime", exptime, minimum=0.0)
     gen = as_rng(rng)
     ny, nx = shape
+    if model.cr_rate * exptime >= 1.0:
+        raise DitherlabValueError(
+            f"exptime={exptime!r} s with cr_rate={model.cr_rate!r} /s: every pixel would be "
+            f"hit by cosmic rays (cr_rate * exptime = {model.cr_rate * exptime:.3g} >= 1); "
+            "split the exposure or lower cr_rate"
+        )
     p = model.cr_fraction(exptime)
     if p <= 0.0:
         return np.zeros(shape)

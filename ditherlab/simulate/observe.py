@@ -86,10 +86,26 @@ class Pointing:
     visits: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
+        if (self.ra is None) != (self.dec is None):
+            raise DitherlabValueError(
+                f"ra={self.ra!r}, dec={self.dec!r}: give both target coordinates or neither "
+                "(neither: the scene centre)"
+            )
         if self.ra is not None:
             as_float("ra", self.ra)
         if self.dec is not None:
             as_float("dec", self.dec, minimum=-90.0, maximum=90.0)
+        try:
+            lo, hi = (float(v) for v in self.large_error)
+        except (TypeError, ValueError):
+            raise DitherlabTypeError(
+                f"large_error={self.large_error!r} must be a (smallest, largest) pair (arcsec)"
+            ) from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo <= hi):
+            raise DitherlabValueError(
+                f"large_error={self.large_error!r} must be (smallest, largest) arcsec with "
+                "0 <= smallest <= largest"
+            )
         as_float("pa_v3", self.pa_v3)
         as_float("jitter", self.jitter, minimum=0.0)
         as_float("visit_jitter", self.visit_jitter, minimum=0.0)
@@ -455,6 +471,11 @@ def observe(
     chip_aps = list(ap.chips)
     if chips is not None:
         want = [as_int("chips", c) for c in np.atleast_1d(chips)]
+        if not want:
+            raise DitherlabValueError(
+                f"chips={chips!r} selects no chip; give some of "
+                f"{[int(c.chip) for c in chip_aps]} or None for all"
+            )
         have = [int(c.chip) for c in chip_aps]
         for c in want:
             if c not in have:
@@ -485,6 +506,14 @@ def observe(
         else psf
         for sc in scales
     ]
+    if cosmic_rays_on:  # refuse before simulating anything
+        for m in models:
+            if m.cr_rate * times.max() >= 1.0:
+                raise DitherlabValueError(
+                    f"exptime={float(times.max())!r} s with cr_rate={m.cr_rate!r} /s: every "
+                    f"pixel would be hit by cosmic rays (cr_rate * exptime >= 1); split the "
+                    "exposure, lower cr_rate or pass cosmic_rays_on=False"
+                )
     gen = as_rng(rng)
     g_point, g_defects, *g_exp = gen.spawn(2 + nexp)
     err_off, err_roll, visits = pointing.draw(nexp, g_point)

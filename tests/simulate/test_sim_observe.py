@@ -542,3 +542,64 @@ def test_galaxy_grids_are_odd_fine_for_compact_and_never_point_sampled():
         os = _galaxy_oversampling(r, stamp)
         assert os % 2 == 1
         assert os >= 3
+
+
+def test_input_validation_names_the_argument_and_value():
+    from ditherlab.simulate import detector_model
+
+    ap = camera("acs-wfc")
+    pat = Pattern([[0, 0]])
+    kw = {"subarray": (0, 0, 16, 16)}
+    with pytest.raises(DitherlabValueError, match=r"chips=\[\] selects no chip"):
+        observe(EMPTY, pat, ap, 1.0, chips=[], **kw)
+    with pytest.raises(DitherlabValueError, match=r"large_error=\(0\.3, -0\.1\)"):
+        Pointing(large_error=(0.3, -0.1))
+    with pytest.raises(DitherlabTypeError, match="large_error"):
+        Pointing(large_error=0.2)
+    with pytest.raises(DitherlabValueError, match=r"ra=150\.0, dec=None"):
+        Pointing(ra=150.0)
+    with pytest.raises(DitherlabValueError, match=r"ra=None, dec=2\.0"):
+        Pointing(dec=2.0)
+    assert Pointing(ra=150.0, dec=2.0).dec == 2.0
+    with pytest.raises(DitherlabValueError, match=r"hot_rate=\(-1, 2\)"):
+        detector_model("ACS", "WFC", hot_rate=(-1, 2))
+    with pytest.raises(DitherlabValueError, match=r"warm_rate=\(0\.2, 0\.1\)"):
+        detector_model("ACS", "WFC", warm_rate=(0.2, 0.1))
+    with pytest.raises(DitherlabTypeError, match=r"n_bad_columns=2\.5"):
+        detector_model("ACS", "WFC", n_bad_columns=2.5)
+    with pytest.raises(DitherlabValueError, match="n_bad_columns"):
+        detector_model("ACS", "WFC", n_bad_columns=-1)
+    # an exposure so long that every pixel would be hit is refused up front ...
+    with pytest.raises(DitherlabValueError, match=r"exptime=1000000\.0.*cr_rate"):
+        observe(EMPTY, pat, ap, 1e6, chips=[1], **kw)
+    # ... and by the effect itself
+    from ditherlab.simulate import cosmic_rays
+
+    with pytest.raises(DitherlabValueError, match="exptime"):
+        cosmic_rays((8, 8), detector_model("ACS", "WFC"), 1e6, rng=1)
+    # without cosmic rays it is fine
+    (e,) = observe(EMPTY, pat, ap, 1e6, chips=[1], cosmic_rays_on=False, **kw)
+    assert e.exptime == 1e6
+
+
+def test_scene_tables_with_missing_or_impossible_values_are_refused():
+    from astropy.table import MaskedColumn, Table
+
+    from ditherlab.errors import FileFormatError
+
+    t = Table({"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 2.0]})
+    t["flux"] = MaskedColumn([1.0, 2.0, 3.0], mask=[False, False, True])
+    with pytest.raises(FileFormatError, match=r"'flux'.*row 2"):
+        Scene.from_table(t)
+    t = Table({"x": [0.0, 1.0], "y": [0.0, 1.0], "flux": [1.0, 2.0]})
+    t["r_eff"] = MaskedColumn([0.1, 0.2], mask=[True, False])
+    with pytest.raises(FileFormatError, match=r"'r_eff'.*row 0"):
+        Scene.from_table(t)
+    with pytest.raises(FileFormatError, match=r"row 1.*dec=100\.0"):
+        Scene.from_table(Table({"ra": [10.0, 10.0], "dec": [1.0, 100.0], "flux": [1.0, 1.0]}))
+    with pytest.raises(FileFormatError, match=r"row 0.*ra=nan"):
+        Scene.from_table(Table({"ra": [np.nan], "dec": [1.0], "flux": [1.0]}))
+    # a masked column without masked values is fine
+    t = Table({"x": [0.0], "y": [0.0]})
+    t["flux"] = MaskedColumn([1.0], mask=[False])
+    assert Scene.from_table(t).flux.tolist() == [1.0]
