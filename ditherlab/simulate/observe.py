@@ -24,10 +24,12 @@ from ditherlab.simulate import _kernels
 from ditherlab.simulate._geometry import ChipMap, attitude
 from ditherlab.simulate.detector import (
     DetectorModel,
+    atod_saturate,
     cosmic_rays,
     dark_rate,
     detector_model,
     make_defects,
+    saturate,
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.psf import PSF, ImagePSF, default_psf
@@ -577,14 +579,10 @@ def observe(
             else:
                 cr = np.zeros(shape, np.float32)
             work += dfx.column_charge
-            if model.bleed:  # in place: the work array is large
-                sat = _kernels.bleed_columns(work, model.full_well)
-                sat |= work >= model.full_well
-            else:
-                sat = work >= model.full_well
-                np.minimum(work, model.full_well, out=work)
+            _, sat = saturate(work, model, inplace=True)  # in place: the array is large
             if noise and model.read_noise > 0:
                 work += g.normal(0.0, model.read_noise, shape)
+            _, atod = atod_saturate(work, model, inplace=True)
             ref_dark = reference * np.float32(t)
             work -= ref_dark  # the calibration subtracts the superdark
             sci = work.astype(np.float32)
@@ -596,6 +594,7 @@ def observe(
             del work, ref_dark
             dq = dfx.dq(model)
             dq[sat] |= np.uint16(model.dq["saturated"])
+            dq[atod] |= np.uint16(model.dq["atod_saturated"] | model.dq["saturated"])
             nom_cards = nmap.wcs_cards(origin)
             chips_out.append(
                 ChipExposure(

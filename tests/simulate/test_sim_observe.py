@@ -109,6 +109,50 @@ def test_saturated_pixels_carry_256():
     assert np.ptp(rows) > 2 * np.ptp(cols)
 
 
+@pytest.mark.parametrize("name", ["acs-hrc", "wfpc2-wf3"])
+def test_atod_saturation_clips_without_bleeding_and_is_flagged(name):
+    """HRC's full well (155 ke-) and WFPC2's (53 ke-) exceed their A/D limits (65535 DN x
+    2.2, 4095 DN x 6.9): a bright star clips at the A/D level, flagged with the A/D bit
+    (ACS 2048 | 256, WFPC2 8), and does not bleed."""
+    from ditherlab.simulate import detector_model
+
+    ap = camera(name)
+    model = detector_model(ap.instrument, ap.detector)
+    limit = model.atod_limit
+    assert limit < model.full_well
+    xr, yr = ap.reference_pixel
+    x0, y0 = int(xr) - 15, int(yr) - 15
+    kw = {
+        "chips": [ap.chip],
+        "subarray": (x0, y0, 31, 31),
+        "cosmic_rays_on": False,
+        "defects_on": False,
+        "rng": 4,
+    }
+    scene, _ = one_star(ap, xr + 0.3, yr - 0.2, 1.0)
+    (unit,) = observe(scene, Pattern([[0, 0]]), ap, 100.0, noise=False, **kw)
+    peak = float(unit.truth.chips[0].noiseless.max()) / 100.0  # e-/s per unit flux
+    # the brightest pixel at 1.03 x the A/D limit: above it, below the full well
+    scene, _ = one_star(ap, xr + 0.3, yr - 0.2, 1.03 * limit / peak / 100.0)
+    (exp,) = observe(scene, Pattern([[0, 0]]), ap, 100.0, **kw)
+    chip = exp.chips[0]
+    nl = exp.truth.chips[0].noiseless.astype(float)
+    bit = model.dq["atod_saturated"] | model.dq["saturated"]
+    flagged = (chip.dq & bit) == bit
+    assert flagged.sum() >= 1
+    # clipped at the A/D level (minus the subtracted superdark), never above
+    ref = exp.truth.chips[0].dark.astype(float)  # dark rates of the exposure
+    assert chip.sci.max() <= limit + 1e-3
+    assert np.all(chip.sci[flagged] >= limit - (ref[flagged].max() + model.dark) * 100.0 - 1)
+    # no bleeding: every flagged pixel is one whose expected charge reaches the limit
+    assert np.all(nl[flagged] > 0.9 * limit)
+    assert not np.any((chip.dq & model.dq["saturated"]).astype(bool) & (nl < 0.9 * limit))
+    if ap.instrument == "ACS":
+        assert model.dq["atod_saturated"] == 2048
+    else:
+        assert bit == 8
+
+
 def test_integer_dither_moves_the_sky_over_fixed_defects():
     ap = camera("acs-wfc1")
     xr, yr = ap.reference_pixel
