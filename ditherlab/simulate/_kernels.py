@@ -301,6 +301,26 @@ def cosmic_ray_image(
     return out
 
 
+def _isolated_events(
+    n: int,
+    thickness: float,
+    diffusion: float,
+    charge_loc: float,
+    charge_scale: float,
+    floor: float,
+    max_length: float,
+    rng: np.random.Generator,
+):
+    """Footprints ``(event, x, y, charge)`` of ``n`` non-overlapping events near (0, 0)."""
+    ev, dx, dy, q = _event_deposits(
+        n, thickness, diffusion, charge_loc, charge_scale, max_length, rng
+    )
+    cx = rng.uniform(-0.5, 0.5, n)
+    cy = rng.uniform(-0.5, 0.5, n)
+    ee, ex, ey, eq = _diffuse(ev, cx[ev] + dx, cy[ev] + dy, q, diffusion)
+    return _footprints(ee, ex, ey, eq, floor)
+
+
 @functools.lru_cache(maxsize=64)
 def mean_pixels_per_event(
     thickness: float,
@@ -313,13 +333,9 @@ def mean_pixels_per_event(
 ) -> float:
     """Mean number of pixels one event affects (deterministic Monte Carlo, cached)."""
     rng = np.random.default_rng(20020207)  # fixed: a calibration constant, not a draw
-    ev, dx, dy, q = _event_deposits(
-        n, thickness, diffusion, charge_loc, charge_scale, max_length, rng
+    pev, _, _, _ = _isolated_events(
+        n, thickness, diffusion, charge_loc, charge_scale, floor, max_length, rng
     )
-    cx = rng.uniform(-0.5, 0.5, n)
-    cy = rng.uniform(-0.5, 0.5, n)
-    ee, ex, ey, eq = _diffuse(ev, cx[ev] + dx, cy[ev] + dy, q, diffusion)
-    pev, _, _, _ = _footprints(ee, ex, ey, eq, floor)
     return float(pev.size) / n
 
 
@@ -335,13 +351,9 @@ def event_sizes_and_charges(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixels affected and total charge collected of ``n`` isolated events (diagnostics)."""
-    ev, dx, dy, q = _event_deposits(
-        n, thickness, diffusion, charge_loc, charge_scale, max_length, rng
+    pev, _, _, charge = _isolated_events(
+        n, thickness, diffusion, charge_loc, charge_scale, floor, max_length, rng
     )
-    cx = rng.uniform(-0.5, 0.5, n)
-    cy = rng.uniform(-0.5, 0.5, n)
-    ee, ex, ey, eq = _diffuse(ev, cx[ev] + dx, cy[ev] + dy, q, diffusion)
-    pev, _, _, charge = _footprints(ee, ex, ey, eq, floor)
     sizes = np.bincount(pev, minlength=n)
     charges = np.bincount(pev, weights=charge, minlength=n)
     return sizes, charges

@@ -21,7 +21,7 @@ from ditherlab._validation import as_array, as_float, as_int, as_rng
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 from ditherlab.planner.patterns import Pattern
 from ditherlab.simulate import _kernels
-from ditherlab.simulate._geometry import ChipMap, attitude
+from ditherlab.simulate._geometry import ChipMap, attitude, linear_part
 from ditherlab.simulate.detector import (
     DetectorModel,
     atod_saturate,
@@ -151,9 +151,7 @@ def resolve_aperture(aperture: Any) -> Any:
 
 
 def _linear(ap: Any) -> np.ndarray:
-    cx = np.asarray(ap.poly_x, float)
-    cy = np.asarray(ap.poly_y, float)
-    return np.array([[cx[1, 0], cx[0, 1]], [cy[1, 0], cy[0, 1]]])
+    return linear_part(ap.poly_x, ap.poly_y)
 
 
 def pattern_postargs(pattern: Pattern, aperture: Any) -> np.ndarray:
