@@ -201,12 +201,15 @@ def _oversampling(fwhm_px: float) -> int:
 def _galaxy_oversampling(r_eff_px: float, stamp: int) -> int:
     """Odd sub-sampling of an extended source's convolution grid.
 
-    Compact sources need a fine grid (9 below 2 px half-light radius, 5 below 8 px), large
-    ones are smooth (3); the grid never goes below 3 (the PSF would be point-sampled) and
-    is coarsened towards 3 for very large stamps to bound the memory.  The central pixels
-    are refined further by :func:`~ditherlab.simulate._kernels.render_convolved`.
+    Compact sources need a finer grid (5 below 8 px half-light radius), large ones are
+    smooth (3); the grid never goes below 3 (the PSF would be point-sampled) and is
+    coarsened towards 3 for very large stamps to bound the memory.  The source samples of
+    the central pixels are averaged over 9 × 9 finer ones by
+    :func:`~ditherlab.simulate._kernels.render_convolved`, which is what integrates cuspy
+    cores: with it, peaks agree with a 31 × reference to < 0.3 % (r_eff ≥ 0.2 px, n ≤ 4),
+    where a plain 9 × grid is still 1.5–2 % off.
     """
-    os = 9 if r_eff_px < 2.0 else 5 if r_eff_px < 8.0 else 3
+    os = 5 if r_eff_px < 8.0 else 3
     while os > 3 and stamp * os > 1600:
         os -= 2
     return os
