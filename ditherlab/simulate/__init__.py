@@ -29,7 +29,7 @@ from ditherlab.simulate.detector import (
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.io import read_exposure, truth_path, write_exposure
-from ditherlab.simulate.observe import Pointing, observe, pattern_postargs
+from ditherlab.simulate.observe import Pointing, iter_observe, observe, pattern_postargs
 from ditherlab.simulate.psf import PSF, AiryPSF, GaussianPSF, ImagePSF, MoffatPSF, default_psf
 from ditherlab.simulate.scene import Scene
 
@@ -57,6 +57,7 @@ __all__ = [
     "dark_rate",
     "default_psf",
     "detector_model",
+    "iter_observe",
     "make_defects",
     "observe",
     "pattern_postargs",

@@ -11,7 +11,7 @@ exposures), while the sky moves under them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.psf import PSF, ImagePSF, default_psf
 from ditherlab.simulate.scene import Scene, sersic_profile
 
-__all__ = ["Pointing", "observe", "pattern_postargs", "resolve_aperture"]
+__all__ = ["Pointing", "iter_observe", "observe", "pattern_postargs", "resolve_aperture"]
 
 #: Seconds between exposure starts beyond the exposure time (readout + small slew).
 _OVERHEAD_S = 150.0
@@ -368,14 +368,14 @@ def _wcs_from_cards(cards: dict[str, Any]):
     return WCS(hdr)
 
 
-def observe(
+def iter_observe(
     scene: Scene,
     pattern: Pattern,
     aperture: Any,
     exptime: float | Sequence[float],
     *,
     psf: PSF | None = None,
-    detector: DetectorModel | None = None,
+    detector: DetectorModel | Mapping[int, DetectorModel] | None = None,
     pointing: Pointing | None = None,
     chips: Sequence[int] | None = None,
     subarray: Any = None,
@@ -387,69 +387,22 @@ def observe(
     noise: bool = True,
     progress: Callable[[int, int], None] | None = None,
     rng: Any = None,
-) -> list[Exposure]:
-    """Simulate one exposure per step of ``pattern``.
+) -> Iterator[Exposure]:
+    """Like :func:`observe`, but yield each exposure as soon as it is simulated.
 
-    Parameters
-    ----------
-    scene : Scene
-        Sources and sky.
-    pattern : Pattern
-        Dither offsets (POS TARG arcsec, or detector pixels converted at the aperture's
-        reference point).
-    aperture : str or Aperture
-        Prime aperture (e.g. ``"acs-wfc"``); its camera's chips are all simulated, in flt
-        order, unless ``chips`` selects some.
-    exptime : float or sequence of float
-        Exposure time(s), s (> 0); one value or one per step.
-    psf : PSF, optional
-        Default: an Airy pattern at the detector model's wavelength.
-    detector : DetectorModel or {ccdchip: DetectorModel}, optional
-        Default: :func:`~ditherlab.simulate.detector.detector_model` of each chip's
-        instrument and detector.  One model applies to every chip and must be of their
-        instrument/detector; a mapping gives models for some chips (the others keep their
-        defaults).  The pixel scale (``IDCSCALE``) is always the chip's own, whatever the
-        model's ``idcscale``.
-    pointing : Pointing, optional
-        Target, orientation and pointing errors (default: scene centre, PA_V3 = 0, none).
-    chips : sequence of int, optional
-        ``CCDCHIP`` values to simulate (default all chips of the camera).
-    subarray : (x0, y0, nx, ny) or {ccdchip: (x0, y0, nx, ny)}, optional
-        Cut-out of each chip, in full-chip 0-based pixels (for speed).
-    filter : str
-        Filter name for the header.
-    rootname : str
-        Exposure *k* (1-based) is named ``f"{rootname}{k:02d}"``.
-    expstart : float
-        MJD of the first exposure.
-    cosmic_rays_on, defects_on, noise : bool
-        Switch cosmic rays, detector defects, and Poisson/read noise on or off.
-    progress : callable, optional
-        Called as ``progress(k, n)`` after exposure *k* of *n*.
-    rng : Generator, int or None
-        Random state; the same seed gives identical exposures.
-
-    Returns
-    -------
-    list of Exposure
-
-    Raises
-    ------
-    DitherlabValueError
-        For a non-positive exposure time, an unknown chip, a bad sub-array ...
-    DitherlabTypeError
-        For arguments of the wrong type.
+    The arguments are validated at the call; the exposures (identical to those of
+    :func:`observe` with the same arguments) are simulated one per ``next()``, so that a
+    long full-frame pattern can be written exposure by exposure and need not be held in
+    memory at once.
 
     Examples
     --------
     >>> from ditherlab.planner import subpixel
-    >>> scene = Scene.random_field(200, sky=40.0, rng=1)
-    >>> exps = observe(scene, subpixel(2), "acs-wfc1", 300.0, chips=[1],
-    ...                subarray=(2000, 1000, 64, 64), rng=1)
-    >>> len(exps), exps[1].chips[0].sci.shape, exps[1].chips[0].ccdchip
-    (2, (64, 64), 1)
-    >>> [round(v, 4) for v in exps[1].postarg]  # (3.5, 3.5) px at the reference
-    [0.1718, 0.1857]
+    >>> scene = Scene.random_field(50, sky=40.0, rng=1)
+    >>> it = iter_observe(scene, subpixel(2), "acs-wfc1", 300.0, chips=[1],
+    ...                   subarray=(2000, 1000, 16, 16), rng=1)
+    >>> [e.rootname for e in it]
+    ['dlsim01', 'dlsim02']
     """
     if not isinstance(scene, Scene):
         raise DitherlabTypeError(f"scene={scene!r} must be a Scene")
@@ -544,91 +497,90 @@ def observe(
                 )
             )
 
-    exposures = []
-    start = float(expstart)
-    for k in range(nexp):
-        t = float(times[k])
-        g = g_exp[k]
-        v2n, v3n = ap.idl_to_tel(*post[k])
-        att_nom = attitude(float(v2n), float(v3n), ra_t, dec_t, pointing.pa_v3)
-        true_post = post[k] + err_off[k]
-        v2t, v3t = ap.idl_to_tel(*true_post)
-        att_true = attitude(float(v2t), float(v3t), ra_t, dec_t, pointing.pa_v3 + err_roll[k])
-        sky_e = _fits_round(scene.sky * prime_scale**2 * t)
-        chips_out = []
-        truths = []
-        for ci, (cap, (origin, shape)) in enumerate(zip(chip_aps, cuts, strict=True)):
-            model = models[ci]
-            chip_sky = _fits_round(scene.sky * scales[ci] ** 2 * t)
-            nmap = ChipMap.from_attitude(cap, att_nom)
-            tmap = ChipMap.from_attitude(cap, att_true)
-            # one float64 work array, updated in place, keeps the peak memory low
-            work = np.zeros(shape)
-            _render_chip(work, origin, tmap, src_ra, src_dec, scene, psfs[ci], t, scales[ci])
-            work += chip_sky
-            noiseless = work.astype(np.float32)
-            dfx = defect_maps[ci].cut(origin, shape)
-            actual, reference = dark_rate(dfx, model, g)
-            work += actual * np.float32(t)
-            if noise:
+    def run() -> Iterator[Exposure]:
+        start = float(expstart)
+        for k in range(nexp):
+            t = float(times[k])
+            g = g_exp[k]
+            v2n, v3n = ap.idl_to_tel(*post[k])
+            att_nom = attitude(float(v2n), float(v3n), ra_t, dec_t, pointing.pa_v3)
+            true_post = post[k] + err_off[k]
+            v2t, v3t = ap.idl_to_tel(*true_post)
+            att_true = attitude(float(v2t), float(v3t), ra_t, dec_t, pointing.pa_v3 + err_roll[k])
+            sky_e = _fits_round(scene.sky * prime_scale**2 * t)
+            chips_out = []
+            truths = []
+            for ci, (cap, (origin, shape)) in enumerate(zip(chip_aps, cuts, strict=True)):
+                model = models[ci]
+                chip_sky = _fits_round(scene.sky * scales[ci] ** 2 * t)
+                nmap = ChipMap.from_attitude(cap, att_nom)
+                tmap = ChipMap.from_attitude(cap, att_true)
+                # one float64 work array, updated in place, keeps the peak memory low
+                work = np.zeros(shape)
+                _render_chip(work, origin, tmap, src_ra, src_dec, scene, psfs[ci], t, scales[ci])
+                work += chip_sky
+                noiseless = work.astype(np.float32)
+                dfx = defect_maps[ci].cut(origin, shape)
+                actual, reference = dark_rate(dfx, model, g)
+                work += actual * np.float32(t)
+                if noise:
+                    np.clip(work, 0.0, None, out=work)
+                    work[...] = g.poisson(work)
+                if cosmic_rays_on:
+                    cr = cosmic_rays(shape, model, t, g)
+                    work += cr
+                    cr = cr.astype(np.float32)
+                else:
+                    cr = np.zeros(shape, np.float32)
+                work += dfx.column_charge
+                _, sat = saturate(work, model, inplace=True)  # in place: the array is large
+                if noise and model.read_noise > 0:
+                    work += g.normal(0.0, model.read_noise, shape)
+                _, atod = atod_saturate(work, model, inplace=True)
+                ref_dark = reference * np.float32(t)
+                work -= ref_dark  # the calibration subtracts the superdark
+                sci = work.astype(np.float32)
+                work += ref_dark
                 np.clip(work, 0.0, None, out=work)
-                work[...] = g.poisson(work)
-            if cosmic_rays_on:
-                cr = cosmic_rays(shape, model, t, g)
-                work += cr
-                cr = cr.astype(np.float32)
-            else:
-                cr = np.zeros(shape, np.float32)
-            work += dfx.column_charge
-            _, sat = saturate(work, model, inplace=True)  # in place: the array is large
-            if noise and model.read_noise > 0:
-                work += g.normal(0.0, model.read_noise, shape)
-            _, atod = atod_saturate(work, model, inplace=True)
-            ref_dark = reference * np.float32(t)
-            work -= ref_dark  # the calibration subtracts the superdark
-            sci = work.astype(np.float32)
-            work += ref_dark
-            np.clip(work, 0.0, None, out=work)
-            work += model.read_noise**2
-            np.sqrt(work, out=work)
-            err = work.astype(np.float32)
-            del work, ref_dark
-            dq = dfx.dq(model)
-            dq[sat] |= np.uint16(model.dq["saturated"])
-            dq[atod] |= np.uint16(model.dq["atod_saturated"] | model.dq["saturated"])
-            nom_cards = nmap.wcs_cards(origin)
-            chips_out.append(
-                ChipExposure(
-                    sci=sci,
-                    err=err,
-                    dq=dq,
-                    wcs=_wcs_from_cards(nom_cards),
-                    ccdchip=int(cap.chip),
-                    extver=ci + 1,
-                    origin=origin,
-                    full_shape=tuple(int(v) for v in cap.shape),
-                    aperture=str(cap.name),
-                    idcscale=_fits_round(scales[ci]),
-                    sky=chip_sky,
+                work += model.read_noise**2
+                np.sqrt(work, out=work)
+                err = work.astype(np.float32)
+                del work, ref_dark
+                dq = dfx.dq(model)
+                dq[sat] |= np.uint16(model.dq["saturated"])
+                dq[atod] |= np.uint16(model.dq["atod_saturated"] | model.dq["saturated"])
+                nom_cards = nmap.wcs_cards(origin)
+                chips_out.append(
+                    ChipExposure(
+                        sci=sci,
+                        err=err,
+                        dq=dq,
+                        wcs=_wcs_from_cards(nom_cards),
+                        ccdchip=int(cap.chip),
+                        extver=ci + 1,
+                        origin=origin,
+                        full_shape=tuple(int(v) for v in cap.shape),
+                        aperture=str(cap.name),
+                        idcscale=_fits_round(scales[ci]),
+                        sky=chip_sky,
+                    )
                 )
-            )
-            truths.append(
-                ChipTruth(
-                    noiseless=noiseless,
-                    cr_charge=cr,
-                    defects=dfx.code,
-                    dark=actual,
-                    wcs=_wcs_from_cards(tmap.wcs_cards(origin)),
+                truths.append(
+                    ChipTruth(
+                        noiseless=noiseless,
+                        cr_charge=cr,
+                        defects=dfx.code,
+                        dark=actual,
+                        wcs=_wcs_from_cards(tmap.wcs_cards(origin)),
+                    )
                 )
+            truth = Truth(
+                chips=tuple(truths),
+                postarg=(_fits_round(true_post[0]), _fits_round(true_post[1])),
+                roll=_fits_round(err_roll[k]),
+                visit=int(visits[k]),
             )
-        truth = Truth(
-            chips=tuple(truths),
-            postarg=(_fits_round(true_post[0]), _fits_round(true_post[1])),
-            roll=_fits_round(err_roll[k]),
-            visit=int(visits[k]),
-        )
-        exposures.append(
-            Exposure(
+            exposure = Exposure(
                 chips=tuple(chips_out),
                 exptime=_fits_round(t),
                 gain=_fits_round(prime.gain),
@@ -649,8 +601,117 @@ def observe(
                 meta={"pattern": pattern.name, "step": k + 1, "nsteps": nexp},
                 truth=truth,
             )
+            start += (t + _OVERHEAD_S) / 86400.0
+            if progress is not None:
+                progress(k + 1, nexp)
+            yield exposure
+            del exposure, truth, chips_out, truths  # hold one exposure at a time
+
+    return run()
+
+
+def observe(
+    scene: Scene,
+    pattern: Pattern,
+    aperture: Any,
+    exptime: float | Sequence[float],
+    *,
+    psf: PSF | None = None,
+    detector: DetectorModel | Mapping[int, DetectorModel] | None = None,
+    pointing: Pointing | None = None,
+    chips: Sequence[int] | None = None,
+    subarray: Any = None,
+    filter: str = "F606W",
+    rootname: str = "dlsim",
+    expstart: float = 60000.0,
+    cosmic_rays_on: bool = True,
+    defects_on: bool = True,
+    noise: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    rng: Any = None,
+) -> list[Exposure]:
+    """Simulate one exposure per step of ``pattern``.
+
+    Parameters
+    ----------
+    scene : Scene
+        Sources and sky.
+    pattern : Pattern
+        Dither offsets (POS TARG arcsec, or detector pixels converted at the aperture's
+        reference point).
+    aperture : str or Aperture
+        Prime aperture (e.g. ``"acs-wfc"``); its camera's chips are all simulated, in flt
+        order, unless ``chips`` selects some.
+    exptime : float or sequence of float
+        Exposure time(s), s (> 0); one value or one per step.
+    psf : PSF, optional
+        Default: an Airy pattern at the detector model's wavelength.
+    detector : DetectorModel or {ccdchip: DetectorModel}, optional
+        Default: :func:`~ditherlab.simulate.detector.detector_model` of each chip's
+        instrument and detector.  One model applies to every chip and must be of their
+        instrument/detector; a mapping gives models for some chips (the others keep their
+        defaults).  The pixel scale (``IDCSCALE``) is always the chip's own, whatever the
+        model's ``idcscale``.
+    pointing : Pointing, optional
+        Target, orientation and pointing errors (default: scene centre, PA_V3 = 0, none).
+    chips : sequence of int, optional
+        ``CCDCHIP`` values to simulate (default all chips of the camera).
+    subarray : (x0, y0, nx, ny) or {ccdchip: (x0, y0, nx, ny)}, optional
+        Cut-out of each chip, in full-chip 0-based pixels (for speed).
+    filter : str
+        Filter name for the header.
+    rootname : str
+        Exposure *k* (1-based) is named ``f"{rootname}{k:02d}"``.
+    expstart : float
+        MJD of the first exposure.
+    cosmic_rays_on, defects_on, noise : bool
+        Switch cosmic rays, detector defects, and Poisson/read noise on or off.
+    progress : callable, optional
+        Called as ``progress(k, n)`` after exposure *k* of *n*.
+    rng : Generator, int or None
+        Random state; the same seed gives identical exposures.
+
+    Returns
+    -------
+    list of Exposure
+        (:func:`iter_observe` yields the same exposures one at a time.)
+
+    Raises
+    ------
+    DitherlabValueError
+        For a non-positive exposure time, an unknown chip, a bad sub-array ...
+    DitherlabTypeError
+        For arguments of the wrong type.
+
+    Examples
+    --------
+    >>> from ditherlab.planner import subpixel
+    >>> scene = Scene.random_field(200, sky=40.0, rng=1)
+    >>> exps = observe(scene, subpixel(2), "acs-wfc1", 300.0, chips=[1],
+    ...                subarray=(2000, 1000, 64, 64), rng=1)
+    >>> len(exps), exps[1].chips[0].sci.shape, exps[1].chips[0].ccdchip
+    (2, (64, 64), 1)
+    >>> [round(v, 4) for v in exps[1].postarg]  # (3.5, 3.5) px at the reference
+    [0.1718, 0.1857]
+    """
+    return list(
+        iter_observe(
+            scene,
+            pattern,
+            aperture,
+            exptime,
+            psf=psf,
+            detector=detector,
+            pointing=pointing,
+            chips=chips,
+            subarray=subarray,
+            filter=filter,
+            rootname=rootname,
+            expstart=expstart,
+            cosmic_rays_on=cosmic_rays_on,
+            defects_on=defects_on,
+            noise=noise,
+            progress=progress,
+            rng=rng,
         )
-        start += (t + _OVERHEAD_S) / 86400.0
-        if progress is not None:
-            progress(k + 1, nexp)
-    return exposures
+    )

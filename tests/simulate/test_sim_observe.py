@@ -690,3 +690,21 @@ def test_scene_tables_with_missing_or_impossible_values_are_refused():
     t = Table({"x": [0.0], "y": [0.0]})
     t["flux"] = MaskedColumn([1.0], mask=[False])
     assert Scene.from_table(t).flux.tolist() == [1.0]
+
+
+def test_iter_observe_yields_the_same_exposures_and_validates_at_the_call():
+    from ditherlab.simulate import iter_observe
+
+    scene = Scene.random_field(100, n_galaxies=2, size=60, sky=30.0, rng=2)
+    kw = {"chips": [1], "subarray": (2000, 1000, 32, 24), "pointing": Pointing(jitter=3.0)}
+    a = observe(scene, subpixel(3), "acs-wfc1", 100.0, rng=11, **kw)
+    it = iter_observe(scene, subpixel(3), "acs-wfc1", 100.0, rng=11, **kw)
+    b = list(it)
+    assert len(a) == len(b) == 3
+    for x, y in zip(a, b, strict=True):
+        assert x.rootname == y.rootname
+        assert np.array_equal(x.chips[0].sci, y.chips[0].sci)
+        assert np.array_equal(x.chips[0].dq, y.chips[0].dq)
+        assert np.array_equal(x.truth.chips[0].cr_charge, y.truth.chips[0].cr_charge)
+    with pytest.raises(DitherlabValueError, match="chips"):
+        iter_observe(scene, subpixel(3), "acs-wfc1", 100.0, chips=[])  # no next() needed
