@@ -18,6 +18,7 @@ from ditherlab.simulate.detector import (
     WFPC2_DQ,
     Defects,
     DetectorModel,
+    atod_saturate,
     cosmic_rays,
     cr_rate_from_flux,
     cr_rate_from_percent,
@@ -28,7 +29,7 @@ from ditherlab.simulate.detector import (
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.io import read_exposure, truth_path, write_exposure
-from ditherlab.simulate.observe import Pointing, observe, pattern_postargs
+from ditherlab.simulate.observe import Pointing, iter_observe, observe, pattern_postargs
 from ditherlab.simulate.psf import PSF, AiryPSF, GaussianPSF, ImagePSF, MoffatPSF, default_psf
 from ditherlab.simulate.scene import Scene
 
@@ -49,12 +50,14 @@ __all__ = [
     "Pointing",
     "Scene",
     "Truth",
+    "atod_saturate",
     "cosmic_rays",
     "cr_rate_from_flux",
     "cr_rate_from_percent",
     "dark_rate",
     "default_psf",
     "detector_model",
+    "iter_observe",
     "make_defects",
     "observe",
     "pattern_postargs",

@@ -14,7 +14,7 @@ __all__ = ["register"]
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from ditherlab.planner._cli import pattern_from_args
     from ditherlab.simulate.io import truth_path, write_exposure
-    from ditherlab.simulate.observe import Pointing, observe, resolve_aperture
+    from ditherlab.simulate.observe import Pointing, iter_observe, resolve_aperture
     from ditherlab.simulate.psf import ImagePSF
     from ditherlab.simulate.scene import Scene
 
@@ -41,8 +41,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             rng=args.seed,
         )
     names = [outdir / f"{args.rootname}{k + 1:02d}_flt.fits" for k in range(len(pattern))]
+    scene_path = outdir / f"{args.rootname}_scene.ecsv"
     if not args.overwrite:
-        for p in names + [truth_path(p) for p in names]:
+        for p in [*names, *(truth_path(p) for p in names), scene_path]:
             if p.exists():
                 raise OutputExistsError(f"{str(p)!r} exists; pass --overwrite to replace it")
     pointing = Pointing(
@@ -59,7 +60,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"simulate: exposure {k}/{n} done", file=sys.stderr, flush=True)
 
-    exposures = observe(
+    # one exposure in memory at a time: each is written as soon as it is simulated
+    exposures = iter_observe(
         scene,
         pattern,
         ap,
@@ -77,12 +79,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     outdir.mkdir(parents=True, exist_ok=True)
     for exp, path in zip(exposures, names, strict=True):
         write_exposure(exp, path, overwrite=args.overwrite)
-        print(path)
-    scene_path = outdir / f"{args.rootname}_scene.ecsv"
-    scene.write(scene_path, overwrite=True)
+        del exp
+        print(path, flush=True)
+    scene.write(scene_path, overwrite=args.overwrite)
     if not quiet:
         print(
-            f"simulate: wrote {len(exposures)} exposures (+ truth files) and {scene_path.name} "
+            f"simulate: wrote {len(names)} exposures (+ truth files) and {scene_path.name} "
             f"to {outdir}",
             file=sys.stderr,
         )

@@ -177,6 +177,13 @@ def _square(c: np.ndarray, order: int) -> np.ndarray:
     return out
 
 
+def linear_part(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """The linear part ``d(X, Y)/d(x, y)`` at the reference of a polynomial pair."""
+    cx = np.asarray(cx, float)
+    cy = np.asarray(cy, float)
+    return np.array([[cx[1, 0], cx[0, 1]], [cy[1, 0], cy[0, 1]]])
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ChipMap:
     """Pixel ↔ sky map of one chip in one pointing (see the module docstring).
@@ -251,10 +258,7 @@ class ChipMap:
         Y = np.asarray(inv[1, 0] * xi + inv[1, 1] * eta + self.idl_ref[1], float)
         # the polynomial is only invertible near the chip: points whose linear estimate
         # lies farther than a quarter chip outside it get NaN instead of a Newton failure
-        cx = np.asarray(self.aperture.poly_x, float)
-        cy = np.asarray(self.aperture.poly_y, float)
-        lin = np.array([[cx[1, 0], cx[0, 1]], [cy[1, 0], cy[0, 1]]])
-        li = np.linalg.inv(lin)
+        li = np.linalg.inv(linear_part(self.aperture.poly_x, self.aperture.poly_y))
         dX, dY = X - self.idl_ref[0], Y - self.idl_ref[1]
         xr, yr = self.ref
         xl = xr + li[0, 0] * dX + li[0, 1] * dY
@@ -289,7 +293,7 @@ class ChipMap:
         """
         cx = _square(np.asarray(self.aperture.poly_x, float), order)
         cy = _square(np.asarray(self.aperture.poly_y, float), order)
-        lin = np.array([[cx[1, 0], cx[0, 1]], [cy[1, 0], cy[0, 1]]])
+        lin = linear_part(cx, cy)
         cd = self.lin @ lin / 3600.0
         inv = np.linalg.inv(lin)
         nlx = cx.copy()

@@ -13,7 +13,8 @@ can be used, tested and replaced on its own:
   fixed in detector coordinates for a whole visit;
 * :func:`dark_rate` — the dark current of one exposure (unstable pixels flicker);
 * :func:`add_noise` — Poisson noise on the expected electrons plus Gaussian read noise;
-* :func:`saturate` — clip at full well and flag.
+* :func:`saturate` — bleed (or clip) at the full well and flag;
+* :func:`atod_saturate` — clip at the A/D converter's limit and flag.
 
 Sources of the default numbers: ``/work/shared/reference/detector_and_astrodrizzle.md``
 §1–2 (ACS and WFC3 instrument handbooks, ACS ISR 2002-07, drizzlepac ``wfpc2Data.py``).
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab._validation import as_choice, as_float, as_rng
+from ditherlab._validation import as_float, as_int, as_rng
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 from ditherlab.simulate import _kernels
 
@@ -45,6 +46,7 @@ __all__ = [
     "Defects",
     "DetectorModel",
     "add_noise",
+    "atod_saturate",
     "cosmic_rays",
     "cr_rate_from_flux",
     "cr_rate_from_percent",
@@ -121,8 +123,13 @@ class DetectorModel:
     dark : float
         Mean dark current, e⁻/s/pixel (subtracted by the calibration, its noise remains).
     full_well : float
-        Saturation level in e⁻; charge above it bleeds along the column and the pixels it
-        fills are flagged ``dq["saturated"]``.
+        Physical full well in e⁻; charge above it bleeds along the column and the pixels
+        it fills are flagged ``dq["saturated"]``.
+    atod_max : int or None
+        Largest DN of the analog-to-digital converter (65535 for ACS and WFC3/UVIS, 4095
+        for WFPC2; None: no A/D limit modelled).  Read-out values at or above
+        ``atod_max × gain`` electrons are clipped there, without bleeding, and flagged
+        ``dq["atod_saturated"] | dq["saturated"]`` (calacs/calwf3 set both).
     bleed : bool
         Whether saturated charge bleeds along columns (CCDs: yes; WFC3/IR, SBC: clipped).
     pixel_size : float
@@ -175,6 +182,7 @@ class DetectorModel:
     idcscale: float
     cr_rate: float
     bleed: bool = True
+    atod_max: int | None = None
     cr_thickness: float = 0.9
     cr_diffusion: float = 0.3
     cr_charge_loc: float = 620.0
@@ -209,9 +217,30 @@ class DetectorModel:
         for name in ("hot_fraction", "warm_fraction", "unstable_fraction", "variable_fraction"):
             as_float(name, getattr(self, name), minimum=0.0, maximum=0.5)
         as_float("variable_duty", self.variable_duty, minimum=0.0, maximum=1.0)
+        for name in ("hot_rate", "warm_rate"):
+            rng_ = getattr(self, name)
+            try:
+                lo, hi = (float(v) for v in rng_)
+            except (TypeError, ValueError):
+                raise DitherlabTypeError(
+                    f"{name}={rng_!r} must be a (low, high) pair of dark rates (e-/s)"
+                ) from None
+            if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo <= hi):
+                raise DitherlabValueError(
+                    f"{name}={rng_!r} must be (low, high) with 0 < low <= high (e-/s; "
+                    "drawn log-uniformly)"
+                )
+        as_int("n_bad_columns", self.n_bad_columns, minimum=0)
+        if self.atod_max is not None:
+            as_int("atod_max", self.atod_max, minimum=1)
         if self.cr_diffusion <= 0 and self.cr_rate > 0:
             raise DitherlabValueError(f"cr_diffusion={self.cr_diffusion!r} must be > 0")
         object.__setattr__(self, "dq", MappingProxyType(dict(self.dq)))
+
+    @property
+    def atod_limit(self) -> float:
+        """Electrons at which the A/D converter saturates (``atod_max × gain``; inf: none)."""
+        return np.inf if self.atod_max is None else float(self.atod_max) * self.gain
 
     def replace(self, **changes: Any) -> DetectorModel:
         """A copy with some fields changed."""
@@ -285,17 +314,20 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "read_noise": 4.2,
         "dark": 0.02,
         "full_well": 77400.0,
+        "atod_max": 65535,
         "pixel_size": 15.0,
         "idcscale": 0.05,
         "cr_rate": 0.02 / 1000.0,
         "dq": ACS_DQ,
         "psf_wavelength": 0.6,
     },
+    # HRC: the full well (155 ke-) exceeds the A/D limit (65535 DN x 2.2 = 144 ke-)
     ("ACS", "HRC"): {
         "gain": 2.2,
         "read_noise": 4.7,
         "dark": 0.006,
         "full_well": 155000.0,
+        "atod_max": 65535,
         "pixel_size": 21.0,
         "idcscale": 0.025,
         "cr_rate": 0.02 / 1000.0,
@@ -326,6 +358,7 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "read_noise": 3.1,
         "dark": 0.003,
         "full_well": 63000.0,
+        "atod_max": 65535,
         "pixel_size": 15.0,
         "idcscale": 0.0396,
         "cr_rate": 0.02 / 1000.0,
@@ -351,13 +384,15 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "warm_fraction": 0.005,
         "n_bad_columns": 0,
     },
-    # WFPC2: gain 7 (drizzlepac WFPC2_GAINS WF3 6.90 / 5.22); A/D saturates at 4095 DN;
-    # the seed's ETC table implies 3.2 % of pixels per 1000 s
+    # WFPC2: gain 7 (drizzlepac WFPC2_GAINS WF3 6.90 / 5.22); the 12-bit A/D saturates at
+    # 4095 DN (~28 ke-), well below the physical full well (~53 ke-), so bright stars clip
+    # (DQ 8) before they bleed; the seed's ETC table implies 3.2 % of pixels per 1000 s
     ("WFPC2", "WF"): {
         "gain": 6.90,
         "read_noise": 5.22,
         "dark": 0.005,
-        "full_well": 4095 * 6.90,
+        "full_well": 53000.0,
+        "atod_max": 4095,
         "pixel_size": 15.0,
         "idcscale": 0.0996,
         "cr_rate": 0.0960625 / 3000.0,
@@ -368,7 +403,8 @@ _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "gain": 7.12,
         "read_noise": 5.24,
         "dark": 0.005,
-        "full_well": 4095 * 7.12,
+        "full_well": 53000.0,
+        "atod_max": 4095,
         "pixel_size": 15.0,
         "idcscale": 0.0455,
         "cr_rate": 0.0960625 / 3000.0,
@@ -433,6 +469,12 @@ def cosmic_rays(
     exptime = as_float("exptime", exptime, minimum=0.0)
     gen = as_rng(rng)
     ny, nx = shape
+    if model.cr_rate * exptime >= 1.0:
+        raise DitherlabValueError(
+            f"exptime={exptime!r} s with cr_rate={model.cr_rate!r} /s: every pixel would be "
+            f"hit by cosmic rays (cr_rate * exptime = {model.cr_rate * exptime:.3g} >= 1); "
+            "split the exposure or lower cr_rate"
+        )
     p = model.cr_fraction(exptime)
     if p <= 0.0:
         return np.zeros(shape)
@@ -595,12 +637,16 @@ def add_noise(expected: np.ndarray, model: DetectorModel, rng: Any = None) -> np
     return counts
 
 
-def saturate(charge: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
-    """Saturate collected charge: ``(new_charge, saturated_mask)``.
+def saturate(
+    charge: np.ndarray, model: DetectorModel, inplace: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Saturate collected charge at the full well: ``(new_charge, saturated_mask)``.
 
     With ``model.bleed`` (CCDs), charge above ``full_well`` spills up and down its column,
     conserving charge, and every pixel at the full well or filled by the spill is flagged;
-    otherwise pixels are clipped at ``full_well``.
+    otherwise pixels are clipped at ``full_well``.  ``inplace`` modifies ``charge``
+    (float64) instead of a copy.  The A/D limit is applied after the read noise, by
+    :func:`atod_saturate`.
 
     Examples
     --------
@@ -610,7 +656,7 @@ def saturate(charge: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.n
     >>> float(out.sum() / m.full_well), sat[:, 0].tolist()
     (2.5, [False, True, True, True, False])
     """
-    out = np.array(charge, dtype=np.float64, copy=True)
+    out = charge if inplace else np.array(charge, dtype=np.float64, copy=True)
     if model.bleed:
         sat = _kernels.bleed_columns(out, model.full_well)
         sat |= out >= model.full_well
@@ -620,11 +666,24 @@ def saturate(charge: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.n
     return out, sat
 
 
-def _check_model(model: Any, name: str = "detector") -> DetectorModel:
-    if not isinstance(model, DetectorModel):
-        raise DitherlabTypeError(f"{name}={model!r} must be a DetectorModel")
-    return model
+def atod_saturate(
+    values: np.ndarray, model: DetectorModel, inplace: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip read-out values (e⁻) at the A/D limit: ``(new_values, atod_mask)``.
 
+    Pixels at or above ``model.atod_limit`` (``atod_max × gain``) are set to it, with no
+    bleeding (the charge is in the well; only the converter saturates).
 
-def _instrument_key(instrument: str) -> str:
-    return as_choice("instrument", instrument, ("ACS", "WFC3", "WFPC2"))
+    Examples
+    --------
+    >>> m = detector_model("WFPC2", "WF")
+    >>> out, hit = atod_saturate(np.array([1000.0, 30000.0]), m)
+    >>> out.tolist(), hit.tolist()
+    ([1000.0, 28255.5], [False, True])
+    """
+    out = values if inplace else np.array(values, dtype=np.float64, copy=True)
+    limit = model.atod_limit
+    hit = out >= limit
+    if np.isfinite(limit):
+        np.minimum(out, limit, out=out)
+    return out, hit

@@ -5,7 +5,9 @@
 * ``x_flt.fits``: a primary header and, per chip, ``SCI``, ``ERR`` and ``DQ`` extensions
   (``EXTVER`` = 1, 2 ...), each with the chip's TAN-SIP WCS and the keywords AstroDrizzle
   reads (``INSTRUME``, ``DETECTOR``, ``EXPTIME``, ``CCDCHIP``, ``IDCSCALE``, ``BUNIT``,
-  ``LTV1/2`` ...);
+  ``LTV1/2`` ...).  Data are in electrons, except WFPC2, whose ``SCI``/``ERR`` hold DN
+  (``BUNIT = COUNTS``, float64, divided by the drizzlepac gain of the chip for the
+  ``ATODGAIN`` setting, as drizzlepac expects); reading converts them back exactly;
 * ``x_truth.fits``: the truth — per chip ``NOISELESS``, ``CRCHARGE``, ``DEFECTS`` and
   ``DARK`` — kept out of the file a pipeline reads.
 
@@ -17,17 +19,48 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ditherlab import __version__
-from ditherlab._io import check_writable, write_with
-from ditherlab.errors import FileFormatError
+from ditherlab._io import atomic_path, check_writable, write_with
+from ditherlab.errors import DitherlabWarning, FileFormatError
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 
 __all__ = ["read_exposure", "truth_path", "write_exposure"]
+
+#: ``CCDAMP`` written per detector: the full-frame amplifiers of the CCDs, one amplifier
+#: letter for HRC (drizzlepac's ``HRCInputImage`` sets the CTE direction from it) and
+#: none for the MAMA (SBC) and the IR array.
+_CCDAMP = {"WFC": "ABCD", "UVIS": "ABCD", "HRC": "C", "SBC": "N/A", "IR": "N/A"}
+
+#: WFPC2 calibrated gains (e⁻/DN) by ``[CCDCHIP][ATODGAIN]`` (drizzlepac ``wfpc2Data``
+#: ``WFPC2_GAINS``).  WFPC2 flt files hold DN (``BUNIT = COUNTS``), which drizzlepac
+#: converts back to electrons with exactly these gains.
+WFPC2_GAINS = {
+    1: {7: 7.12, 15: 13.99},
+    2: {7: 7.12, 15: 14.50},
+    3: {7: 6.90, 15: 13.95},
+    4: {7: 7.10, 15: 13.95},
+}
+
+
+def _wfpc2_atodgain(gain: float) -> int:
+    """The WFPC2 gain setting (7 or 15) nearest the model gain."""
+    return 15 if gain > 10.5 else 7
+
+
+def _wfpc2_chip_gain(exp: Exposure, chip: ChipExposure) -> float:
+    table = WFPC2_GAINS.get(int(chip.ccdchip))
+    if table is None:
+        raise FileFormatError(
+            f"WFPC2 chip ccdchip={chip.ccdchip!r} is not one of {sorted(WFPC2_GAINS)}"
+        )
+    return table[_wfpc2_atodgain(exp.gain)]
+
 
 _WCS_PREFIXES = ("WCSAXES", "CTYPE", "CUNIT", "CRPIX", "CRVAL", "CD1_", "CD2_", "A_", "B_")
 
@@ -114,8 +147,13 @@ def _primary_header(exp: Exposure):
     h["PA_V3"] = (exp.pa_v3, "position angle of V3-axis of HST (deg)")
     h["POSTARG1"] = (exp.postarg[0], "POS TARG in axis 1 direction (arcsec)")
     h["POSTARG2"] = (exp.postarg[1], "POS TARG in axis 2 direction (arcsec)")
-    h["CCDAMP"] = "ABCD"
+    h["CCDAMP"] = (_CCDAMP.get(exp.detector, "ABCD"), "CCD amplifier(s) read out")
     h["CCDGAIN"] = (exp.gain, "commanded gain of CCD")
+    if exp.instrument == "WFPC2":
+        h["ATODGAIN"] = (float(_wfpc2_atodgain(exp.gain)), "analog to digital gain setting")
+        h["MODE"] = ("FULL", "instrument mode: FULL (full resolution) or AREA")
+        h["FILTNAM1"] = (exp.filter, "first filter name")
+        h["FILTNAM2"] = ("", "second filter name")
     for amp in "ABCD":
         h[f"ATODGN{amp}"] = exp.gain
     for amp in "ABCD":
@@ -146,7 +184,14 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
         h[k] = v
     h["WCSNAME"] = "DITHERLAB"
     h["CCDCHIP"] = (chip.ccdchip, "CCD chip")
-    h["BUNIT"] = ("ELECTRONS", "brightness units")
+    if exp.instrument == "WFPC2":
+        # drizzlepac's WFPC2 reader wants the chip number as DETECTOR and data in DN
+        h["DETECTOR"] = (int(chip.ccdchip), "CCD chip (WFPC2: 1 = PC1, 2-4 = WF2-4)")
+        if extname != "DQ":
+            h["BUNIT"] = ("COUNTS", "brightness units (DN)")
+            h["DL_GAIN"] = (_wfpc2_chip_gain(exp, chip), "e-/DN used to write this chip")
+    else:
+        h["BUNIT"] = ("ELECTRONS", "brightness units")
     h["IDCSCALE"] = exp.idcscale if chip.idcscale is None else chip.idcscale
     if chip.sky is not None:
         h["DL_SKY"] = (chip.sky, "simulated sky in this chip (e-/pixel)")
@@ -171,13 +216,36 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
     return h
 
 
+def _pair_id(exp: Exposure) -> str:
+    """Identifier shared by an flt file and its truth file (a digest of the flt content).
+
+    Deterministic, so the same seed still gives byte-identical files.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr((exp.rootname, exp.expstart, exp.exptime, exp.postarg)).encode())
+    for chip in exp.chips:
+        for arr in (chip.sci, chip.err, chip.dq):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:32]
+
+
 def _flt_hdulist(exp: Exposure):
     from astropy.io import fits
 
-    hdus: list[Any] = [fits.PrimaryHDU(header=_primary_header(exp))]
+    ph = _primary_header(exp)
+    ph["DL_PAIR"] = (_pair_id(exp), "id shared with the truth file")
+    hdus: list[Any] = [fits.PrimaryHDU(header=ph)]
     for chip in exp.chips:
-        hdus.append(fits.ImageHDU(chip.sci, header=_sci_header(exp, chip, "SCI")))
-        hdus.append(fits.ImageHDU(chip.err, header=_sci_header(exp, chip, "ERR")))
+        sci, err = chip.sci, chip.err
+        if exp.instrument == "WFPC2":
+            # DN in float64, so that DN x gain rounds back to the same float32 electrons
+            g = _wfpc2_chip_gain(exp, chip)
+            sci = sci.astype(np.float64) / g
+            err = err.astype(np.float64) / g
+        hdus.append(fits.ImageHDU(sci, header=_sci_header(exp, chip, "SCI")))
+        hdus.append(fits.ImageHDU(err, header=_sci_header(exp, chip, "ERR")))
         # int16 on disk, as in HST flt files (bit 32768 is never set); drizzlepac's
         # resetbits fails on unsigned (BZERO = 32768) DQ arrays under numpy 2
         dq = chip.dq.astype(np.int16)
@@ -197,6 +265,7 @@ def _truth_hdulist(exp: Exposure):
     h["DL_POST2"] = (tr.postarg[1], "true POS TARG Y (arcsec)")
     h["DL_ROLL"] = (tr.roll, "roll error (deg)")
     h["DL_VISIT"] = (tr.visit, "visit number")
+    h["DL_PAIR"] = (_pair_id(exp), "id shared with the flt file")
     hdus: list[Any] = [fits.PrimaryHDU(header=h)]
     for chip, ct in zip(exp.chips, tr.chips, strict=True):
         for name, arr in (
@@ -229,7 +298,8 @@ def write_exposure(
         The flt file.  The truth goes to :func:`truth_path` of it (if the exposure has
         one).
     overwrite : bool
-        Replace existing files.
+        Replace existing files.  Writing an exposure without truth with ``overwrite``
+        also removes a truth file left beside ``path`` by an earlier exposure.
 
     Returns
     -------
@@ -251,10 +321,18 @@ def write_exposure(
     if exposure.truth is not None:
         check_writable(tp, overwrite, "truth path")
     flt = _flt_hdulist(exposure)
-    if exposure.truth is not None:
-        truth = _truth_hdulist(exposure)
-        write_with(tp, lambda tmp: truth.writeto(tmp, overwrite=True), overwrite, "truth path")
-    write_with(p, lambda tmp: flt.writeto(tmp, overwrite=True), overwrite, "path")
+    if exposure.truth is None:
+        write_with(p, lambda tmp: flt.writeto(tmp, overwrite=True), overwrite, "path")
+        if overwrite and tp.is_file():
+            tp.unlink()  # a truth of an earlier exposure must not pair with this one
+        return p
+    truth = _truth_hdulist(exposure)
+    # both files are written to temporary names first and renamed only when both are
+    # complete, so a failure leaves neither (nor a mismatched pair) behind
+    with atomic_path(tp, overwrite, "truth path") as ttmp:
+        truth.writeto(ttmp, overwrite=True)
+        with atomic_path(p, overwrite, "path") as ftmp:
+            flt.writeto(ftmp, overwrite=True)
     return p
 
 
@@ -267,14 +345,18 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
         The flt file.
     truth : bool, optional
         Read the truth file: True requires it, False skips it, None (default) reads it
-        when it exists.
+        when it exists.  The truth file must carry the flt file's ``DL_PAIR``
+        identifier; one that does not (left over from another exposure written to the
+        same path) is an error with ``truth=True`` and is skipped with a
+        :class:`~ditherlab.errors.DitherlabWarning` with ``truth=None``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` (or a required truth file) does not exist.
     FileFormatError
-        If the file is not a ditherlab flt file.
+        If the file is not a ditherlab flt file, or ``truth=True`` and the truth file
+        belongs to another exposure.
     """
     from astropy.io import fits
 
@@ -298,10 +380,15 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
         for ver in sorted(groups):
             g = groups[ver]
             sh, sci = g["SCI"]
+            err = g["ERR"][1]
+            if str(sh.get("BUNIT", "ELECTRONS")).upper() == "COUNTS":
+                gain = float(sh["DL_GAIN"])
+                sci = (sci.astype(np.float64) * gain).astype(np.float32)
+                err = (err.astype(np.float64) * gain).astype(np.float32)
             chips.append(
                 ChipExposure(
                     sci=sci,
-                    err=g["ERR"][1],
+                    err=err,
                     dq=g["DQ"][1].astype(np.uint16),
                     wcs=_read_wcs(sh),
                     ccdchip=int(sh["CCDCHIP"]),
@@ -344,6 +431,19 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
     if truth or (truth is None and tp.is_file()):
         if not tp.is_file():
             raise FileNotFoundError(f"truth file {str(tp)!r} does not exist")
+        from astropy.io import fits
+
+        pair = fits.getval(tp, "DL_PAIR", ext=0) if tp.is_file() else None
+        if pair is None or pair != ph.get("DL_PAIR"):
+            msg = (
+                f"truth file {str(tp)!r} does not belong to path={str(p)!r} (their DL_PAIR "
+                f"identifiers {pair!r} and {ph.get('DL_PAIR')!r} differ): it is left over "
+                "from another exposure"
+            )
+            if truth:
+                raise FileFormatError(msg)
+            warnings.warn(msg + "; read without truth", DitherlabWarning, stacklevel=2)
+            return exp
         exp = exp.replace(truth=_read_truth(tp, exp))
     return exp
 

@@ -176,9 +176,14 @@ class ImagePSF(PSF):
     """A user-supplied, oversampled PSF image (e.g. from TinyTim or WebbPSF).
 
     The image is taken as flux per PSF pixel, centred on the middle of the array
-    (``((nx - 1)/2, (ny - 1)/2)``), with ``image[y, x]`` ``y`` along the detector's +y
-    (north-up images must be rotated by the user).  Between samples it is interpolated
-    bilinearly; the renderer integrates the interpolated surface over detector pixels.
+    (``((nx - 1)/2, (ny - 1)/2)``), in the *detector* frame, as TinyTim and WebbPSF
+    write distorted/detector-frame PSFs: ``image[y, x]`` has ``x`` along the detector's
+    +x and ``y`` along its +y, and one PSF pixel is ``pixel_scale / idcscale`` detector
+    pixels (``1 / oversampling`` by default).  The image therefore does not turn with the
+    telescope roll and is not mirrored by the sky's parity (north-up images must be
+    rotated by the user).  Between samples it is interpolated bilinearly; the renderer
+    integrates the interpolated surface over detector pixels
+    (:meth:`pixel_profile`).
 
     Parameters
     ----------
@@ -241,16 +246,49 @@ class ImagePSF(PSF):
         """The same PSF with an explicit ``pixel_scale`` (arcsec per PSF pixel)."""
         return ImagePSF(self.image, self.oversampling, pixel_scale)
 
-    def profile(self, xi, eta):
-        """Bilinear interpolation of the image (surface brightness), zero outside it."""
-        s = self._scale
+    def _interp(self, col: np.ndarray, row: np.ndarray) -> np.ndarray:
         ny, nx = self.image.shape
-        col = np.asarray(xi) / s + (nx - 1) / 2.0
-        row = np.asarray(eta) / s + (ny - 1) / 2.0
+        col = np.asarray(col, float) + (nx - 1) / 2.0
+        row = np.asarray(row, float) + (ny - 1) / 2.0
         vals = map_coordinates(
             self.image, [row.ravel(), col.ravel()], order=1, mode="constant", cval=0.0
         )
-        return vals.reshape(np.shape(row)) / (s * s)
+        return vals.reshape(np.shape(row))
+
+    def profile(self, xi, eta):
+        """Bilinear interpolation with image +x/+y taken along ``xi``/``eta`` (arcsec).
+
+        This is the image laid on an undistorted detector whose +x/+y point east/north;
+        the simulator does not use it for rendering (see :meth:`pixel_profile`).
+        """
+        s = self._scale
+        return self._interp(np.asarray(xi) / s, np.asarray(eta) / s) / (s * s)
+
+    def pixel_profile(self, dx, dy, idcscale: float) -> np.ndarray:
+        """The image at detector-pixel offsets ``(dx, dy)`` from its centre.
+
+        Parameters
+        ----------
+        dx, dy : array_like
+            Offsets along the detector's +x and +y, in detector pixels.
+        idcscale : float
+            The detector's nominal pixel scale (arcsec); one detector pixel is
+            ``idcscale / pixel_scale`` PSF pixels.
+
+        Returns
+        -------
+        ndarray
+            Bilinearly interpolated flux per PSF pixel (zero outside the image).
+
+        Examples
+        --------
+        >>> img = np.zeros((5, 5)); img[2, 3] = 1.0  # one PSF pixel right of the centre
+        >>> p = ImagePSF(img, oversampling=2, pixel_scale=0.025)
+        >>> float(p.pixel_profile(np.array(0.5), np.array(0.0), 0.05))
+        1.0
+        """
+        k = float(idcscale) / self._scale
+        return self._interp(np.asarray(dx) * k, np.asarray(dy) * k)
 
     @classmethod
     def from_fits(

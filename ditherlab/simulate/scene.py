@@ -315,6 +315,13 @@ class Scene:
             if name not in names:
                 return None
             c = t[names[name]]
+            mask = np.asarray(getattr(c, "mask", False))
+            if mask.ndim and mask.any():
+                row = int(np.flatnonzero(mask)[0])
+                raise FileFormatError(
+                    f"column {names[name]!r} has a missing (masked) value in row {row} "
+                    f"(0-based; {int(mask.sum())} in all); fill or remove those rows"
+                )
             if unit is not None and getattr(c, "unit", None) is not None:
                 try:
                     return np.asarray(u.Quantity(c).to_value(unit), float)
@@ -336,6 +343,14 @@ class Scene:
                 cdec = 0.0 if cdec is None else cdec
         elif "ra" in names and "dec" in names:
             sra, sdec = get("ra", u.deg), get("dec", u.deg)
+            bad = np.flatnonzero(~(np.abs(sdec) <= 90.0) | ~np.isfinite(sra))
+            if bad.size:
+                i = int(bad[0])
+                raise FileFormatError(
+                    f"row {i} (0-based) has ra={float(sra[i])!r}, dec={float(sdec[i])!r}: dec "
+                    "must be in "
+                    "[-90, 90] deg and ra finite"
+                )
             if cra is None or cdec is None:
                 if sra.size == 0:
                     raise FileFormatError("an empty RA/Dec table needs ra= and dec= for the centre")

@@ -88,3 +88,57 @@ def test_astrodrizzle_end_to_end(tmp_path, monkeypatch):
             flagged += int(((hdul["DQ", 1].data & 4096) != 0).sum())
     cr_pixels = sum(int(e.truth.chips[0].cr_mask.sum()) for e in exps)
     assert flagged > 0.5 * cr_pixels
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    "name", ["acs-wfc1", "acs-hrc", "acs-sbc", "wfc3-uvis1", "wfc3-ir", "wfpc2-wf3", "wfpc2-pc1"]
+)
+def test_astrodrizzle_runs_on_every_camera(name, tmp_path, monkeypatch):
+    """Every camera's flt files go through AstroDrizzle (small sub-arrays), and a star
+    lands where its RA/Dec says in the drizzled image."""
+    pytest.importorskip("drizzlepac")
+    from drizzlepac import astrodrizzle
+
+    ap = camera(name)
+    xr, yr = ap.reference_pixel
+    n = 96
+    x0, y0 = int(xr) - n // 2, int(yr) - n // 2
+    star, _ = one_star(ap, xr + 3.3, yr - 2.6, 50.0)
+    scene = Scene(ra=star.ra, dec=star.dec, x=star.x, y=star.y, flux=star.flux, sky=20.0)
+    exps = observe(scene, subpixel(2), ap, 300.0, chips=[ap.chip], subarray=(x0, y0, n, n), rng=5)
+    sim = tmp_path / "sim"
+    sim.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    inputs = []
+    for e in exps:
+        p = write_exposure(e, sim / f"{e.rootname}_flt.fits")
+        shutil.copy(p, work / p.name)
+        inputs.append(p.name)
+    monkeypatch.chdir(work)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        astrodrizzle.AstroDrizzle(
+            inputs,
+            output="final",
+            updatewcs=False,
+            build=False,
+            clean=True,
+            num_cores=1,
+            in_memory=True,
+            runfile="",
+        )
+    (sci_path,) = sorted(work.glob("final_dr?_sci.fits"))  # WFPC2 output is *_drw_*
+    with fits.open(sci_path) as hdul:
+        data = hdul[0].data.astype(float)
+        w = WCS(hdul[0].header)
+    assert np.isfinite(data).mean() > 0.5
+    ra, dec = star.radec()
+    px, py = w.all_world2pix(ra, dec, 0)
+    ix, iy = round(px[0]), round(py[0])
+    cut = np.nan_to_num(data[iy - 4 : iy + 5, ix - 4 : ix + 5] - np.nanmedian(data))
+    yy, xx = np.mgrid[iy - 4 : iy + 5, ix - 4 : ix + 5]
+    assert (cut * xx).sum() / cut.sum() == pytest.approx(px[0], abs=0.2)
+    assert (cut * yy).sum() / cut.sum() == pytest.approx(py[0], abs=0.2)

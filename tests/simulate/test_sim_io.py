@@ -8,7 +8,7 @@ from sim_helpers import camera
 
 from ditherlab.cli import main
 from ditherlab.errors import FileFormatError, OutputExistsError
-from ditherlab.planner import subpixel
+from ditherlab.planner import Pattern, subpixel
 from ditherlab.simulate import Pointing, Scene, observe, read_exposure, truth_path, write_exposure
 
 FIELDS = (
@@ -224,3 +224,125 @@ def test_cli_simulate(tmp_path, capsys):
         == 2
     )
     assert "exptime" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "amp"),
+    [("acs-wfc1", "ABCD"), ("acs-hrc", "C"), ("acs-sbc", "N/A"), ("wfc3-uvis1", "ABCD")],
+)
+def test_ccdamp_is_written_per_detector(tmp_path, name, amp):
+    ap = camera(name)
+    scene = Scene.random_field(20, size=20, sky=10.0, rng=1)
+    (e,) = observe(
+        scene, Pattern([[0, 0]]), ap, 10.0, chips=[ap.chip], subarray=(0, 0, 8, 8), rng=1
+    )
+    path = write_exposure(e, tmp_path / "a_flt.fits")
+    assert fits.getval(path, "CCDAMP") == amp
+
+
+def test_wfpc2_files_hold_dn_and_read_back_exactly(tmp_path):
+    """WFPC2 flt data are DN by the drizzlepac gain of each chip; reading is exact."""
+    from ditherlab.simulate.io import WFPC2_GAINS
+
+    ap = camera("wfpc2-wf3")
+    scene = Scene.random_field(300, n_galaxies=2, size=150, sky=20.0, rng=3)
+    exps = observe(scene, subpixel(2), ap, 300.0, subarray=(300, 300, 40, 32), rng=3)
+    e = exps[1]
+    path = write_exposure(e, tmp_path / "w_flt.fits")
+    assert_same_exposure(e, read_exposure(path))
+    with fits.open(path) as hdul:
+        assert hdul[0].header["ATODGAIN"] == 7
+        for chip in e.chips:
+            h = hdul["SCI", chip.extver].header
+            assert h["DETECTOR"] == chip.ccdchip
+            assert h["BUNIT"] == "COUNTS"
+            g = WFPC2_GAINS[chip.ccdchip][7]
+            dn = hdul["SCI", chip.extver].data
+            assert np.allclose(dn * g, chip.sci, rtol=1e-6, atol=1e-4)
+
+
+def test_a_stale_truth_file_is_never_paired_with_another_exposure(tmp_path):
+    from ditherlab.errors import DitherlabWarning
+
+    a, b = _small(5)
+    path = tmp_path / "x_flt.fits"
+    write_exposure(a, path)
+    # overwriting with an exposure without truth removes the old truth
+    write_exposure(b.replace(truth=None), path, overwrite=True)
+    assert not truth_path(path).exists()
+    assert read_exposure(path).truth is None
+    # a truth left over from another exposure (not removed: written elsewhere, copied in)
+    other = tmp_path / "o_flt.fits"
+    write_exposure(a, other)
+    truth_path(other).rename(truth_path(path))
+    with pytest.warns(DitherlabWarning, match="DL_PAIR"):
+        r = read_exposure(path)
+    assert r.truth is None
+    assert r.exptime == b.exptime
+    with pytest.raises(FileFormatError, match="does not belong"):
+        read_exposure(path, truth=True)
+    # the matching pair reads fine
+    write_exposure(b, path, overwrite=True)
+    assert_same_exposure(b, read_exposure(path, truth=True))
+
+
+def test_a_failed_flt_write_leaves_no_truth_behind(tmp_path, monkeypatch):
+    import ditherlab.simulate.io as sio
+
+    e = _small(6)[0]
+    real = sio._flt_hdulist
+
+    class Broken:
+        def writeto(self, *args, **kwargs):
+            raise OSError("disk full")
+
+    monkeypatch.setattr(sio, "_flt_hdulist", lambda exp: Broken())
+    with pytest.raises(OSError, match="disk full"):
+        write_exposure(e, tmp_path / "y_flt.fits")
+    assert list(tmp_path.iterdir()) == []
+    # and over an existing pair, both old files stay as they were
+    monkeypatch.setattr(sio, "_flt_hdulist", real)
+    write_exposure(e, tmp_path / "y_flt.fits")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(sio, "_flt_hdulist", lambda exp: Broken())
+    with pytest.raises(OSError, match="disk full"):
+        write_exposure(_small(7)[0], tmp_path / "y_flt.fits", overwrite=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_cli_simulate_never_overwrites_the_scene_file_without_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    scene_file = out / "dlsim_scene.ecsv"
+    scene_file.write_text("precious\n")
+    args = [
+        "simulate",
+        "--pattern",
+        "2",
+        "--aperture",
+        "acs-wfc1",
+        "--exptime",
+        "10",
+        "--nstars",
+        "5",
+        "--chips",
+        "1",
+        "--subarray",
+        "0",
+        "0",
+        "16",
+        "16",
+        "--outdir",
+        str(out),
+        "--seed",
+        "1",
+        "-q",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "dlsim_scene.ecsv" in err
+    assert "exists" in err
+    assert scene_file.read_text() == "precious\n"
+    assert sorted(p.name for p in out.iterdir()) == ["dlsim_scene.ecsv"]  # nothing written
+    assert main([*args, "--overwrite"]) == 0
+    assert scene_file.read_text() != "precious\n"
