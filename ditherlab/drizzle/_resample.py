@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -603,6 +604,24 @@ class Drizzle:
         return contributed, nskip
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, size: int, dtype) -> np.ndarray:
+    """A per-thread work buffer of at least ``size`` elements, reused across chunks.
+
+    Fresh multi-MiB temporaries cost a page fault per 4 KiB page on every chunk here (about
+    as much as the arithmetic that fills them), so the big per-chunk arrays are kept.
+    """
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None:
+        bufs = _SCRATCH.bufs = {}
+    buf = bufs.get(name)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = bufs[name] = np.empty(max(size, 1), dtype)
+    return buf[:size]
+
+
 def _cells(kernel: str, pixfrac: float, s: float) -> float:
     """Rough number of output pixels one input pixel touches (sizes the chunks)."""
     if kernel == "point":
@@ -691,57 +710,89 @@ def _fast_chunk(
     yc = yc.ravel()
     x0 = np.floor(xc - half + 0.5)
     y0 = np.floor(yc - half + 0.5)
-    x1w = np.floor(xc + half + 0.5)
-    y1w = np.floor(yc + half + 0.5)
-    gx = int((x1w - x0).max()) + 1
-    gy = int((y1w - y0).max()) + 1
+    if 2.0 * half <= 1.0:  # round(c + 2 h) <= round(c + 1) = round(c) + 1: two pixels
+        gx = gy = 2
+    else:
+        x1w = np.floor(xc + half + 0.5)
+        y1w = np.floor(yc + half + 0.5)
+        gx = int((x1w - x0).max()) + 1
+        gy = int((y1w - y0).max()) + 1
     norm = 1.0 / (4.0 * half * half)
     if weight_map is None:
-        w = np.full(m, float(wscale) * norm)
+        w = float(wscale) * norm
     else:
         w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
         w = w.astype(np.float64)
         w *= norm
-    lft = xc - half
-    rgt = xc + half
-    wxs = []
-    for p in range(gx):
-        e = x0 + (p - 0.5)  # left edge of window pixel p
-        v = np.minimum(rgt, e + 1.0)
-        v -= np.maximum(lft, e)
-        np.maximum(v, 0.0, out=v)
-        if p:
-            v[x0 + p > x1w] = 0.0
-        wxs.append(v)
-    bot = yc - half
-    top = yc + half
     base = (y0 * out_nx + x0).astype(np.intp)
     lo_d = int(base.min())
     base -= lo_d
     total = gx * gy * m
-    dst_all = np.empty(total, np.intp)
-    dow_all = np.empty(total)
+    dst_all = _scratch("dst", total, np.intp)
+    dow_all = _scratch("dow", total, np.float64)
     dd = d.ravel().astype(np.float64)
     dd *= float(dscale)
-    k = 0
-    for q in range(gy):
-        e = y0 + (q - 0.5)
-        wy = np.minimum(top, e + 1.0)
-        wy -= np.maximum(bot, e)
-        np.maximum(wy, 0.0, out=wy)
-        if q:
-            wy[y0 + q > y1w] = 0.0
-        wy *= w
+    if gx <= 2 and gy <= 2:
+        # at most two pixels a side (pixfrac <= s): the box [c - half, c + half] is cut by
+        # the pixel edge e = c0 + 0.5 only; same float operations as the general loop below
+        wxs = []
+        for c, c0, g, dest in ((xc, x0, gx, wxs), (yc, y0, gy, None)):
+            e = c0 + 0.5
+            hi_ = c + half
+            v = np.minimum(hi_, e)
+            v -= c - half
+            out = [v]
+            if g == 2:
+                np.subtract(hi_, e, out=hi_)
+                np.maximum(hi_, 0.0, out=hi_)
+                out.append(hi_)
+            if dest is None:
+                wys = out
+                if not (np.isscalar(w) and w == 1.0):
+                    for v in wys:
+                        v *= w
+            else:
+                dest.extend(out)
+        k = 0
+        for q, wy in enumerate(wys):
+            for p, wx in enumerate(wxs):
+                sl = slice(k * m, (k + 1) * m)
+                k += 1
+                np.multiply(wy, wx, out=dow_all[sl])
+                np.add(base, q * out_nx + p, out=dst_all[sl])
+    else:
+        lft = xc - half
+        rgt = xc + half
+        wxs = []
         for p in range(gx):
-            sl = slice(k * m, (k + 1) * m)
-            k += 1
-            np.multiply(wy, wxs[p], out=dow_all[sl])
-            np.add(base, q * out_nx + p, out=dst_all[sl])
+            e = x0 + (p - 0.5)  # left edge of window pixel p
+            v = np.minimum(rgt, e + 1.0)
+            v -= np.maximum(lft, e)
+            np.maximum(v, 0.0, out=v)
+            if p:
+                v[x0 + p > x1w] = 0.0
+            wxs.append(v)
+        bot = yc - half
+        top = yc + half
+        k = 0
+        for q in range(gy):
+            e = y0 + (q - 0.5)
+            wy = np.minimum(top, e + 1.0)
+            wy -= np.maximum(bot, e)
+            np.maximum(wy, 0.0, out=wy)
+            if q:
+                wy[y0 + q > y1w] = 0.0
+            wy *= w
+            for p in range(gx):
+                sl = slice(k * m, (k + 1) * m)
+                k += 1
+                np.multiply(wy, wxs[p], out=dow_all[sl])
+                np.add(base, q * out_nx + p, out=dst_all[sl])
     n = int(dst_all.max()) + 1
     sw = np.bincount(dst_all, weights=dow_all, minlength=n)
-    dow_all.shape = (gx * gy, m)
-    dow_all *= dd
-    swd = np.bincount(dst_all, weights=dow_all.ravel(), minlength=n)
+    dow2 = dow_all.reshape(gx * gy, m)
+    dow2 *= dd
+    swd = np.bincount(dst_all, weights=dow_all, minlength=n)
     pos = touched = sw > 0
     return (lo_d, sw, swd, pos, touched), m
 
@@ -797,9 +848,9 @@ def _chunk_sums(
     normalised = not legacy or kernel in ("square", "turbo", "point")
     hit = np.zeros(d.size, bool)
     total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
-    dst_all = np.empty(total, np.intp)
-    dow_all = np.empty(total)
-    dowd_all = np.empty(total)
+    dst_all = _scratch("dst", total, np.intp)
+    dow_all = _scratch("dow", total, np.float64)
+    dowd_all = _scratch("dowd", total, np.float64)
     lo_d, hi_d = nout, -1
     pos0 = 0
     for sel, c0, r0, a in pieces:
