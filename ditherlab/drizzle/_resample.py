@@ -601,6 +601,7 @@ class Drizzle:
                 contributed += nhit
                 if res is not None:
                     merge(img, wht, ctxf, bit, *res)
+            _SCRATCH.__dict__.pop("bufs", None)  # the workers' buffers go with their threads
         return contributed, nskip
 
 
@@ -763,13 +764,16 @@ def _fast_chunk(
     else:
         lft = xc - half
         rgt = xc + half
+        # when 2 h is an integer every window has the full size: no padding to zero
+        full_x = bool((x1w - x0).min() == gx - 1)
+        full_y = bool((y1w - y0).min() == gy - 1)
         wxs = []
         for p in range(gx):
             e = x0 + (p - 0.5)  # left edge of window pixel p
             v = np.minimum(rgt, e + 1.0)
             v -= np.maximum(lft, e)
             np.maximum(v, 0.0, out=v)
-            if p:
+            if p and not full_x:
                 v[x0 + p > x1w] = 0.0
             wxs.append(v)
         bot = yc - half
@@ -780,7 +784,7 @@ def _fast_chunk(
             wy = np.minimum(top, e + 1.0)
             wy -= np.maximum(bot, e)
             np.maximum(wy, 0.0, out=wy)
-            if q:
+            if q and not full_y:
                 wy[y0 + q > y1w] = 0.0
             wy *= w
             for p in range(gx):
