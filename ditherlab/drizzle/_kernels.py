@@ -173,12 +173,16 @@ def square_pieces(xs, ys, total=None):
     g_main = int(np.searchsorted(np.cumsum(counts), 0.9 * n))
     big = g > g_main
     if g_main <= 1:
-        xl = [v - (fc0 + 0.5) for v in xs]  # relative to the inner grid corner
-        yl = [v - (fr0 + 0.5) for v in ys]
+        ox, oy = fc0 + 0.5, fr0 + 0.5  # relative to the inner grid corner
+        xl = [np.subtract(v, ox) for v in xs]
+        yl = [np.subtract(v, oy) for v in ys]
+        del ox, oy
         a = _areas_2x2(xl, yl, total)
     else:
-        xl = [v - (fc0 - 0.5) for v in xs]
-        yl = [v - (fr0 - 0.5) for v in ys]
+        ox, oy = fc0 - 0.5, fr0 - 0.5
+        xl = [np.subtract(v, ox) for v in xs]
+        yl = [np.subtract(v, oy) for v in ys]
+        del ox, oy
         a = window_areas(xl, yl, g_main + 1, g_main + 1, total)
     pieces = [(None, fc0.astype(np.intp), fr0.astype(np.intp), a)]
     if big.any():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -420,7 +421,7 @@ class Drizzle:
             ctx,
         )
         if self._fill is not None:
-            self._out_img[self._out_wht == 0] = self._fill
+            np.copyto(self._out_img, np.float32(self._fill), where=self._out_wht == 0)
         nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
         return int(nbox - contributed), int(nskip)
 
@@ -531,7 +532,27 @@ class Drizzle:
         signed = self._kernel in ("lanczos2", "lanczos3")
         chunks = _row_chunks(rows, x1, x2, _cells(self._kernel, pixfrac, s))
 
+        fast = self._kernel in ("point", "turbo")
+
         def work(chunk):
+            if fast:
+                res = _fast_chunk(
+                    self._kernel,
+                    pixmap,
+                    data,
+                    weight_map,
+                    dscale,
+                    wscale,
+                    rows,
+                    x1,
+                    x2,
+                    chunk,
+                    out_shape,
+                    pixfrac,
+                    s,
+                )
+                if res is not None:
+                    return res
             return _chunk_sums(
                 self._kernel,
                 pixmap,
@@ -554,6 +575,13 @@ class Drizzle:
         wht = self._out_wht.reshape(-1)
         ctxf = None if plane is None else plane.reshape(-1)
         contributed = 0
+
+        def merge(img, wht, ctxf, bit, *res):
+            if isinstance(res[0], str):
+                _merge_direct(img, wht, ctxf, bit, *res[1:])
+            else:
+                _merge(img, wht, ctxf, bit, *res)
+
         if self._n_threads > 1 and len(chunks) > 1:
             # at most n_threads + 1 blocks in flight: bounded memory even if merging lags
             with ThreadPoolExecutor(self._n_threads) as pool:
@@ -566,14 +594,33 @@ class Drizzle:
                         pending.append(pool.submit(work, nxt))
                     contributed += nhit
                     if res is not None:
-                        _merge(img, wht, ctxf, bit, *res)
+                        merge(img, wht, ctxf, bit, *res)
         else:
             for ch in chunks:
                 res, nhit = work(ch)
                 contributed += nhit
                 if res is not None:
-                    _merge(img, wht, ctxf, bit, *res)
+                    merge(img, wht, ctxf, bit, *res)
+            _SCRATCH.__dict__.pop("bufs", None)  # the workers' buffers go with their threads
         return contributed, nskip
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, size: int, dtype) -> np.ndarray:
+    """A per-thread work buffer of at least ``size`` elements, reused across chunks.
+
+    Fresh multi-MiB temporaries cost a page fault per 4 KiB page on every chunk here (about
+    as much as the arithmetic that fills them), so the big per-chunk arrays are kept.
+    """
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None:
+        bufs = _SCRATCH.bufs = {}
+    buf = bufs.get(name)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = bufs[name] = np.empty(max(size, 1), dtype)
+    return buf[:size]
 
 
 def _cells(kernel: str, pixfrac: float, s: float) -> float:
@@ -596,6 +643,162 @@ def _row_chunks(rows, x1, x2, cells):
     per = max(1, int(_CHUNK_CONTRIBUTIONS / (cells * width)))
     per = max(per, min(16, int(4 * _CHUNK_CONTRIBUTIONS / (cells * width))))
     return [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
+
+
+def _fast_chunk(
+    kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, out_shape, pixfrac, s
+):
+    """:func:`_chunk_sums` for point and turbo on a "clean" block, else None.
+
+    Clean: every row of the block is processed over the same columns, the pixmap and data
+    are finite and every kernel window lies inside the output -- the common case, where
+    the masks of the general path are all-true and can be skipped.  Returns the same
+    result as :func:`_chunk_sums`.
+    """
+    a_, b_ = chunk
+    r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
+    ja, jb = int(r[0]), int(r[-1]) + 1
+    xa, xb = int(lo[0]), int(hi[0])
+    if jb - ja != r.size or np.any(lo != xa) or np.any(hi != xb):
+        return None
+    out_ny, out_nx = out_shape
+    xc = pixmap[ja:jb, xa : xb + 1, 0]
+    yc = pixmap[ja:jb, xa : xb + 1, 1]
+    d = data[ja:jb, xa : xb + 1]
+    if not math.isfinite(d.sum(dtype=np.float64)):
+        return None
+    half = 0.0 if kernel == "point" else pixfrac / float(np.float32(s)) / 2.0
+    xmn, xmx, ymn, ymx = float(xc.min()), float(xc.max()), float(yc.min()), float(yc.max())
+    # window pixels round(c - half) .. round(c + half), padded by one to a common size,
+    # must lie in the output (NaN fails these tests)
+    if not (xmn - half >= 0.0 and ymn - half >= 0.0):
+        return None
+    if not (xmx + half < out_nx - 1.5 and ymx + half < out_ny - 1.5):
+        return None
+    m = d.size
+    if kernel == "point":
+        ix = np.floor(xc + 0.5).astype(np.intp).ravel()
+        iy = np.floor(yc + 0.5).astype(np.intp).ravel()
+        iy *= out_nx
+        iy += ix
+        dst = iy
+        lo_d = int(dst.min())
+        dst -= lo_d
+        n = int(dst.max()) + 1
+        cnt = np.bincount(dst, minlength=n)
+        if cnt.max() <= 1 and n > 2 * m:
+            # one input pixel per output pixel (a finer output grid): no sums needed, the
+            # values go straight to their pixels (see _merge_direct)
+            w = None if weight_map is None else weight_map[ja:jb, xa : xb + 1].ravel() * wscale
+            dst += lo_d
+            return ("direct", dst, w, wscale, d.ravel(), dscale), m
+        if weight_map is None:
+            sw = cnt * float(wscale)
+            swd = np.bincount(dst, weights=d.ravel(), minlength=n)
+            swd *= float(wscale) * float(dscale)
+            pos = touched = cnt > 0
+        else:
+            w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
+            w = w.astype(np.float64)
+            sw = np.bincount(dst, weights=w, minlength=n)
+            w *= d.ravel()
+            w *= float(dscale)
+            swd = np.bincount(dst, weights=w, minlength=n)
+            pos = touched = sw > 0
+        return (lo_d, sw, swd, pos, touched), m
+    # turbo: separable box of half-width `half` output pixels, weights normalised to 1
+    xc = xc.ravel()
+    yc = yc.ravel()
+    x0 = np.floor(xc - half + 0.5)
+    y0 = np.floor(yc - half + 0.5)
+    if 2.0 * half <= 1.0:  # round(c + 2 h) <= round(c + 1) = round(c) + 1: two pixels
+        gx = gy = 2
+    else:
+        x1w = np.floor(xc + half + 0.5)
+        y1w = np.floor(yc + half + 0.5)
+        gx = int((x1w - x0).max()) + 1
+        gy = int((y1w - y0).max()) + 1
+    norm = 1.0 / (4.0 * half * half)
+    if weight_map is None:
+        w = float(wscale) * norm
+    else:
+        w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
+        w = w.astype(np.float64)
+        w *= norm
+    base = (y0 * out_nx + x0).astype(np.intp)
+    lo_d = int(base.min())
+    base -= lo_d
+    total = gx * gy * m
+    dst_all = _scratch("dst", total, np.intp)
+    dow_all = _scratch("dow", total, np.float64)
+    dd = d.ravel().astype(np.float64)
+    dd *= float(dscale)
+    if gx <= 2 and gy <= 2:
+        # at most two pixels a side (pixfrac <= s): the box [c - half, c + half] is cut by
+        # the pixel edge e = c0 + 0.5 only; same float operations as the general loop below
+        wxs = []
+        for c, c0, g, dest in ((xc, x0, gx, wxs), (yc, y0, gy, None)):
+            e = c0 + 0.5
+            hi_ = c + half
+            v = np.minimum(hi_, e)
+            v -= c - half
+            out = [v]
+            if g == 2:
+                np.subtract(hi_, e, out=hi_)
+                np.maximum(hi_, 0.0, out=hi_)
+                out.append(hi_)
+            if dest is None:
+                wys = out
+                if not (np.isscalar(w) and w == 1.0):
+                    for v in wys:
+                        v *= w
+            else:
+                dest.extend(out)
+        k = 0
+        for q, wy in enumerate(wys):
+            for p, wx in enumerate(wxs):
+                sl = slice(k * m, (k + 1) * m)
+                k += 1
+                np.multiply(wy, wx, out=dow_all[sl])
+                np.add(base, q * out_nx + p, out=dst_all[sl])
+    else:
+        lft = xc - half
+        rgt = xc + half
+        # when 2 h is an integer every window has the full size: no padding to zero
+        full_x = bool((x1w - x0).min() == gx - 1)
+        full_y = bool((y1w - y0).min() == gy - 1)
+        wxs = []
+        for p in range(gx):
+            e = x0 + (p - 0.5)  # left edge of window pixel p
+            v = np.minimum(rgt, e + 1.0)
+            v -= np.maximum(lft, e)
+            np.maximum(v, 0.0, out=v)
+            if p and not full_x:
+                v[x0 + p > x1w] = 0.0
+            wxs.append(v)
+        bot = yc - half
+        top = yc + half
+        k = 0
+        for q in range(gy):
+            e = y0 + (q - 0.5)
+            wy = np.minimum(top, e + 1.0)
+            wy -= np.maximum(bot, e)
+            np.maximum(wy, 0.0, out=wy)
+            if q and not full_y:
+                wy[y0 + q > y1w] = 0.0
+            wy *= w
+            for p in range(gx):
+                sl = slice(k * m, (k + 1) * m)
+                k += 1
+                np.multiply(wy, wxs[p], out=dow_all[sl])
+                np.add(base, q * out_nx + p, out=dst_all[sl])
+    n = int(dst_all.max()) + 1
+    sw = np.bincount(dst_all, weights=dow_all, minlength=n)
+    dow2 = dow_all.reshape(gx * gy, m)
+    dow2 *= dd
+    swd = np.bincount(dst_all, weights=dow_all, minlength=n)
+    pos = touched = sw > 0
+    return (lo_d, sw, swd, pos, touched), m
 
 
 def _chunk_sums(
@@ -649,9 +852,9 @@ def _chunk_sums(
     normalised = not legacy or kernel in ("square", "turbo", "point")
     hit = np.zeros(d.size, bool)
     total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
-    dst_all = np.empty(total, np.intp)
-    dow_all = np.empty(total)
-    dowd_all = np.empty(total)
+    dst_all = _scratch("dst", total, np.intp)
+    dow_all = _scratch("dow", total, np.float64)
+    dowd_all = _scratch("dowd", total, np.float64)
     lo_d, hi_d = nout, -1
     pos0 = 0
     for sel, c0, r0, a in pieces:
@@ -706,33 +909,77 @@ def _chunk_sums(
     return (lo_d, sw, swd, pos, touched), nhit
 
 
+def _merge_direct(img, wht, ctxf, bit, dst, w, wscale, d, dscale):
+    """Merge point-kernel values that land on distinct output pixels ``dst``.
+
+    ``w`` is the float32 weight of each value (None: all ``wscale``); zero weights do not
+    touch the output (as in :func:`_merge`).
+    """
+    if w is not None:
+        nz = w > 0
+        if not nz.all():
+            dst, w, d = dst[nz], w[nz], d[nz]
+    W = wht[dst]
+    if not W.any():  # nothing there yet: the mean is the value itself
+        img[dst] = d.astype(np.float64) * float(dscale)
+        wht[dst] = wscale if w is None else w
+    else:
+        sw = np.full(dst.size, float(wscale)) if w is None else w.astype(np.float64)
+        Im = img[dst]
+        val = np.multiply(np.where(W != 0, Im, np.float32(0)), W, dtype=np.float64)
+        val += sw * (d.astype(np.float64) * float(dscale))
+        new_w = np.add(W, sw)
+        val /= new_w
+        img[dst] = val
+        wht[dst] = new_w
+    if ctxf is not None:
+        ctxf[dst] |= bit
+
+
 def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched):
-    """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update)."""
+    """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update).
+
+    ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched).
+    Written with plain full-range passes: ufuncs with ``where=`` and 0/0 divisions are
+    several times slower than a pass here.
+    """
     n = sw.size
+    signed = pos is not touched
     idx = None
-    if np.count_nonzero(touched) < n // 2:  # sparse (e.g. point kernel on a finer grid)
+    if np.count_nonzero(touched) < n // 4:  # sparse (e.g. point kernel on a finer grid)
         idx = np.flatnonzero(touched)
         sw, swd, pos = sw[idx], swd[idx], pos[idx]
         sl = idx + lo
         W, Im = wht[sl], img[sl]
     else:
         W, Im = wht[lo : lo + n], img[lo : lo + n]
-    old_w = W.astype(np.float64)
-    new_w = old_w + sw
-    t = Im * old_w
-    t[old_w == 0] = 0.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        val = (t + swd) / new_w
-    upd = (new_w != 0) & np.isfinite(val)
+    # old contribution Im*W, zero where W == 0 (Im may hold the fill value, e.g. NaN)
+    val = np.multiply(np.where(W != 0, Im, np.float32(0)), W, dtype=np.float64)
+    val += swd
+    new_w = np.add(W, sw)  # float64
+    if signed:
+        den = np.where(new_w == 0, 1.0, new_w)
+        np.divide(val, den, out=val)
+        upd = (new_w != 0) & np.isfinite(val)
+        if idx is None:
+            upd &= touched
+    else:
+        den = np.maximum(new_w, 1e-300)  # > 0 wherever touched; avoids slow 0/0
+        np.divide(val, den, out=val)
+        upd = None if idx is not None else touched
     if idx is None:
-        upd &= touched
-        np.copyto(Im, val, where=upd, casting="same_kind")
+        np.copyto(Im, val.astype(np.float32), where=upd)
         np.copyto(W, new_w, casting="same_kind")
         if ctxf is not None:
             C = ctxf[lo : lo + n]
-            np.bitwise_or(C, bit, out=C, where=pos)
+            t = pos.astype(np.int32)
+            t *= bit
+            C |= t
     else:
-        img[sl[upd]] = val[upd]
+        if upd is None:
+            img[sl] = val
+        else:
+            img[sl[upd]] = val[upd]
         wht[sl] = new_w
         if ctxf is not None:
             ctxf[sl[pos]] |= bit

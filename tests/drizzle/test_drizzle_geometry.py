@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ditherlab.drizzle import quad_pixel_overlaps
 from ditherlab.drizzle._kernels import fortran_round, quad_area
-from ditherlab.drizzle._scan import bilinear_points
+from ditherlab.drizzle._scan import bilinear_points, scan_limits
 
 EPS = np.finfo(float).eps
 
@@ -127,3 +127,37 @@ def test_bilinear_points_nan_propagates(nan_at):
     pm[nan_at] = np.nan
     ox, _ = bilinear_points(pm, np.array([nan_at[1] + 0.25]), np.array([nan_at[0] + 0.25]))
     assert np.isnan(ox[0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    angle=st.floats(0.0, 360.0),
+    scale=st.floats(0.3, 3.0),
+    shift=st.tuples(st.floats(-3.0, 3.0), st.floats(-3.0, 3.0)),
+    quad=st.floats(-2.0, 2.0),
+    margin=st.floats(-4.0, 6.0),
+    section=st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)),
+)
+def test_scan_shortcut_equals_full_rule(angle, scale, shift, quad, margin, section):
+    """The 'corners inside the output' shortcut returns what the full C rule returns."""
+    ny, nx = 23, 31
+    y, x = np.indices((ny, nx), dtype=float)
+    u, v = x - nx / 2, y - ny / 2
+    r2 = (u * u + v * v) / (nx * nx / 4)
+    a = math.radians(angle)
+    xo = (math.cos(a) * u - math.sin(a) * v + quad * r2 * u / nx) / scale
+    yo = (math.sin(a) * u + math.cos(a) * v + quad * r2 * v / ny) / scale
+    pm = np.dstack([xo, yo])
+    pm -= pm.reshape(-1, 2).min(axis=0) - margin - np.array(shift)
+    hi = pm.reshape(-1, 2).max(axis=0)
+    out_shape = (max(int(hi[1] + margin), 2), max(int(hi[0] + margin), 2))
+    box = (section[0], nx - 1 - section[1], section[2], ny - 1 - section[3])
+    y0, x1, x2 = scan_limits(pm, out_shape, box)
+    r0, r1, r2_ = scan_limits(pm, out_shape, box, shortcut=False)
+    keep = x2 >= x1
+    keep_ref = r2_ >= r1
+    rows = (y0 + np.arange(x1.size))[keep]
+    rows_ref = (r0 + np.arange(r1.size))[keep_ref]
+    assert rows.tolist() == rows_ref.tolist()
+    assert x1[keep].tolist() == r1[keep_ref].tolist()
+    assert x2[keep].tolist() == r2_[keep_ref].tolist()
