@@ -58,6 +58,8 @@ class IdealGrid:
         object.__setattr__(
             self, "scale", as_float("scale", self.scale, minimum=0, min_inclusive=False)
         )
+        if np.ndim(self.shape) != 1 or len(self.shape) != 2:
+            raise DitherlabValueError(f"shape={self.shape!r} must be (ny, nx)")
         ny, nx = self.shape
         object.__setattr__(
             self, "shape", (as_int("shape[0]", ny, minimum=1), as_int("shape[1]", nx, minimum=1))

@@ -19,6 +19,7 @@ from ditherlab._validation import as_choice, as_float
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._resample import (
     _cells,
+    _finite_pixmap,
     _row_chunks,
     _section,
     _shrink_to_valid,
@@ -168,6 +169,7 @@ def prepare(
     pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2 or min(pixmap.shape[:2]) < 2:
         raise DitherlabValueError(f"pixmap must have shape (ny>=2, nx>=2, 2), got {pixmap.shape}")
+    pixmap = _finite_pixmap(pixmap)
     try:
         out_shape = (int(out_shape[0]), int(out_shape[1]))
     except (TypeError, ValueError, IndexError):

@@ -76,6 +76,16 @@ def _fill_value(fillval: Any, have_img: bool) -> float | None:
     return as_float("fillval", fillval) if math.isfinite(float(fillval)) else float(fillval)
 
 
+def _finite_pixmap(pixmap: np.ndarray) -> np.ndarray:
+    """Mark pixels with any non-finite pixmap coordinate as undefined (both NaN)."""
+    bad = ~np.isfinite(pixmap).all(axis=-1)
+    if not bad.any():
+        return pixmap
+    out = pixmap.copy()
+    out[bad] = np.nan
+    return out
+
+
 class Drizzle:
     """Resample and co-add images onto one output grid with the drizzle algorithm.
 
@@ -191,9 +201,13 @@ class Drizzle:
         shapes: dict[str, tuple[int, ...]] = {}
         if out_img is not None:
             out_img = np.asarray(out_img, dtype=np.float32)
+            if out_img.ndim != 2:
+                raise DitherlabValueError(f"out_img must be 2-D, got shape {out_img.shape}")
             shapes["out_img"] = out_img.shape
         if out_wht is not None:
             out_wht = np.asarray(out_wht, dtype=np.float32)
+            if out_wht.ndim != 2:
+                raise DitherlabValueError(f"out_wht must be 2-D, got shape {out_wht.shape}")
             shapes["out_wht"] = out_wht.shape
         if out_ctx is not None and not self._disable_ctx:
             out_ctx = np.asarray(out_ctx, dtype=np.int32)
@@ -320,7 +334,9 @@ class Drizzle:
             Exposure time (> 0); divides ``data`` when ``in_units="counts"``.
         pixmap : array_like, shape (ny, nx, 2)
             Output x (``[..., 0]``) and y (``[..., 1]``) of every input pixel centre, 0-based.
-            Pixels whose mapping is NaN are skipped.
+            Pixels whose mapping is NaN or infinite are skipped (with the square kernel
+            their neighbours too, since the drop corners are interpolated from the
+            pixmap, as in C).
         weight_map : array_like, shape (ny, nx), optional
             Finite, non-negative per-pixel weights (default 1).
         wht_scale : float
@@ -389,16 +405,28 @@ class Drizzle:
         )
         box = _section(nx, ny, xmin, xmax, ymin, ymax)
 
+        pixmap = _finite_pixmap(pixmap)
         if self._out_shape is None:
+            # (ny, nx) reaching the largest mapped position, as C does but not transposed;
+            # no shift, so later images land in the same frame as the first
             valid = np.isfinite(pixmap).all(axis=2)
             if not np.any(valid):
                 raise DitherlabValueError("pixmap has no finite values; cannot infer out_shape")
             px, py = pixmap[..., 0][valid], pixmap[..., 1][valid]
-            x0, y0 = math.floor(px.min()), math.floor(py.min())
-            shape = (math.ceil(py.max()) - y0 + 1, math.ceil(px.max()) - x0 + 1)
-            pixmap = pixmap - np.array([x0, y0], dtype=float)
+            if px.max() < -0.5 or py.max() < -0.5:
+                raise DitherlabValueError(
+                    "pixmap maps every pixel to negative output coordinates; pass out_shape"
+                )
+            # far enough for the whole drop around the largest mapped centre (C's rule)
+            shape = (math.ceil(py.max()) + 1, math.ceil(px.max()) + 1)
+            if shape[0] * shape[1] > 2**31:
+                raise DitherlabValueError(
+                    f"inferred out_shape {shape} is too large (pixmap reaches "
+                    f"x={px.max():.3g}, y={py.max():.3g}); pass out_shape"
+                )
             self._alloc(shape, None, None, None)
 
+        saved = (self._ctx_id, self._texptime)
         ctx = self._next_ctx()
         self._texptime += exptime
 
@@ -409,17 +437,21 @@ class Drizzle:
             d32 = d32 * np.float32(1.0 / expscale)
         dscale = np.float32(iscale)
 
-        contributed, nskip = self._drizzle(
-            d32,
-            dscale,
-            pixmap,
-            weight_map,
-            np.float32(wht_scale),
-            pixfrac,
-            pixel_scale_ratio,
-            box,
-            ctx,
-        )
+        try:
+            contributed, nskip = self._drizzle(
+                d32,
+                dscale,
+                pixmap,
+                weight_map,
+                np.float32(wht_scale),
+                pixfrac,
+                pixel_scale_ratio,
+                box,
+                ctx,
+            )
+        except BaseException:
+            self._ctx_id, self._texptime = saved
+            raise
         if self._fill is not None:
             np.copyto(self._out_img, np.float32(self._fill), where=self._out_wht == 0)
         nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
