@@ -18,6 +18,7 @@ import numpy as np
 from ditherlab._validation import as_choice, as_float
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._resample import (
+    _block_geometry,
     _cells,
     _finite_pixmap,
     _row_chunks,
@@ -204,17 +205,8 @@ def prepare(
     idx_parts, val_parts = [], []
     counts = np.zeros(ny * nx, np.int64)
     nhit = 0
-    for a_, b_ in _row_chunks(rows, x1, x2, _cells(kernel, pixfrac, s)):
-        r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
-        ja, jb = int(r[0]), int(r[-1]) + 1
-        xa, xb = int(lo.min()), int(hi.max())
-        ncol = xb - xa + 1
-        lim_lo = np.full(jb - ja, ncol, np.intp)
-        lim_hi = np.full(jb - ja, -1, np.intp)
-        lim_lo[r - ja] = lo - xa
-        lim_hi[r - ja] = hi - xa
-        cols = np.arange(ncol)
-        processed = ((cols >= lim_lo[:, None]) & (cols <= lim_hi[:, None])).ravel()
+    for chunk in _row_chunks(rows, x1, x2, _cells(kernel, pixfrac, s)):
+        ja, jb, xa, xb, cols, processed = _block_geometry(rows, x1, x2, chunk)
         pieces, valid = block_pieces(
             kernel, pixmap, ja, jb, xa, xb, pixfrac=pixfrac, pscale_ratio=s, legacy=legacy_kernels
         )

@@ -76,6 +76,26 @@ def _fill_value(fillval: Any, have_img: bool) -> float | None:
     return as_float("fillval", fillval) if math.isfinite(float(fillval)) else float(fillval)
 
 
+def _block_geometry(rows, x1, x2, chunk):
+    """Bounding box ``ja:jb`` × ``xa:xb`` of a chunk of scan rows and its processed mask.
+
+    ``rows``, ``x1``, ``x2`` are the scan rule's rows and inclusive column limits;
+    ``processed`` (raveled over the box) is True where the rule processes the pixel.
+    """
+    a_, b_ = chunk
+    r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
+    ja, jb = int(r[0]), int(r[-1]) + 1
+    xa, xb = int(lo.min()), int(hi.max())
+    ncol = xb - xa + 1
+    lim_lo = np.full(jb - ja, ncol, np.intp)
+    lim_hi = np.full(jb - ja, -1, np.intp)
+    lim_lo[r - ja] = lo - xa
+    lim_hi[r - ja] = hi - xa
+    cols = np.arange(ncol)
+    processed = ((cols >= lim_lo[:, None]) & (cols <= lim_hi[:, None])).ravel()
+    return ja, jb, xa, xb, cols, processed
+
+
 def _finite_pixmap(pixmap: np.ndarray) -> np.ndarray:
     """Mark pixels with any non-finite pixmap coordinate as undefined (both NaN)."""
     bad = ~np.isfinite(pixmap).all(axis=-1)
@@ -851,17 +871,7 @@ def _chunk_sums(
     signed,
 ):
     """Σ a·w and Σ a·w·d of one block of input rows, on a range of flat output indices."""
-    a_, b_ = chunk
-    r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
-    ja, jb = int(r[0]), int(r[-1]) + 1
-    xa, xb = int(lo.min()), int(hi.max())
-    ncol = xb - xa + 1
-    lim_lo = np.full(jb - ja, ncol, np.intp)
-    lim_hi = np.full(jb - ja, -1, np.intp)
-    lim_lo[r - ja] = lo - xa
-    lim_hi[r - ja] = hi - xa
-    cols = np.arange(ncol)
-    processed = ((cols >= lim_lo[:, None]) & (cols <= lim_hi[:, None])).ravel()
+    ja, jb, xa, xb, _, processed = _block_geometry(rows, x1, x2, chunk)
 
     pieces, valid = block_pieces(
         kernel, pixmap, ja, jb, xa, xb, pixfrac=pixfrac, pscale_ratio=s, legacy=legacy
