@@ -98,6 +98,8 @@ def _block_geometry(rows, x1, x2, chunk):
 
 def _finite_pixmap(pixmap: np.ndarray) -> np.ndarray:
     """Mark pixels with any non-finite pixmap coordinate as undefined (both NaN)."""
+    if math.isfinite(float(np.add.reduce(pixmap, axis=None))):  # one cheap pass, usual case
+        return pixmap
     bad = ~np.isfinite(pixmap).all(axis=-1)
     if not bad.any():
         return pixmap
@@ -218,6 +220,10 @@ class Drizzle:
                 f"exptime={exptime!r} must be 0 when no previous out_img/out_wht/out_ctx is given"
             )
         self._fill = _fill_value(fillval, out_img is not None)
+        # a caller's out_img gets the fill value where out_wht == 0 at the first add (as C
+        # does after every add); afterwards the merges keep "out_img == fill where
+        # out_wht == 0" true, so no pass over the whole output is needed per image
+        self._fill_pending = self._fill is not None and out_img is not None
         shapes: dict[str, tuple[int, ...]] = {}
         if out_img is not None:
             out_img = np.asarray(out_img, dtype=np.float32)
@@ -315,6 +321,11 @@ class Drizzle:
             self._out_img = np.full(shape, fill, dtype=np.float32)
         else:
             self._out_img = out_img
+
+    def _apply_pending_fill(self) -> None:
+        if self._fill_pending:
+            np.copyto(self._out_img, np.float32(self._fill), where=self._out_wht == 0)
+            self._fill_pending = False
 
     def _next_ctx(self) -> tuple[int, int] | None:
         if self._disable_ctx:
@@ -472,8 +483,7 @@ class Drizzle:
         except BaseException:
             self._ctx_id, self._texptime = saved
             raise
-        if self._fill is not None:
-            np.copyto(self._out_img, np.float32(self._fill), where=self._out_wht == 0)
+        self._apply_pending_fill()
         nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
         return int(nbox - contributed), int(nskip)
 
@@ -556,9 +566,10 @@ class Drizzle:
         img, wht = self._out_img.reshape(-1), self._out_wht.reshape(-1)
         for lo in range(0, sw.size, _MERGE_BLOCK):  # bounded temporaries
             hi = lo + _MERGE_BLOCK
-            _merge(img, wht, ctxf, bit, lo, sw[lo:hi], swd[lo:hi], pos[lo:hi], touched[lo:hi])
-        if self._fill is not None:
-            self._out_img[self._out_wht == 0] = self._fill
+            _merge(
+                img, wht, ctxf, bit, lo, sw[lo:hi], swd[lo:hi], pos[lo:hi], touched[lo:hi], self._fill
+            )
+        self._apply_pending_fill()
         return operator.nmiss, operator.nskip
 
     # ..................................................................
@@ -581,6 +592,7 @@ class Drizzle:
             return 0, nskip
         plane = None if ctx is None else self._out_ctx[ctx[0]]
         bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
+        _raise_malloc_thresholds()
         signed = self._kernel in ("lanczos2", "lanczos3")
         chunks = _row_chunks(rows, x1, x2, _cells(self._kernel, pixfrac, s))
 
@@ -632,7 +644,7 @@ class Drizzle:
             if isinstance(res[0], str):
                 _merge_direct(img, wht, ctxf, bit, *res[1:])
             else:
-                _merge(img, wht, ctxf, bit, *res)
+                _merge(img, wht, ctxf, bit, *res, fill=self._fill)
 
         if self._n_threads > 1 and len(chunks) > 1:
             # at most n_threads + 1 blocks in flight: bounded memory even if merging lags
@@ -658,6 +670,20 @@ class Drizzle:
 
 
 _SCRATCH = threading.local()
+
+
+def _raise_malloc_thresholds() -> None:
+    """Let the C allocator keep freed chunk temporaries instead of unmapping them.
+
+    glibc maps every block above its mmap threshold (128 KiB at start) afresh and returns
+    freed memory above its trim threshold to the system, so the per-chunk temporaries here
+    (hundreds of KiB each) cost a page fault per 4 KiB page on every chunk: ~700 000
+    faults and +60 % wall time for one 2048x4096 chip.  Freeing one large mapped block
+    makes glibc raise both thresholds (to its size; glibc ignores blocks above 32 MiB) -- the same thing any
+    program does when it frees a large array.  Elsewhere this is a no-op.
+    """
+    block = np.empty(1 << 21)  # 16 MiB, never touched
+    del block
 
 
 def _scratch(name: str, size: int, dtype) -> np.ndarray:
@@ -978,10 +1004,12 @@ def _merge_direct(img, wht, ctxf, bit, dst, w, wscale, d, dscale):
         ctxf[dst] |= bit
 
 
-def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched):
+def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
     """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update).
 
     ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched).
+    With signed kernels a touched pixel's weight can sum back to zero: it gets ``fill``
+    (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true.
     Written with plain full-range passes: ufuncs with ``where=`` and 0/0 divisions are
     several times slower than a pass here.
     """
@@ -1005,6 +1033,12 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched):
         upd = (new_w != 0) & np.isfinite(val)
         if idx is None:
             upd &= touched
+        if fill is not None:
+            zero = new_w.astype(np.float32) == 0
+            if idx is None:
+                zero &= touched
+            val[zero] = fill
+            upd |= zero
     else:
         den = np.maximum(new_w, 1e-300)  # > 0 wherever touched; avoids slow 0/0
         np.divide(val, den, out=val)
