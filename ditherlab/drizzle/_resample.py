@@ -567,7 +567,16 @@ class Drizzle:
         for lo in range(0, sw.size, _MERGE_BLOCK):  # bounded temporaries
             hi = lo + _MERGE_BLOCK
             _merge(
-                img, wht, ctxf, bit, lo, sw[lo:hi], swd[lo:hi], pos[lo:hi], touched[lo:hi], self._fill
+                img,
+                wht,
+                ctxf,
+                bit,
+                lo,
+                sw[lo:hi],
+                swd[lo:hi],
+                pos[lo:hi],
+                touched[lo:hi],
+                self._fill,
             )
         self._apply_pending_fill()
         return operator.nmiss, operator.nskip
@@ -679,8 +688,8 @@ def _raise_malloc_thresholds() -> None:
     freed memory above its trim threshold to the system, so the per-chunk temporaries here
     (hundreds of KiB each) cost a page fault per 4 KiB page on every chunk: ~700 000
     faults and +60 % wall time for one 2048x4096 chip.  Freeing one large mapped block
-    makes glibc raise both thresholds (to its size; glibc ignores blocks above 32 MiB) -- the same thing any
-    program does when it frees a large array.  Elsewhere this is a no-op.
+    makes glibc raise both thresholds to its size (blocks above 32 MiB are ignored), the
+    same thing any program does when it frees a large array.  Elsewhere this is a no-op.
     """
     block = np.empty(1 << 21)  # 16 MiB, never touched
     del block
