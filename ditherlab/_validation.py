@@ -8,11 +8,14 @@ function documents.  Internal code then works on plain float64 numbers and array
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from astropy import units as u
+
+if TYPE_CHECKING:
+    from astropy import units as u
 
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 
@@ -33,7 +36,10 @@ def strip_unit(value: Any, unit: u.UnitBase | None, name: str) -> Any:
     A :class:`~astropy.units.Quantity` is converted to ``unit`` (a wrong physical type is
     reported with the argument name); anything else is assumed to be in ``unit`` already.
     """
-    if isinstance(value, u.Quantity):
+    # astropy is imported only by code that needs it (``import ditherlab.drizzle`` stays
+    # light): a Quantity cannot exist unless astropy.units has been imported already.
+    u = sys.modules.get("astropy.units")
+    if u is not None and isinstance(value, u.Quantity):
         if unit is None:
             if value.unit.physical_type != "dimensionless":
                 raise DitherlabValueError(f"{name}={value!r} must be dimensionless")
