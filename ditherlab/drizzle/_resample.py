@@ -79,11 +79,21 @@ def _fill_value(fillval: Any, have_img: bool) -> float | None:
 def _block_geometry(rows, x1, x2, chunk):
     """Bounding box ``ja:jb`` × ``xa:xb`` of a chunk of scan rows and its processed mask.
 
-    ``rows``, ``x1``, ``x2`` are the scan rule's rows and inclusive column limits;
-    ``processed`` (raveled over the box) is True where the rule processes the pixel.
+    ``rows``, ``x1``, ``x2`` are the scan rule's rows and inclusive column limits; a chunk
+    is ``(a, b)`` (scan rows ``a:b``) or a tile ``(a, b, ca, cb)`` (also columns
+    ``ca..cb`` only).  ``processed`` (raveled over the box) is True where the rule
+    processes the pixel.  Returns None when the tile holds no processed pixel.
     """
-    a_, b_ = chunk
+    a_, b_ = chunk[:2]
     r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
+    if len(chunk) == 4:
+        lo = np.maximum(lo, chunk[2])
+        hi = np.minimum(hi, chunk[3])
+        keep = hi >= lo
+        if not keep.all():
+            if not keep.any():
+                return None
+            r, lo, hi = r[keep], lo[keep], hi[keep]
     ja, jb = int(r[0]), int(r[-1]) + 1
     xa, xb = int(lo.min()), int(hi.max())
     ncol = xb - xa + 1
@@ -603,7 +613,7 @@ class Drizzle:
         bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
         _raise_malloc_thresholds()
         signed = self._kernel in ("lanczos2", "lanczos3")
-        chunks = _row_chunks(rows, x1, x2, _cells(self._kernel, pixfrac, s))
+        chunks = _tiles(rows, x1, x2, _cells(self._kernel, pixfrac, s))
 
         fast = self._kernel in ("point", "turbo")
 
@@ -644,16 +654,22 @@ class Drizzle:
                 signed,
             )
 
-        img = self._out_img.reshape(-1)
-        wht = self._out_wht.reshape(-1)
-        ctxf = None if plane is None else plane.reshape(-1)
+        img = self._out_img
+        wht = self._out_wht
+        ctxf = plane
         contributed = 0
 
-        def merge(img, wht, ctxf, bit, *res):
+        def merge(img, wht, ctx, bit, *res):
             if isinstance(res[0], str):
-                _merge_direct(img, wht, ctxf, bit, *res[1:])
+                _merge_direct(
+                    img.reshape(-1),
+                    wht.reshape(-1),
+                    None if ctx is None else ctx.reshape(-1),
+                    bit,
+                    *res[1:],
+                )
             else:
-                _merge(img, wht, ctxf, bit, *res, fill=self._fill)
+                _merge_box(img, wht, ctx, bit, *res, fill=self._fill)
 
         if self._n_threads > 1 and len(chunks) > 1:
             # at most n_threads + 1 blocks in flight: bounded memory even if merging lags
@@ -732,21 +748,47 @@ def _row_chunks(rows, x1, x2, cells):
     return [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
 
 
+def _tiles(rows, x1, x2, cells):
+    """Split the processed pixels into tiles: runs of scan rows × ranges of columns.
+
+    A tile holds about ``_CHUNK_CONTRIBUTIONS`` kernel contributions (the working-set
+    bound) and is roughly square, so that its output box, which the sums and the merge
+    cover in full, is barely larger than what it touches even when the image is rotated
+    or distorted: a full-width strip of a 2048-column chip rotated by 0.3° spans 11 more
+    output rows than it has input rows.
+    """
+    lo, hi = int(x1.min()), int(x2.max())
+    width = hi - lo + 1
+    npix = max(1.0, _CHUNK_CONTRIBUTIONS / cells)  # input pixels per tile
+    side = max(32, int(math.sqrt(npix)))
+    ncol = max(1, round(width / side))
+    cw = -(-width // ncol)
+    per = max(1, int(npix // cw))
+    return [
+        (a, min(a + per, rows.size), c, min(c + cw - 1, hi))
+        for a in range(0, rows.size, per)
+        for c in range(lo, hi + 1, cw)
+    ]
+
+
 def _fast_chunk(
     kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, out_shape, pixfrac, s
 ):
-    """:func:`_chunk_sums` for point and turbo on a "clean" block, else None.
+    """:func:`_chunk_sums` for point and turbo on a "clean" tile, else None.
 
-    Clean: every row of the block is processed over the same columns, the pixmap and data
+    Clean: every row of the tile is processed over the same columns, the pixmap and data
     are finite and every kernel window lies inside the output -- the common case, where
     the masks of the general path are all-true and can be skipped.  Returns the same
     result as :func:`_chunk_sums`.
     """
-    a_, b_ = chunk
+    a_, b_ = chunk[:2]
     r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
+    if len(chunk) == 4:
+        lo = np.maximum(lo, chunk[2])
+        hi = np.minimum(hi, chunk[3])
     ja, jb = int(r[0]), int(r[-1]) + 1
     xa, xb = int(lo[0]), int(hi[0])
-    if jb - ja != r.size or np.any(lo != xa) or np.any(hi != xb):
+    if xb < xa or jb - ja != r.size or np.any(lo != xa) or np.any(hi != xb):
         return None
     out_ny, out_nx = out_shape
     xc = pixmap[ja:jb, xa : xb + 1, 0]
@@ -766,33 +808,36 @@ def _fast_chunk(
     if kernel == "point":
         ix = np.floor(xc + 0.5).astype(np.intp).ravel()
         iy = np.floor(yc + 0.5).astype(np.intp).ravel()
-        iy *= out_nx
-        iy += ix
-        dst = iy
-        lo_d = int(dst.min())
-        dst -= lo_d
-        n = int(dst.max()) + 1
-        cnt = np.bincount(dst, minlength=n)
-        if cnt.max() <= 1 and n > 2 * m:
+        c0, r0 = int(ix.min()), int(iy.min())
+        bw = int(ix.max()) + 1 - c0
+        box = (r0, int(iy.max()) + 1, c0, c0 + bw)
+        nbox = (box[1] - r0) * bw
+        dst = iy - r0
+        dst *= bw
+        dst += ix
+        dst -= c0
+        cnt = np.bincount(dst, minlength=nbox)
+        if cnt.max() <= 1 and nbox > 2 * m:
             # one input pixel per output pixel (a finer output grid): no sums needed, the
             # values go straight to their pixels (see _merge_direct)
             w = None if weight_map is None else weight_map[ja:jb, xa : xb + 1].ravel() * wscale
-            dst += lo_d
-            return ("direct", dst, w, wscale, d.ravel(), dscale), m
+            iy *= out_nx
+            iy += ix
+            return ("direct", iy, w, wscale, d.ravel(), dscale), m
         if weight_map is None:
             sw = cnt * float(wscale)
-            swd = np.bincount(dst, weights=d.ravel(), minlength=n)
+            swd = np.bincount(dst, weights=d.ravel(), minlength=nbox)
             swd *= float(wscale) * float(dscale)
             pos = touched = cnt > 0
         else:
             w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
             w = w.astype(np.float64)
-            sw = np.bincount(dst, weights=w, minlength=n)
+            sw = np.bincount(dst, weights=w, minlength=nbox)
             w *= d.ravel()
             w *= float(dscale)
-            swd = np.bincount(dst, weights=w, minlength=n)
+            swd = np.bincount(dst, weights=w, minlength=nbox)
             pos = touched = sw > 0
-        return (lo_d, sw, swd, pos, touched), m
+        return (box, sw, swd, pos, touched), m
     # turbo: separable box of half-width `half` output pixels, weights normalised to 1
     xc = xc.ravel()
     yc = yc.ravel()
@@ -812,9 +857,15 @@ def _fast_chunk(
         w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
         w = w.astype(np.float64)
         w *= norm
-    base = (y0 * out_nx + x0).astype(np.intp)
-    lo_d = int(base.min())
-    base -= lo_d
+    c0, r0 = int(x0.min()), int(y0.min())
+    bw = int(x0.max()) + gx - c0
+    box = (r0, int(y0.max()) + gy, c0, c0 + bw)
+    nbox = (box[1] - r0) * bw
+    base = y0 - r0
+    base *= bw
+    base += x0
+    base -= c0
+    base = base.astype(np.intp)
     total = gx * gy * m
     dst_all = _scratch("dst", total, np.intp)
     dow_all = _scratch("dow", total, np.float64)
@@ -824,8 +875,8 @@ def _fast_chunk(
         # at most two pixels a side (pixfrac <= s): the box [c - half, c + half] is cut by
         # the pixel edge e = c0 + 0.5 only; same float operations as the general loop below
         wxs = []
-        for c, c0, g, dest in ((xc, x0, gx, wxs), (yc, y0, gy, None)):
-            e = c0 + 0.5
+        for c, c0_, g, dest in ((xc, x0, gx, wxs), (yc, y0, gy, None)):
+            e = c0_ + 0.5
             hi_ = c + half
             v = np.minimum(hi_, e)
             v -= c - half
@@ -847,7 +898,7 @@ def _fast_chunk(
                 sl = slice(k * m, (k + 1) * m)
                 k += 1
                 np.multiply(wy, wx, out=dow_all[sl])
-                np.add(base, q * out_nx + p, out=dst_all[sl])
+                np.add(base, q * bw + p, out=dst_all[sl])
     else:
         lft = xc - half
         rgt = xc + half
@@ -878,14 +929,13 @@ def _fast_chunk(
                 sl = slice(k * m, (k + 1) * m)
                 k += 1
                 np.multiply(wy, wxs[p], out=dow_all[sl])
-                np.add(base, q * out_nx + p, out=dst_all[sl])
-    n = int(dst_all.max()) + 1
-    sw = np.bincount(dst_all, weights=dow_all, minlength=n)
+                np.add(base, q * bw + p, out=dst_all[sl])
+    sw = np.bincount(dst_all, weights=dow_all, minlength=nbox)
     dow2 = dow_all.reshape(gx * gy, m)
     dow2 *= dd
-    swd = np.bincount(dst_all, weights=dow_all, minlength=n)
+    swd = np.bincount(dst_all, weights=dow_all, minlength=nbox)
     pos = touched = sw > 0
-    return (lo_d, sw, swd, pos, touched), m
+    return (box, sw, swd, pos, touched), m
 
 
 def _chunk_sums(
@@ -905,9 +955,16 @@ def _chunk_sums(
     legacy,
     signed,
 ):
-    """Σ a·w and Σ a·w·d of one block of input rows, on a range of flat output indices."""
-    ja, jb, xa, xb, _, processed = _block_geometry(rows, x1, x2, chunk)
+    """Σ a·w and Σ a·w·d of one tile of input pixels, on a box of the output.
 
+    Returns ``((r0, r1, c0, c1), sw, swd, pos, touched), nhit``: the sums are raveled
+    over ``out[r0:r1, c0:c1]`` (None when nothing lands in the output) and ``nhit``
+    counts the tile's pixels that reached the output.
+    """
+    geom = _block_geometry(rows, x1, x2, chunk)
+    if geom is None:
+        return None, 0
+    ja, jb, xa, xb, _, processed = geom
     pieces, valid = block_pieces(
         kernel, pixmap, ja, jb, xa, xb, pixfrac=pixfrac, pscale_ratio=s, legacy=legacy
     )
@@ -925,14 +982,25 @@ def _chunk_sums(
     w = w.astype(np.float64)
     d = d.astype(np.float64) * float(dscale)
     out_ny, out_nx = out_shape
-    nout = out_ny * out_nx
     normalised = not legacy or kernel in ("square", "turbo", "point")
+    # the output box: every window pixel of the tile, clipped to the output
+    r0b = c0b = math.inf
+    r1b = c1b = -math.inf
+    for _, c0, r0, a in pieces:
+        gy, gx, m = a.shape
+        if m:
+            r0b, r1b = min(r0b, int(r0.min())), max(r1b, int(r0.max()) + gy)
+            c0b, c1b = min(c0b, int(c0.min())), max(c1b, int(c0.max()) + gx)
+    r0b, c0b, r1b, c1b = max(r0b, 0), max(c0b, 0), min(r1b, out_ny), min(c1b, out_nx)
+    if r1b <= r0b or c1b <= c0b:
+        return None, 0
+    bw = c1b - c0b
+    nbox = (r1b - r0b) * bw  # window pixels outside the output go to bin nbox (dropped)
     hit = np.zeros(d.size, bool)
     total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
     dst_all = _scratch("dst", total, np.intp)
     dow_all = _scratch("dow", total, np.float64)
     dowd_all = _scratch("dowd", total, np.float64)
-    lo_d, hi_d = nout, -1
     pos0 = 0
     for sel, c0, r0, a in pieces:
         gy, gx, m = a.shape
@@ -940,12 +1008,10 @@ def _chunk_sums(
             continue
         ws = w if sel is None else w[sel]
         ds = d if sel is None else d[sel]
-        base = r0 * out_nx + c0
+        base = (r0 - r0b) * bw + (c0 - c0b)
         cmin, cmax, rmin, rmax = int(c0.min()), int(c0.max()), int(r0.min()), int(r0.max())
         all_in = cmin >= 0 and cmax + gx <= out_nx and rmin >= 0 and rmax + gy <= out_ny
         hsel = None if all_in and normalised else np.zeros(m, bool)
-        lo_d = min(lo_d, max(rmin * out_nx + cmin, 0))
-        hi_d = max(hi_d, min((rmax + gy - 1) * out_nx + cmax + gx - 1, nout - 1))
         for q in range(gy):
             for p in range(gx):
                 sl = slice(pos0, pos0 + m)
@@ -954,11 +1020,12 @@ def _chunk_sums(
                 dow = dow_all[sl]
                 dst = dst_all[sl]
                 np.multiply(ac, ws, out=dow)
-                np.add(base, q * out_nx + p, out=dst)
+                np.add(base, q * bw + p, out=dst)
                 if not all_in:
                     ins = (c0 + p >= 0) & (c0 + p < out_nx) & (r0 + q >= 0) & (r0 + q < out_ny)
-                    dow[~ins] = 0.0
-                    np.clip(dst, lo_d, hi_d, out=dst)
+                    out = ~ins
+                    dow[out] = 0.0
+                    dst[out] = nbox
                     hsel |= (ac != 0) & ins
                 elif hsel is not None:
                     hsel |= ac != 0
@@ -970,20 +1037,16 @@ def _chunk_sums(
         else:
             hit[sel] |= hsel
     nhit = int(np.count_nonzero(hit & processed & valid))
-    if hi_d < lo_d:
-        return None, nhit
     dow, dowd = dow_all[:pos0], dowd_all[:pos0]
     rel = dst_all[:pos0]
-    rel -= lo_d
-    n = hi_d - lo_d + 1
-    sw = np.bincount(rel, weights=dow, minlength=n)
-    swd = np.bincount(rel, weights=dowd, minlength=n)
+    sw = np.bincount(rel, weights=dow, minlength=nbox + 1)[:nbox]
+    swd = np.bincount(rel, weights=dowd, minlength=nbox + 1)[:nbox]
     if signed:
-        pos = np.bincount(rel, weights=(dow > 0), minlength=n) > 0
-        touched = np.bincount(rel, minlength=n) > 0
+        pos = np.bincount(rel, weights=(dow > 0), minlength=nbox + 1)[:nbox] > 0
+        touched = np.bincount(rel, minlength=nbox + 1)[:nbox] > 0
     else:
         pos = touched = sw > 0
-    return (lo_d, sw, swd, pos, touched), nhit
+    return ((r0b, r1b, c0b, c1b), sw, swd, pos, touched), nhit
 
 
 def _merge_direct(img, wht, ctxf, bit, dst, w, wscale, d, dscale):
@@ -1068,6 +1131,64 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
         wht[sl] = new_w
         if ctxf is not None:
             ctxf[sl[pos]] |= bit
+
+
+_FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
+    """Fold one tile's sums into the float32 outputs on ``box`` (weighted mean, as C).
+
+    ``img``, ``wht``, ``ctx`` are the 2-D outputs (``ctx`` the context plane or None);
+    ``sw``, ``swd``, ``pos``, ``touched`` are raveled over ``box = (r0, r1, c0, c1)``.
+    ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched);
+    otherwise ``pos`` marks the pixels with a positive contribution (context bits).
+    Relies on ``img == fill`` wherever ``wht == 0`` (kept true by every merge) and uses
+    branch-free full-box passes: masked numpy operations are several times slower.
+    """
+    r0, r1, c0, c1 = box
+    signed = pos is not touched
+    Im = img[r0:r1, c0:c1]
+    W = wht[r0:r1, c0:c1]
+    shape = Im.shape
+    sw = sw.reshape(shape)
+    swd = swd.reshape(shape)
+    touched = touched.reshape(shape)
+    pos = touched if not signed else pos.reshape(shape)
+    # old sum Im*W: 0 where W == 0 although Im holds the fill value there (NaN, ±inf)
+    Imf = np.fmax(Im, -_FLT_MAX)
+    if fill is not None and fill == math.inf:
+        np.fmin(Imf, _FLT_MAX, out=Imf)
+    val = np.multiply(Imf, W, dtype=np.float64)
+    del Imf
+    val += swd
+    new_w = np.add(W, sw)  # float64
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(val, new_w, out=val)
+    if signed:
+        # weights of either sign: a touched pixel whose weight sums back to zero gets the
+        # fill value; overflowing values are not written
+        upd = np.isfinite(val)
+        upd &= new_w != 0
+        upd &= touched
+        if fill is not None:
+            zero = new_w.astype(np.float32) == 0
+            zero &= touched
+            val[zero] = fill
+            upd |= zero
+        np.copyto(Im, val, where=upd, casting="same_kind")
+    elif fill is not None and math.isnan(fill):
+        # untouched pixels come out unchanged: Im*W/W is exact for float32 Im and W, and
+        # 0/0 gives the NaN fill where W == 0
+        np.copyto(Im, val, casting="same_kind")
+    else:
+        np.copyto(Im, val, where=touched, casting="same_kind")
+    np.copyto(W, new_w, casting="same_kind")
+    if ctx is not None:
+        t = pos.astype(np.int32)
+        t *= bit
+        C = ctx[r0:r1, c0:c1]
+        C |= t
 
 
 def _section(nx, ny, xmin, xmax, ymin, ymax):
