@@ -201,8 +201,9 @@ def square_pieces(xs, ys, total=None):
 def _areas_2x2(x, y, total):
     """:func:`window_areas` for 2x2 windows, coordinates relative to the inner grid corner.
 
-    Same formulas, written with in-place operations to limit temporaries (this is the hot
-    loop of the square kernel at output scales >= 1).
+    Same formulas, written with in-place operations and without masked (branching)
+    operations, which cost several times a plain pass when their masks are irregular:
+    this is the hot loop of the square kernel at output scales >= 1.
     """
     n = total.size
     xb = x[1:] + x[:1]
@@ -214,49 +215,54 @@ def _areas_2x2(x, y, total):
     lx = np.zeros(n)
     by = np.zeros(n)
     q = np.zeros(n)
+    dx = np.empty(n)
+    dy = np.empty(n)
     t1 = np.empty(n)
     t2 = np.empty(n)
     t3 = np.empty(n)
-    slope = np.empty(n)
+    t4 = np.empty(n)
+    z = np.empty(n)
     for e in range(4):
-        dx = xb[e] - x[e]
-        dy = yb[e] - y[e]
-        # x-clip: du, Va, Vb
-        slope.fill(0.0)
-        np.divide(dy, dx, out=slope, where=dx != 0)
-        du = dx
-        du -= pxb[e]
+        np.subtract(xb[e], x[e], out=dx)
+        np.subtract(yb[e], y[e], out=dy)
+        # x-clip at x = 0: the part of the edge with x <= 0 runs over du in x, from height
+        # va to vb.  A vertical edge (dx = 0) has du = 0 whatever its slope, so dividing by
+        # 1 instead of 0 there keeps everything finite without a mask.
+        np.equal(dx, 0.0, out=z)
+        slope = np.add(dx, z, out=t3)
+        np.divide(dy, slope, out=slope)
+        du = np.subtract(dx, pxb[e], out=t4)
         du += px[e]
         va = np.multiply(slope, px[e], out=t1)
         np.subtract(y[e], va, out=va)
         vb = np.multiply(slope, pxb[e], out=t2)
         np.subtract(yb[e], vb, out=vb)
-        np.add(va, vb, out=t3)
-        t3 *= du
-        lx += t3
-        # quadrant: mean of max(-v, 0) along the clipped edge
+        s = np.add(va, vb, out=t3)
+        s *= du
+        lx += s
+        # quadrant x <= 0, y <= 0: mean of max(-v, 0) along the clipped edge is
+        # t (ra + rb) / 2 with t = (ra - rb) / (vb - va) the fraction of it below y = 0
+        # (exactly 1 when both ends are below; for vb = va, t = 1, harmless above)
         dv = np.subtract(vb, va, out=t3)
-        with np.errstate(divide="ignore"):
-            inv = np.divide(1.0, dv, out=slope)
-        inv[dv == 0] = 0.0
+        np.equal(dv, 0.0, out=z)
+        dv += z
         np.negative(va, out=va)
         np.maximum(va, 0.0, out=va)  # ra
         np.negative(vb, out=vb)
         np.maximum(vb, 0.0, out=vb)  # rb
-        both = np.minimum(va, vb) > 0
-        tt = np.subtract(va, vb, out=t3)
-        tt *= inv
-        tt[both] = 1.0
+        tt = np.subtract(va, vb, out=dx)  # dx is recomputed below
+        tt /= dv
+        tt += z
         va += vb
         tt *= va
         tt *= du
         q += tt
-        # y-clip (dx was reused in place as du above)
-        dx2 = xb[e] - x[e]
-        slope.fill(0.0)
-        np.divide(dx2, dy, out=slope, where=dy != 0)
-        dw = dy
-        dw -= pyb[e]
+        # y-clip at y = 0 (same as the x-clip with the axes swapped)
+        np.subtract(xb[e], x[e], out=dx)
+        np.equal(dy, 0.0, out=z)
+        slope = np.add(dy, z, out=t3)
+        np.divide(dx, slope, out=slope)
+        dw = np.subtract(dy, pyb[e], out=t4)
         dw += py[e]
         ua = np.multiply(slope, py[e], out=t1)
         np.subtract(x[e], ua, out=ua)
@@ -265,20 +271,22 @@ def _areas_2x2(x, y, total):
         ua += ub
         ua *= dw
         by += ua
-    xmax = np.maximum(np.maximum(x[0], x[1]), np.maximum(x[2], x[3]))
-    ymax = np.maximum(np.maximum(y[0], y[1]), np.maximum(y[2], y[3]))
-    xfull = xmax <= 0.0
-    yfull = ymax <= 0.0
+    # drops wholly left of / below a grid line: exact values (no rounding noise in cells
+    # they do not touch)
+    xfull = _max4(x) <= 0.0
+    yfull = _max4(y) <= 0.0
     np.abs(lx, out=lx)
     lx *= 0.5
-    lx[xfull] = total[xfull]
     np.abs(by, out=by)
     by *= 0.5
-    by[yfull] = total[yfull]
     np.abs(q, out=q)
     q *= 0.5
-    np.copyto(q, by, where=xfull)
-    np.copyto(q, lx, where=yfull)
+    if xfull.any():
+        np.copyto(lx, total, where=xfull)
+        np.copyto(q, by, where=xfull)
+    if yfull.any():
+        np.copyto(by, total, where=yfull)
+        np.copyto(q, lx, where=yfull)
     out = np.empty((2, 2, n))
     out[0, 0] = q
     np.subtract(by, q, out=out[0, 1])
@@ -287,10 +295,24 @@ def _areas_2x2(x, y, total):
     np.subtract(total, lx, out=a11)
     a11 -= by
     a11 += q
-    thr = _AREA_RTOL * total
-    for a in (out[0, 0], out[0, 1], out[1, 0], a11):
-        a[a <= thr] = 0.0
+    # rounding noise, not overlap: zero (a multiply by the mask: no branches)
+    thr = np.multiply(total, _AREA_RTOL, out=t1)
+    for a in out.reshape(4, n):
+        np.greater(a, thr, out=z)
+        a *= z
     return out
+
+
+def _blend(a, b, mask, tmp):
+    """``a[mask] = b[mask]`` without branching: ``a += mask * (b - a)``.
+
+    Exact where ``mask`` is False; where True the result is ``b`` to within one rounding
+    of ``|b - a|``, which is exact when the two agree to a factor of two (Sterbenz), as
+    they do here (the same area from two formulas).
+    """
+    np.subtract(b, a, out=tmp)
+    tmp *= mask
+    a += tmp
 
 
 def window_areas(x, y, gx, gy, total):
@@ -320,20 +342,18 @@ def window_areas(x, y, gx, gy, total):
     xmax, ymax = _max4(x), _max4(y)
     dx = [b - a for a, b in zip(xa, xb, strict=True)]
     dy = [b - a for a, b in zip(ya, yb, strict=True)]
-    sx, sy = [], []
-    for ddx, ddy in zip(dx, dy, strict=True):
-        t = np.zeros(n)
-        np.divide(ddy, ddx, out=t, where=ddx != 0)  # dy/dx
-        sx.append(t)
-        t = np.zeros(n)
-        np.divide(ddx, ddy, out=t, where=ddy != 0)  # dx/dy
-        sy.append(t)
+    # slopes; an edge parallel to an axis gets a finite dummy slope (its clipped length
+    # along that axis is 0), so that no masked operation is needed
+    sx = [ddy / (ddx + (ddx == 0.0)) for ddx, ddy in zip(dx, dy, strict=True)]
+    sy = [ddx / (ddy + (ddy == 0.0)) for ddx, ddy in zip(dx, dy, strict=True)]
     # cum[p, q]: area with x <= p and y <= q (grid-line indices); row/column 0 stay zero
     cum = np.zeros((gx + 1, gy + 1, n))
     cum[gx, gy] = total
     t1 = np.empty(n)
     t2 = np.empty(n)
     t3 = np.empty(n)
+    t4 = np.empty(n)
+    t5 = np.empty(n)
     for p in range(1, gx):
         X = float(p)
         pv = [np.maximum(v - X, 0.0) for v in x]
@@ -350,28 +370,28 @@ def window_areas(x, y, gx, gy, total):
             np.add(va, vb, out=t1)
             t1 *= du
             lx += t1
-            inv = np.subtract(vb, va)
-            flat = inv == 0
-            with np.errstate(divide="ignore"):
-                np.divide(1.0, inv, out=inv)
-            inv[flat] = 0.0
-            prep.append((du, va, vb, inv))
+            prep.append((du, va, vb))
         np.abs(lx, out=lx)
         lx *= 0.5
-        np.copyto(lx, total, where=xmax <= X)
+        _blend(lx, total, xmax <= X, t1)
         for q in range(1, gy):
             Y = float(q)
             acc = cum[p, q]
-            for du, va, vb, inv in prep:
-                # mean of max(Y - v, 0) along the clipped edge = t (ra + rb) / 2, with t the
-                # fraction of the edge below Y (exactly 1 when both ends are below)
+            for du, va, vb in prep:
+                # mean of max(Y - v, 0) along the clipped edge = t (ra + rb) / 2, with
+                # t = (ra - rb) / (Y - va - (Y - vb)) the fraction of the edge below Y:
+                # exactly 1 when both ends are below (the same operation on the same
+                # operands), and 1 for a level edge (dv = 0), which is harmless above Y
                 ra = np.subtract(Y, va, out=t1)
-                np.maximum(ra, 0.0, out=ra)
                 rb = np.subtract(Y, vb, out=t2)
+                dv = np.subtract(ra, rb, out=t4)
+                np.equal(dv, 0.0, out=t5)
+                dv += t5
+                np.maximum(ra, 0.0, out=ra)
                 np.maximum(rb, 0.0, out=rb)
                 t = np.subtract(ra, rb, out=t3)
-                t *= inv
-                np.copyto(t, 1.0, where=np.minimum(ra, rb) > 0)
+                t /= dv
+                t += t5
                 ra += rb
                 t *= ra
                 t *= du
@@ -395,13 +415,13 @@ def window_areas(x, y, gx, gy, total):
             by += ua
         np.abs(by, out=by)
         by *= 0.5
-        np.copyto(by, total, where=ymax <= Y)
+        _blend(by, total, ymax <= Y, t1)
     # drops entirely left of / below a grid line: exact values from the marginals
     for p in range(1, gx):
         xfull = xmax <= float(p)
         for q in range(1, gy):
-            np.copyto(cum[p, q], cum[gx, q], where=xfull)
-            np.copyto(cum[p, q], cum[p, gy], where=ymax <= float(q))
+            _blend(cum[p, q], cum[gx, q], xfull, t1)
+            _blend(cum[p, q], cum[p, gy], ymax <= float(q), t1)
     out = np.empty((gy, gx, n))
     thr = _AREA_RTOL * total
     for q in range(gy):
@@ -410,7 +430,8 @@ def window_areas(x, y, gx, gy, total):
             np.subtract(cum[p + 1, q + 1], cum[p, q + 1], out=a)
             a -= cum[p + 1, q]
             a += cum[p, q]
-            a[a <= thr] = 0.0
+            np.greater(a, thr, out=t1)  # rounding noise, not overlap: zero, branch-free
+            a *= t1
     return out
 
 
