@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import threading
 import warnings
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from itertools import islice
 from typing import Any
 
@@ -23,6 +24,8 @@ __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 CTX_PLANE_BITS = 32
 #: Target number of kernel contributions handled at once (bounds the working set).
 _CHUNK_CONTRIBUTIONS = 1 << 17
+#: Output pixels merged at once by the tile merge (its temporaries stay in the L2 cache).
+_MERGE_SLAB = 1 << 14
 #: Output pixels merged at once by :meth:`Drizzle.add_prepared`.
 _MERGE_BLOCK = 1 << 20
 
@@ -671,30 +674,62 @@ class Drizzle:
             else:
                 _merge_box(img, wht, ctx, bit, *res, fill=self._fill)
 
-        if self._n_threads > 1 and len(chunks) > 1:
+        # work buffers of this call: one set per block in flight, dropped at the end
+        nflight = self._n_threads + 1 if self._n_threads > 1 and len(chunks) > 1 else 1
+        buffers = queue.SimpleQueue()
+        for _ in range(nflight):
+            buffers.put({})
+
+        def task(chunk):
+            bufs = buffers.get()
+            _SCRATCH.bufs = bufs
+            try:
+                return work(chunk)
+            finally:
+                _SCRATCH.bufs = None
+                buffers.put(bufs)
+
+        if nflight > 1:
             # at most n_threads + 1 blocks in flight: bounded memory even if merging lags
-            with ThreadPoolExecutor(self._n_threads) as pool:
-                todo = iter(chunks)
-                pending = deque(pool.submit(work, ch) for ch in islice(todo, self._n_threads + 1))
+            pool = _pool(self._n_threads)
+            todo = iter(chunks)
+            pending = deque(pool.submit(task, ch) for ch in islice(todo, nflight))
+            try:
                 while pending:
                     res, nhit = pending.popleft().result()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.submit(work, nxt))
+                        pending.append(pool.submit(task, nxt))
                     contributed += nhit
                     if res is not None:
                         merge(img, wht, ctxf, bit, *res)
+            finally:
+                for fut in pending:  # an error: let the blocks in flight finish first
+                    fut.cancel()
+                wait(pending)
         else:
             for ch in chunks:
-                res, nhit = work(ch)
+                res, nhit = task(ch)
                 contributed += nhit
                 if res is not None:
                     merge(img, wht, ctxf, bit, *res)
-            _SCRATCH.__dict__.pop("bufs", None)  # the workers' buffers go with their threads
         return contributed, nskip
 
 
 _SCRATCH = threading.local()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``n_threads`` workers (starting threads costs ~1 ms a call)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(n_threads)
+        if pool is None:
+            pool = _POOLS[n_threads] = ThreadPoolExecutor(
+                n_threads, thread_name_prefix="ditherlab-drizzle"
+            )
+        return pool
 
 
 def _raise_malloc_thresholds() -> None:
@@ -712,14 +747,15 @@ def _raise_malloc_thresholds() -> None:
 
 
 def _scratch(name: str, size: int, dtype) -> np.ndarray:
-    """A per-thread work buffer of at least ``size`` elements, reused across chunks.
+    """A work buffer of at least ``size`` elements, reused across the blocks of one call.
 
-    Fresh multi-MiB temporaries cost a page fault per 4 KiB page on every chunk here (about
-    as much as the arithmetic that fills them), so the big per-chunk arrays are kept.
+    Fresh multi-MiB temporaries cost a page fault per 4 KiB page on every block (about as
+    much as the arithmetic that fills them), so the big per-block arrays are kept in the
+    buffer set the running task holds (see ``Drizzle._drizzle``).
     """
     bufs = getattr(_SCRATCH, "bufs", None)
-    if bufs is None:
-        bufs = _SCRATCH.bufs = {}
+    if bufs is None:  # called outside a drizzle task: a throw-away buffer
+        return np.empty(max(size, 1), dtype)[:size]
     buf = bufs.get(name)
     if buf is None or buf.size < size or buf.dtype != dtype:
         buf = bufs[name] = np.empty(max(size, 1), dtype)
@@ -1137,6 +1173,28 @@ _FLT_MAX = float(np.finfo(np.float32).max)
 
 
 def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
+    """Fold one tile's sums into the outputs, in slabs of rows that stay in cache.
+
+    See :func:`_merge_slab`; the temporaries of a slab of ~16k pixels fit in the L2 cache,
+    so that only the sums and the outputs themselves travel to and from memory.
+    """
+    r0, r1, c0, c1 = box
+    bw = c1 - c0
+    step = max(1, _MERGE_SLAB // bw)
+    if r1 - r0 <= step:
+        _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill)
+        return
+    signed = pos is not touched
+    for ra in range(r0, r1, step):
+        rb = min(ra + step, r1)
+        sl = slice((ra - r0) * bw, (rb - r0) * bw)
+        t = touched[sl]
+        _merge_slab(
+            img, wht, ctx, bit, (ra, rb, c0, c1), sw[sl], swd[sl], pos[sl] if signed else t, t, fill
+        )
+
+
+def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
     """Fold one tile's sums into the float32 outputs on ``box`` (weighted mean, as C).
 
     ``img``, ``wht``, ``ctx`` are the 2-D outputs (``ctx`` the context plane or None);
