@@ -500,6 +500,55 @@ def _lanczos(u: np.ndarray, order: int) -> np.ndarray:
     return out
 
 
+# The C drizzle's lanczos kernel (drizzle 3.0.0, src/cdrizzlebox.c, do_kernel_lanczos) looks
+# the weights up in a table of step 0.003 built by create_lanczos_lut (src/cdrizzleutil.c).
+_C_LANCZOS_STEP = 0.003
+_C_LANCZOS_LUTS: dict[int, np.ndarray] = {}
+# float32 rounds magnitudes up to this to 0; zeroing kernel products below it reproduces
+# C's float32 ``dow`` exactly for weights up to 1 (only lut[1000]² ~ 2e-66 gets there)
+_F32_HALF_TINY = 2.0**-150
+
+
+def _c_lanczos_lut(order: int) -> np.ndarray:
+    """The C drizzle's Lanczos table: ``ceil(order / 0.003) + 1`` float64 entries.
+
+    Entry ``i`` is ``sin(πx) sin(πx/order) / (πx · πx/order)`` at ``x = i · 0.003``, 1 at 0
+    and 0 beyond ``order``, computed with the same operations as ``create_lanczos_lut``.
+    """
+    lut = _C_LANCZOS_LUTS.get(order)
+    if lut is None:
+        n = int(np.ceil(order / _C_LANCZOS_STEP)) + 1
+        x = np.arange(n) * _C_LANCZOS_STEP
+        poff = np.pi * x
+        r = poff / float(order)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lut = np.sin(poff) * np.sin(r) / (poff * r)
+        lut[0] = 1.0
+        lut[x > order] = 0.0
+        lut.flags.writeable = False
+        _C_LANCZOS_LUTS[order] = lut
+    return lut
+
+
+def _c_lanczos_1d(c, half, sdp, lut):
+    """One axis of the C lanczos kernel: window origins and ``(k, n)`` table weights.
+
+    The window is ``floor(c - half) + 1 .. floor(c + half)``; pixel ``i`` gets
+    ``lut[round(|c - i| · sdp)]`` (``round`` half away from zero, as C's ``nintd``), or 0
+    (no contribution at all in C) when that index is past the end of the table.
+    """
+    lo = np.floor(c - half).astype(np.intp) + 1
+    hi = np.floor(c + half).astype(np.intp)
+    k = int((hi - lo).max(initial=0)) + 1
+    idx = lo[None, :] + np.arange(k)[:, None]
+    u = np.abs(c[None, :] - idx) * sdp
+    fl = np.floor(u)
+    ix = fl.astype(np.intp) + (u - fl >= 0.5)
+    use = (idx <= hi[None, :]) & (ix < lut.size)
+    w = np.where(use, lut[np.minimum(ix, lut.size - 1)], 0.0)
+    return lo, w
+
+
 def _normalise(w, inside, c, idx):
     """Scale 1-D kernel weights so that each row sums to 1 (fall back to the nearest pixel)."""
     w = np.where(inside, w, 0.0)
@@ -542,8 +591,10 @@ def block_pieces(
         Output pixel size in input pixels (sizes the turbo, gaussian, lanczos and tophat
         kernels).
     legacy : bool
-        Reproduce the C drizzle's (not flux-conserving) gaussian and tophat weights (and
-        approximate its lanczos weights) instead of the normalised ones.
+        Reproduce the C drizzle's (not flux-conserving) gaussian, lanczos and tophat weights
+        instead of the normalised ones.  For lanczos these are C 3.0.0's table values
+        (step 0.003, nearest entry) on the window ``floor(c - order/s) + 1 ..
+        floor(c + order/s)``, with ``pixfrac`` ignored as in C.
 
     Returns
     -------
@@ -610,21 +661,23 @@ def block_pieces(
     if kernel in ("lanczos2", "lanczos3"):
         order = 2 if kernel == "lanczos2" else 3
         if legacy:
-            # approximates C drizzle 3.x (look-up table, step 0.01, pixfrac ignored): ~2 %
-            sdp = s / 0.01
-            x0, y0, ii, jj, inx, iny = _window(xc, yc, order / s)
-            lut = _lanczos(np.arange(512) * 0.01, order).astype(np.float32)
-            lut[0] = 1.0
-            ix = np.minimum(fortran_round(np.abs(xc - ii) * sdp), 511)
-            iy = np.minimum(fortran_round(np.abs(yc - jj) * sdp), 511)
-            wx = np.where(inx, lut[ix].astype(float), 0.0)
-            wy = np.where(iny, lut[iy].astype(float), 0.0)
+            # C drizzle 3.0.0 do_kernel_lanczos: pixfrac ignored, half-width order / s output
+            # pixels, weight lut[round(|dx| s / 0.003)] · lut[round(|dy| s / 0.003)]
+            lut = _c_lanczos_lut(order)
+            half, sdp = order / s, s / _C_LANCZOS_STEP
+            x0, wx = _c_lanczos_1d(xc, half, sdp, lut)
+            y0, wy = _c_lanczos_1d(yc, half, sdp, lut)
         else:
             x0, y0, ii, jj, inx, iny = _window(xc, yc, order / s)
             wx = _normalise(_lanczos((xc - ii) * s, order), inx, xc, ii)
             wy = _normalise(_lanczos((yc - jj) * s, order), iny, yc, jj)
         wy = wy * vf
-        return [(None, x0, y0, wy[:, None, :] * wx[None, :, :])], valid
+        a = wy[:, None, :] * wx[None, :, :]
+        if legacy:
+            # C rounds each weight to float32 (dow): the corner product of two lanczos3
+            # table ends becomes 0 there, with no context bit
+            a[np.abs(a) <= _F32_HALF_TINY] = 0.0
+        return [(None, x0, y0, a)], valid
     if kernel == "tophat":
         pfo = pixfrac / s / 2.0
         x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)

@@ -121,21 +121,100 @@ def test_gaussian_legacy_reproduces_c_weights_and_ours_conserves(pixfrac, scale)
     np.testing.assert_allclose(ours.out_wht.sum(dtype=float), data.size, rtol=1e-6, atol=0)
 
 
+LANCZOS_CASES = {
+    "shift": {"angle": 0.0, "scale": 1.0, "shift": (0.31, -0.22)},
+    "shift-half": {"angle": 0.0, "scale": 1.0, "shift": (0.5, -0.5)},
+    "rot17": {"angle": 17.0, "scale": 1.0, "shift": (0.3, 0.45)},
+    "rot123-s0.5": {"angle": 123.0, "scale": 0.5, "shift": (0.1, 0.2)},
+    "rot300-s2": {"angle": 300.0, "scale": 2.0, "shift": (0.1, 0.2)},
+    "rot5-quad-s0.5": {"angle": 5.0, "scale": 0.5, "shift": (0.1, 0.2), "quad": 3.0},
+    "edge-rot33": {"angle": 33.0, "scale": 1.0, "shift": (0.1, 0.2), "origin": (3.0, 25.0)},
+}
+
+
+def _legacy_lanczos_pair(kernel, data, pm, out, **kw):
+    ref = _run(cdriz.Drizzle, kernel, data, pm, out, **kw)
+    legacy = Drizzle(kernel=kernel, out_shape=out, legacy_kernels=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        legacy.add_image(data, exptime=1.0, pixmap=pm, **kw)
+    return legacy, ref
+
+
 @pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3"])
-def test_lanczos_legacy_is_close_to_c_and_ours_conserves(kernel):
-    rng = np.random.default_rng(6)
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0, 0.7])
+@pytest.mark.parametrize("pixfrac", [1.0, 0.5])
+def test_lanczos_legacy_weights_are_the_c_weights_bit_for_bit(kernel, scale, pixfrac):
+    """Drops far apart: every output pixel gets one contribution, so C's float32 running
+    mean is exact and the outputs must be identical, including the signs, the window edges
+    (centres on integers and half-integers) and the context bits."""
+    order = 2 if kernel == "lanczos2" else 3
+    rng = np.random.default_rng([order, int(scale * 10), int(pixfrac * 10)])
+    shape = (5, 6)
+    step = int(np.ceil(2 * order / scale)) + 3
+    y, x = np.indices(shape, dtype=float)
+    off = rng.uniform(0, 1, (2, *shape))
+    off[:, 0, :3] = 0.0
+    off[:, 1, :3] = 0.5
+    pm = np.dstack([x * step + 8 + off[0], y * step + 8 + off[1]])
+    out = (int(pm[..., 1].max()) + 10, int(pm[..., 0].max()) + 10)
+    data = (rng.normal(size=shape) + 5).astype(np.float32)
+    weight = rng.uniform(0.1, 1, shape).astype(np.float32)
+    kw = {"weight_map": weight, "pixfrac": pixfrac, "pixel_scale_ratio": scale}
+    legacy, ref = _legacy_lanczos_pair(kernel, data, pm, out, **kw)
+    assert np.count_nonzero(ref.out_wht < 0) > 10  # the signed lobes are exercised
+    np.testing.assert_array_equal(legacy.out_wht, ref.out_wht)
+    m = ref.out_wht != 0
+    np.testing.assert_array_equal(legacy.out_img[m], ref.out_img[m])
+    np.testing.assert_array_equal(legacy.out_ctx, ref.out_ctx)
+
+
+@pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3"])
+@pytest.mark.parametrize("pixfrac", [1.0, 0.5])
+@pytest.mark.parametrize("name", list(LANCZOS_CASES))
+def test_lanczos_legacy_matches_c_and_ours_conserves(kernel, pixfrac, name):
+    """Overlapping drops.  C folds each signed contribution into the float32 running mean
+    one at a time; ours sums a chunk in float64 first.  Where the signed weights of a pixel
+    nearly cancel, C's rounding (~1e-7 of the contributions) is amplified: its out_img there
+    differs from the exact mean by up to ~1e-3 relative (checked against a scalar replay of
+    the C arithmetic).  So out_img is compared to 1e-5 of the image scale where out_wht is at
+    least 1 % of its maximum, and everywhere through out_img·out_wht, to 1e-5 of its maximum.
+    """
+    g = dict(LANCZOS_CASES[name])
+    seed = [list(LANCZOS_CASES).index(name), int(pixfrac * 10), int(kernel[-1])]
+    rng = np.random.default_rng(seed)
     shape = (20, 26)
     data = (rng.normal(size=shape) + 5).astype(np.float32)
-    pm = make_pixmap(shape, angle=20.0, scale=0.5, shift=(0.3, 0.2), margin=10.0)
+    weight = rng.uniform(0, 1, shape).astype(np.float32)
+    weight[rng.uniform(size=shape) < 0.15] = 0.0
+    pm = make_pixmap(shape, margin=10.0, **g)
     out = out_shape_for(pm, margin=10)
-    ref = _run(cdriz.Drizzle, kernel, data, pm, out, pixel_scale_ratio=0.5)
-    legacy = Drizzle(kernel=kernel, out_shape=out, legacy_kernels=True)
-    legacy.add_image(data, 1.0, pm, pixel_scale_ratio=0.5)
-    ours = _run(Drizzle, kernel, data, pm, out, pixel_scale_ratio=0.5)
-    c_sum = ref.out_wht.sum(dtype=float)
-    np.testing.assert_allclose(legacy.out_wht.sum(dtype=float), c_sum, rtol=0.03, atol=0)
-    np.testing.assert_allclose(ours.out_wht.sum(dtype=float), data.size, rtol=1e-6, atol=0)
-    assert abs(c_sum / data.size - 1) > 0.5  # C: ~1/s**2 = 4
+    kw = {"weight_map": weight, "pixfrac": pixfrac, "pixel_scale_ratio": g["scale"]}
+    legacy, ref = _legacy_lanczos_pair(kernel, data, pm, out, **kw)
+    np.testing.assert_array_equal(legacy.out_ctx, ref.out_ctx)
+    np.testing.assert_array_equal(np.isnan(legacy.out_img), np.isnan(ref.out_img))
+    wmax = float(np.abs(ref.out_wht).max())
+    np.testing.assert_allclose(legacy.out_wht, ref.out_wht, rtol=RTOL, atol=RTOL * wmax)
+    m = ref.out_wht > 0
+    assert np.count_nonzero(ref.out_wht < 0) > 10
+    mine, theirs = legacy.out_img.astype(float), ref.out_img.astype(float)
+    flux = theirs[m] * ref.out_wht[m]
+    np.testing.assert_allclose(
+        mine[m] * legacy.out_wht[m], flux, rtol=RTOL, atol=RTOL * np.abs(flux).max()
+    )
+    strong = ref.out_wht >= 0.01 * wmax
+    np.testing.assert_allclose(
+        mine[strong], theirs[strong], rtol=RTOL, atol=RTOL * np.abs(theirs[m]).max()
+    )
+    if "origin" in g:  # partly outside the output: nothing to conserve
+        return
+    # the C weights do not conserve flux (on a finer grid, ~1/s**2 per input pixel); ours do
+    if g["scale"] == 0.5:
+        assert ref.out_wht.sum(dtype=float) > 3.5 * weight.sum(dtype=float)
+    ours = _run(Drizzle, kernel, data, pm, out, **kw)
+    np.testing.assert_allclose(
+        ours.out_wht.sum(dtype=float), weight.sum(dtype=float), rtol=1e-6, atol=0
+    )
 
 
 def _blot_case():
