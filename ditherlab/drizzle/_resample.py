@@ -1058,6 +1058,19 @@ def _chunk_sums(
         cmin, cmax, rmin, rmax = int(c0.min()), int(c0.max()), int(r0.min()), int(r0.max())
         all_in = cmin >= 0 and cmax + gx <= out_nx and rmin >= 0 and rmax + gy <= out_ny
         hsel = None if all_in and normalised else np.zeros(m, bool)
+        if all_in:  # every window pixel is in the output: all cells in three calls
+            k = gy * gx * m
+            a2 = a.reshape(gy * gx, m)
+            dow = dow_all[pos0 : pos0 + k].reshape(gy * gx, m)
+            np.multiply(a2, ws, out=dow)
+            offs = (np.arange(gy)[:, None] * bw + np.arange(gx)[None, :]).reshape(-1, 1)
+            np.add(base, offs, out=dst_all[pos0 : pos0 + k].reshape(gy * gx, m))
+            np.multiply(dow, ds, out=dowd_all[pos0 : pos0 + k].reshape(gy * gx, m))
+            pos0 += k
+            if hsel is not None:
+                hsel |= (a2 != 0).any(axis=0)
+            hit[slice(None) if sel is None else sel] |= True if hsel is None else hsel
+            continue
         for q in range(gy):
             for p in range(gx):
                 sl = slice(pos0, pos0 + m)
