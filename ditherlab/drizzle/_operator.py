@@ -56,9 +56,9 @@ class DrizzleOperator:
 
     Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix or sparray, shape (ny_out * nx_out, ny_in * nx_in)
-        Kernel weights ``A[o, i]``.  Its values are shared (not copied); its index arrays
-        are not kept.
+    matrix : scipy.sparse matrix or array, shape (ny_out * nx_out, ny_in * nx_in)
+        Kernel weights ``A[o, i]`` (its index arrays are copied, its values shared if they
+        are float64 and the matrix is CSR; it is never modified).
     in_shape, out_shape : tuple of int
         ``(ny, nx)`` of the input and output images.
     kernel : str
@@ -71,8 +71,8 @@ class DrizzleOperator:
     Attributes
     ----------
     matrix : scipy.sparse.csr_matrix
-        The full matrix, **rebuilt on each access** from the stored blocks (it shares their
-        values; the index arrays are new: 4 bytes per entry and 4–8 bytes per output pixel).
+        The full matrix, **rebuilt on each access** from the stored blocks: a new matrix of
+        the same size as the blocks (12 bytes per entry, 4 per output pixel).
     nnz : int
         Number of stored entries.
     in_shape, out_shape, kernel, signed, nmiss, nskip
@@ -100,7 +100,11 @@ class DrizzleOperator:
         signed: bool,
         nmiss: int,
         nskip: int,
+        *,
+        _owned: bool = False,
     ) -> None:
+        # _owned (prepare): matrix is a CSR matrix nobody else holds; its index array is
+        # rebased in place instead of copied
         self._in_shape = (int(in_shape[0]), int(in_shape[1]))
         self._out_shape = (int(out_shape[0]), int(out_shape[1]))
         nin = self._in_shape[0] * self._in_shape[1]
@@ -114,7 +118,7 @@ class DrizzleOperator:
         self._signed = bool(signed)
         self._nmiss = int(nmiss)
         self._nskip = int(nskip)
-        self._tasks, self._nnz, self._dtype = _split(matrix)
+        self._tasks, self._nnz, self._dtype = _split(matrix, owned=_owned)
 
     def __repr__(self) -> str:
         return (
@@ -365,31 +369,59 @@ def _threads(n_threads):
     return as_int("n_threads", n_threads, minimum=1)
 
 
-def _split(matrix):
-    """Sub-blocks and tasks of a CSR matrix (see :class:`DrizzleOperator`).
+def _runs(indptr, gap, step=1 << 22):
+    """``[(start, end), ...]`` of the runs of non-empty rows of a CSR matrix.
+
+    Runs of more than ``gap`` empty rows separate runs; shorter ones are kept inside.
+    Scans ``indptr`` ``step`` rows at a time (no temporaries of the matrix's height).
+    """
+    runs: list[list[int]] = []
+    for a in range(0, indptr.size - 1, step):
+        b = min(a + step, indptr.size - 1)
+        rows = np.flatnonzero(indptr[a + 1 : b + 1] != indptr[a:b])
+        if rows.size == 0:
+            continue
+        rows += a
+        cut = np.flatnonzero(np.diff(rows) > gap + 1)
+        starts = rows[np.concatenate([[0], cut + 1])].tolist()
+        ends = (rows[np.concatenate([cut, [rows.size - 1]])] + 1).tolist()
+        for lo, hi in zip(starts, ends, strict=True):
+            if runs and lo - runs[-1][1] <= gap:
+                runs[-1][1] = hi
+            else:
+                runs.append([lo, hi])
+    return [(lo, hi) for lo, hi in runs]
+
+
+def _split(matrix, owned=False):
+    """Sub-blocks and tasks of a sparse matrix (see :class:`DrizzleOperator`).
 
     Returns ``(tasks, nnz, dtype)``; each task is ``(c0, c1, [(lo, hi, block), ...])`` with
     ``block`` the CSR rows ``lo:hi`` of ``matrix`` restricted to the columns ``c0:c1`` (its
-    column indices relative to ``c0``).  Only the values are shared with ``matrix``.
+    column indices relative to ``c0``).  The blocks are views of one values array and one
+    column-index array (rebased in place per task: in ``matrix``'s own array when
+    ``owned``, else in a copy), each with its own ``indptr``.  They are assembled through
+    their public ``data``/``indices``/``indptr`` attributes: the constructor would copy
+    every small view of a large array, i.e. the whole matrix once more (fresh memory: a
+    page fault per 4 KiB).
     """
     import scipy.sparse as sp
 
-    mat = sp.csr_matrix(matrix)
+    mat = matrix if owned else sp.csr_matrix(matrix)
+    if mat.format != "csr":
+        mat, owned = mat.tocsr(), True
     indptr, indices, vals = mat.indptr, mat.indices, mat.data
     if vals.dtype != np.float64:
         vals = vals.astype(np.float64)
+    if not owned:
+        indices = indices.copy()
     nnz = int(indptr[-1])
-    idx_dtype = np.int32 if max(mat.shape[1], nnz) < 2**31 else np.int64
     # sub-blocks: runs of non-empty rows (gaps below _GAP kept), cut every _SUB_BLOCK rows
-    rows = np.flatnonzero(np.diff(indptr))
-    if rows.size == 0:
+    runs = _runs(indptr, _GAP)
+    if not runs:
         return [], 0, vals.dtype
-    cut = np.flatnonzero(np.diff(rows) > _GAP)
-    starts = np.concatenate([[rows[0]], rows[cut + 1]])
-    ends = np.concatenate([rows[cut], [rows[-1]]]) + 1
-    del rows, cut
     subs = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+    for a, b in runs:
         k = -(-(b - a) // _SUB_BLOCK)
         edges = np.linspace(a, b, k + 1).round().astype(np.int64).tolist()
         subs.extend(pairwise(edges))
@@ -410,15 +442,16 @@ def _split(matrix):
             continue
         seg = indices[a:b]
         c0, c1 = int(seg.min()), int(seg.max()) + 1
+        seg -= seg.dtype.type(c0)
         blocks = []
         for lo, hi in group:
-            p = indptr[lo : hi + 1].astype(idx_dtype)
-            ia, ib = int(p[0]), int(p[-1])
+            ia, ib = int(indptr[lo]), int(indptr[hi])
             if ib == ia:
                 continue
-            p -= ia
-            ind = np.subtract(indices[ia:ib], c0, dtype=idx_dtype)
-            blk = sp.csr_matrix((vals[ia:ib], ind, p), shape=(hi - lo, c1 - c0))
+            blk = sp.csr_matrix((hi - lo, c1 - c0))
+            blk.indptr = np.subtract(indptr[lo : hi + 1], ia, dtype=indices.dtype)
+            blk.indices = indices[ia:ib]
+            blk.data = vals[ia:ib]
             blocks.append((lo, hi, blk))
         out.append((c0, c1, blocks))
     return out, nnz, vals.dtype
@@ -556,4 +589,6 @@ def prepare(
     mat = sp.csc_matrix((data, indices, indptr), shape=(nout, ny * nx))
     del data, indices, indptr
     mat = mat.tocsr()  # row-major products are ~3x faster than column-major ones here
-    return DrizzleOperator(mat, (ny, nx), out_shape, kernel, signed, nbox - nhit, nskip)
+    return DrizzleOperator(
+        mat, (ny, nx), out_shape, kernel, signed, nbox - nhit, nskip, _owned=True
+    )

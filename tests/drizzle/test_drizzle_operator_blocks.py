@@ -150,3 +150,22 @@ def test_empty_operator_adds_nothing():
     assert not d.out_wht.any()
     assert not d.out_img.any()
     assert not d.out_ctx.any()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_runs_of_non_empty_rows_across_scan_chunks(seed):
+    rng = np.random.default_rng(seed)
+    counts = np.where(rng.uniform(size=300) < 0.15, rng.integers(1, 4, 300), 0)
+    counts[rng.integers(0, 300, 3)] = 0
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    rows = np.flatnonzero(counts)
+    for gap in (0, 1, 3, 10):
+        expect = []
+        for r in rows.tolist():  # brute force: a new run after more than `gap` empty rows
+            if expect and r - expect[-1][1] <= gap:
+                expect[-1][1] = r + 1
+            else:
+                expect.append([r, r + 1])
+        for step in (1, 7, 64, 1 << 22):
+            got = op_module._runs(indptr, gap, step=step)
+            assert got == [tuple(e) for e in expect], (gap, step)
