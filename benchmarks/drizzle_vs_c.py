@@ -101,8 +101,11 @@ def run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator=None):
 
     d = Drizzle(kernel=kernel, out_shape=out_shape)
     t = time.perf_counter()
-    if impl == "operator_sums":  # the operator product alone: Σ a·w and Σ a·w·d of one frame
-        operator.sums(data)
+    if impl == "operator_sums":
+        # the products of add_prepared without the merge: Σ a·w and Σ a·w·d of one frame,
+        # block by block into cache-sized buffers (operator.sums would also fill arrays of
+        # the output's size, which add_prepared never forms)
+        operator._products(data)
     elif impl == "ours":
         d.add_image(data, exptime=1.0, pixmap=pixmap, pixfrac=pixfrac, pixel_scale_ratio=s)
     else:  # "operator": apply a prepared operator to one frame
@@ -196,7 +199,7 @@ def main():
                 (
                     case,
                     (
-                        f"{label}; prepare {t_prep:.2f} s, {op.matrix.nnz / 1e6:.1f}M nnz, "
+                        f"{label}; prepare {t_prep:.2f} s, {op.nnz / 1e6:.1f}M nnz, "
                         f"prepare peak {m_ours['prepare_peak']:.0f} MiB"
                     ),
                     statistics.median(t_ours),

@@ -10,12 +10,15 @@ own weight map (CR masks), costs two sparse products per frame once ``A`` is bui
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import queue
+from concurrent.futures import wait
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from ditherlab._validation import as_choice, as_float
+from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._resample import (
     _block_geometry,
@@ -32,14 +35,31 @@ from ditherlab.errors import DitherlabValueError
 __all__ = ["DrizzleOperator", "prepare"]
 
 
-@dataclass(frozen=True, eq=False)
+#: Output pixels per product + merge step (its float64 sums and the merge's buffers stay in
+#: the CPU caches).
+_SUB_BLOCK = 1 << 16
+#: Matrix entries per task: a task's sub-blocks share the slice of the input frame they
+#: read (its weights and weighted data are formed once per task, in a per-thread buffer).
+_TASK_NNZ = 1 << 20
+#: Runs of empty output pixels (rows of the matrix) longer than this split a sub-block.
+_GAP = 1 << 14
+
+
 class DrizzleOperator:
     """The linear map of one drizzle geometry (build it with :func:`prepare`).
 
-    Attributes
+    The matrix is stored split by ranges of output pixels into sub-blocks of at most
+    ``2**16`` pixels (long runs of output pixels that no input reaches are left out), and
+    the sub-blocks are grouped into tasks of about ``2**20`` entries that each read one
+    contiguous slice of the input.  A frame is applied task by task, on up to ``n_threads``
+    threads: for each sub-block, two sparse products into cache-sized buffers and the
+    merge into the outputs, so that no array of the output's size is formed.
+
+    Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix, shape (ny_out * nx_out, ny_in * nx_in)
-        Kernel weights ``A[o, i]`` (for ``square``: overlap area / drop area).
+    matrix : scipy.sparse matrix or array, shape (ny_out * nx_out, ny_in * nx_in)
+        Kernel weights ``A[o, i]`` (its index arrays are copied, its values shared if they
+        are float64 and the matrix is CSR; it is never modified).
     in_shape, out_shape : tuple of int
         ``(ny, nx)`` of the input and output images.
     kernel : str
@@ -48,15 +68,262 @@ class DrizzleOperator:
         Whether weights can be negative (lanczos).
     nmiss, nskip : int
         Input pixels / rows of the section that reach no output pixel.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        The full matrix, **rebuilt on each access** from the stored blocks: a new matrix of
+        the same size as the blocks (12 bytes per entry, 4 per output pixel).
+    nnz : int
+        Number of stored entries.
+    in_shape, out_shape, kernel, signed, nmiss, nskip
+        As the parameters.
     """
 
-    matrix: Any  # scipy.sparse.csr_matrix
-    in_shape: tuple[int, int]
-    out_shape: tuple[int, int]
-    kernel: str
-    signed: bool
-    nmiss: int
-    nskip: int
+    __slots__ = (
+        "_dtype",
+        "_in_shape",
+        "_kernel",
+        "_nmiss",
+        "_nnz",
+        "_nskip",
+        "_out_shape",
+        "_signed",
+        "_tasks",
+    )
+
+    def __init__(
+        self,
+        matrix: Any,
+        in_shape: tuple[int, int],
+        out_shape: tuple[int, int],
+        kernel: str,
+        signed: bool,
+        nmiss: int,
+        nskip: int,
+        *,
+        _owned: bool = False,
+    ) -> None:
+        # _owned (prepare): matrix is a CSR matrix nobody else holds; its index array is
+        # rebased in place instead of copied
+        self._in_shape = (int(in_shape[0]), int(in_shape[1]))
+        self._out_shape = (int(out_shape[0]), int(out_shape[1]))
+        nin = self._in_shape[0] * self._in_shape[1]
+        nout = self._out_shape[0] * self._out_shape[1]
+        if tuple(matrix.shape) != (nout, nin):
+            raise DitherlabValueError(
+                f"matrix shape {matrix.shape} does not match out_shape {out_shape} and "
+                f"in_shape {in_shape}: expected {(nout, nin)}"
+            )
+        self._kernel = str(kernel)
+        self._signed = bool(signed)
+        self._nmiss = int(nmiss)
+        self._nskip = int(nskip)
+        self._tasks, self._nnz, self._dtype = _split(matrix, owned=_owned)
+
+    def __repr__(self) -> str:
+        return (
+            f"DrizzleOperator(kernel={self._kernel!r}, in_shape={self._in_shape}, "
+            f"out_shape={self._out_shape}, nnz={self._nnz}, blocks="
+            f"{sum(len(t[2]) for t in self._tasks)}, nmiss={self._nmiss}, nskip={self._nskip})"
+        )
+
+    # ------------------------------------------------------------------ attributes
+    in_shape = property(lambda self: self._in_shape, doc="``(ny, nx)`` of the input.")
+    out_shape = property(lambda self: self._out_shape, doc="``(ny, nx)`` of the output.")
+    kernel = property(lambda self: self._kernel, doc="Kernel name.")
+    signed = property(lambda self: self._signed, doc="Whether weights can be negative.")
+    nmiss = property(lambda self: self._nmiss, doc="Input pixels that reach no output.")
+    nskip = property(lambda self: self._nskip, doc="Input rows skipped entirely.")
+    nnz = property(lambda self: self._nnz, doc="Number of stored matrix entries.")
+
+    @property
+    def matrix(self) -> Any:
+        """The full CSR matrix ``A``, rebuilt from the blocks on each access (see class)."""
+        import scipy.sparse as sp
+
+        nout = self._out_shape[0] * self._out_shape[1]
+        nin = self._in_shape[0] * self._in_shape[1]
+        idx_dtype = np.int32 if max(nout, nin, self._nnz) < 2**31 else np.int64
+        indptr = np.empty(nout + 1, idx_dtype)
+        indices = np.empty(self._nnz, idx_dtype)
+        datas = []
+        done = count = 0  # indptr[: done + 1] is set; count entries so far
+        for c0, _, subs in self._tasks:
+            for lo, hi, blk in subs:
+                indptr[done : lo + 1] = count
+                np.add(blk.indptr[1:], count, out=indptr[lo + 1 : hi + 1])
+                np.add(blk.indices, c0, out=indices[count : count + blk.nnz])
+                datas.append(blk.data)
+                count += blk.nnz
+                done = hi
+        indptr[done:] = count
+        data = np.concatenate(datas) if datas else np.zeros(0, self._dtype)
+        return sp.csr_matrix((data, indices, indptr), shape=(nout, nin))
+
+    # ------------------------------------------------------------------ frames
+    def _inputs(self, data, weight_map, wht_scale, iscale, expscale):
+        """Flat views of the frame and the scale factors, in add_image's float32 rounding."""
+        d = np.asarray(data)
+        if d.shape != self._in_shape:
+            raise DitherlabValueError(
+                f"data shape {d.shape} is not the operator's input shape {self._in_shape}"
+            )
+        d = d.reshape(-1)
+        w = None
+        if weight_map is not None:
+            w = np.asarray(weight_map, np.float32)
+            if w.shape != self._in_shape:
+                raise DitherlabValueError(
+                    f"weight_map shape {w.shape} is not the operator's input shape {self._in_shape}"
+                )
+            w = w.reshape(-1)
+        dscale = None if expscale == 1.0 else np.float32(1.0 / expscale)
+        return d, w, np.float32(wht_scale), dscale, float(np.float32(iscale))
+
+    def _run(self, body, n_threads):
+        """Call ``body(task)`` for every task, on up to ``n_threads`` pool threads.
+
+        Each running task holds one set of work buffers (see ``_resample._scratch``); the
+        sets live for this call only.
+        """
+        from ditherlab.drizzle._resample import _SCRATCH, _pool, _raise_malloc_thresholds
+
+        _raise_malloc_thresholds()
+        nthreads = max(1, min(n_threads, len(self._tasks)))
+        buffers = queue.SimpleQueue()
+        for _ in range(nthreads):
+            buffers.put({})
+
+        def run(task):
+            bufs = buffers.get()
+            _SCRATCH.bufs = bufs
+            try:
+                body(task)
+            finally:
+                _SCRATCH.bufs = None
+                buffers.put(bufs)
+
+        if nthreads > 1:
+            futures = [_pool(nthreads).submit(run, task) for task in self._tasks]
+            try:
+                for fut in futures:
+                    fut.result()
+            finally:  # an error: cancel what has not started, let the rest finish
+                for fut in futures:
+                    fut.cancel()
+                wait(futures)
+        else:
+            for task in self._tasks:
+                run(task)
+
+    def _frame(self, task, d, w, wscale, dscale, iscale):
+        """Weights and weighted data (float64) of the input slice a task reads.
+
+        The arithmetic of :meth:`Drizzle.add_image`: ``d = data`` in float32, times
+        ``float32(1/expscale)`` in float32, then ``w · (d · float32(iscale))`` in float64,
+        with ``w = weight_map · float32(wht_scale)`` in float32; non-finite data get
+        ``w = d = 0``.  Per-thread buffers of the slice's size, nothing of the frame's.
+        """
+        from ditherlab.drizzle._resample import _scratch
+
+        c0, c1, _ = task
+        n = c1 - c0
+        ds = _scratch("x_d32", n, np.float32)
+        np.copyto(ds, d[c0:c1], casting="unsafe")
+        ws = _scratch("x_w32", n, np.float32)
+        if w is None:
+            ws.fill(wscale)
+        else:
+            np.multiply(w[c0:c1], wscale, out=ws)
+        good = np.isfinite(ds)
+        if not good.all():
+            np.logical_not(good, out=good)
+            np.putmask(ds, good, np.float32(0))
+            np.putmask(ws, good, np.float32(0))
+        if dscale is not None:
+            ds *= dscale
+        xw = _scratch("x_w", n, np.float64)
+        np.copyto(xw, ws)
+        xwd = _scratch("x_wd", n, np.float64)
+        np.copyto(xwd, ds)
+        if iscale != 1.0:
+            xwd *= iscale
+        xwd *= xw
+        return xw, xwd
+
+    def _indicators(self, xw):
+        """Per task, for signed kernels: float64 indicators of ``w > 0`` and ``w != 0``."""
+        if not self._signed:
+            return None
+        return (xw > 0).astype(np.float64), (xw != 0).astype(np.float64)
+
+    def _block_sums(self, blk, xw, xwd, indicators):
+        """``Σ a·w``, ``Σ a·w·d`` and (signed kernels) the pos / touched masks of a block.
+
+        ``pos``: some entry ``a > 0`` meets ``w > 0``; ``touched``: some ``a != 0`` meets
+        ``w != 0`` (products of 0/1 patterns, exact).
+        """
+        sw = blk @ xw
+        swd = blk @ xwd
+        if indicators is None:
+            return sw, swd, None, None
+        import scipy.sparse as sp
+
+        vals = blk.data
+        ind = sp.csr_matrix(((vals > 0).astype(np.float64), blk.indices, blk.indptr), blk.shape)
+        pos = (ind @ indicators[0]) > 0
+        ind.data = (vals != 0).astype(np.float64)
+        touched = (ind @ indicators[1]) > 0
+        return sw, swd, pos, touched
+
+    def _apply(
+        self,
+        img: np.ndarray,
+        wht: np.ndarray,
+        ctx: np.ndarray | None,
+        bit: Any,
+        fill: float | None,
+        data: np.ndarray,
+        weight_map: np.ndarray | None = None,
+        wht_scale: float = 1.0,
+        iscale: float = 1.0,
+        expscale: float = 1.0,
+        n_threads: int = 1,
+    ) -> None:
+        """Merge one frame into flat outputs (the work of :meth:`Drizzle.add_prepared`).
+
+        ``img``, ``wht`` (float32) and ``ctx`` (int32 context plane, or None, with ``bit``
+        the image's bit) are flat views of the outputs; ``fill`` as in ``Drizzle``.  The
+        other arguments as :meth:`sums`, checked by the caller.
+        """
+        from ditherlab.drizzle._resample import _merge, _merge_dense
+
+        d, w, wscale, dscale, iscale = self._inputs(data, weight_map, wht_scale, iscale, expscale)
+
+        def body(task):
+            xw, xwd = self._frame(task, d, w, wscale, dscale, iscale)
+            ind = self._indicators(xw)
+            for lo, hi, blk in task[2]:
+                sw, swd, pos, touched = self._block_sums(blk, xw, xwd, ind)
+                if pos is None:
+                    _merge_dense(img[lo:hi], wht[lo:hi], ctx, bit, lo, sw, swd)
+                else:
+                    _merge(img, wht, ctx, bit, lo, sw, swd, pos, touched, fill)
+
+        self._run(body, n_threads)
+
+    def _products(self, data: np.ndarray, n_threads: int | None = None) -> None:
+        """The per-block products of :meth:`_apply` without the merge (for benchmarks)."""
+        d, w, wscale, dscale, iscale = self._inputs(data, None, 1.0, 1.0, 1.0)
+
+        def body(task):
+            xw, xwd = self._frame(task, d, w, wscale, dscale, iscale)
+            ind = self._indicators(xw)
+            for _, _, blk in task[2]:
+                self._block_sums(blk, xw, xwd, ind)
+
+        self._run(body, _threads(n_threads))
 
     def sums(
         self,
@@ -65,6 +332,7 @@ class DrizzleOperator:
         wht_scale: float = 1.0,
         iscale: float = 1.0,
         expscale: float = 1.0,
+        n_threads: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per-output-pixel ``Σ a·w`` and ``Σ a·w·d`` of one frame.
 
@@ -80,6 +348,8 @@ class DrizzleOperator:
             Data factor.
         expscale : float
             Data divisor (the exposure time for data in counts).
+        n_threads : int, optional
+            Threads (default: up to 2).
 
         Returns
         -------
@@ -87,33 +357,125 @@ class DrizzleOperator:
             Weight sum and weighted data sum.
         pos, touched : ndarray of bool
             Output pixels with a positive / any non-zero contribution.
+
+        Notes
+        -----
+        These are arrays of the output's size (18 bytes per output pixel);
+        :meth:`Drizzle.add_prepared` merges block by block without forming them.
         """
-        d = np.asarray(data, dtype=np.float32).ravel()
-        if weight_map is None:
-            w = np.full(d.size, np.float32(wht_scale), np.float32)
-        else:
-            w = np.asarray(weight_map, dtype=np.float32).ravel() * np.float32(wht_scale)
-        good = np.isfinite(d)
-        if not good.all():
-            d = np.where(good, d, np.float32(0))
-            w = np.where(good, w, np.float32(0))
-        if expscale != 1.0:
-            d = d * np.float32(1.0 / expscale)
-        d = d * np.float32(iscale)
-        x = np.empty((d.size, 2))
-        x[:, 0] = w
-        np.multiply(w, d, out=x[:, 1], dtype=np.float64)
-        res = self.matrix @ x
-        sw, swd = res[:, 0], res[:, 1]
-        if self.signed:
-            pattern = self.matrix.copy()
-            pattern.data = (pattern.data > 0).astype(float)
-            pos = (pattern @ (w > 0).astype(float)) > 0
-            pattern.data = np.ones_like(pattern.data)
-            touched = (pattern @ (w != 0).astype(float)) > 0
-        else:
-            pos = touched = sw > 0
+        nout = self._out_shape[0] * self._out_shape[1]
+        sw, swd = np.zeros(nout), np.zeros(nout)
+        pos = np.zeros(nout, bool)
+        touched = pos if not self._signed else np.zeros(nout, bool)
+        d, w, wscale, dscale, iscale = self._inputs(data, weight_map, wht_scale, iscale, expscale)
+
+        def body(task):
+            xw, xwd = self._frame(task, d, w, wscale, dscale, iscale)
+            ind = self._indicators(xw)
+            for lo, hi, blk in task[2]:
+                bsw, bswd, bpos, btouched = self._block_sums(blk, xw, xwd, ind)
+                sw[lo:hi], swd[lo:hi] = bsw, bswd
+                if bpos is None:
+                    np.greater(bsw, 0, out=pos[lo:hi])
+                else:
+                    pos[lo:hi], touched[lo:hi] = bpos, btouched
+
+        self._run(body, _threads(n_threads))
         return sw, swd, pos, touched
+
+
+def _threads(n_threads):
+    if n_threads is None:
+        return min(2, os.cpu_count() or 1)
+    return as_int("n_threads", n_threads, minimum=1)
+
+
+def _runs(indptr, gap, step=1 << 22):
+    """``[(start, end), ...]`` of the runs of non-empty rows of a CSR matrix.
+
+    Runs of more than ``gap`` empty rows separate runs; shorter ones are kept inside.
+    Scans ``indptr`` ``step`` rows at a time (no temporaries of the matrix's height).
+    """
+    runs: list[list[int]] = []
+    for a in range(0, indptr.size - 1, step):
+        b = min(a + step, indptr.size - 1)
+        rows = np.flatnonzero(indptr[a + 1 : b + 1] != indptr[a:b])
+        if rows.size == 0:
+            continue
+        rows += a
+        cut = np.flatnonzero(np.diff(rows) > gap + 1)
+        starts = rows[np.concatenate([[0], cut + 1])].tolist()
+        ends = (rows[np.concatenate([cut, [rows.size - 1]])] + 1).tolist()
+        for lo, hi in zip(starts, ends, strict=True):
+            if runs and lo - runs[-1][1] <= gap:
+                runs[-1][1] = hi
+            else:
+                runs.append([lo, hi])
+    return [(lo, hi) for lo, hi in runs]
+
+
+def _split(matrix, owned=False):
+    """Sub-blocks and tasks of a sparse matrix (see :class:`DrizzleOperator`).
+
+    Returns ``(tasks, nnz, dtype)``; each task is ``(c0, c1, [(lo, hi, block), ...])`` with
+    ``block`` the CSR rows ``lo:hi`` of ``matrix`` restricted to the columns ``c0:c1`` (its
+    column indices relative to ``c0``).  The blocks are views of one values array and one
+    column-index array (rebased in place per task: in ``matrix``'s own array when
+    ``owned``, else in a copy), each with its own ``indptr``.  They are assembled through
+    their public ``data``/``indices``/``indptr`` attributes: the constructor would copy
+    every small view of a large array, i.e. the whole matrix once more (fresh memory: a
+    page fault per 4 KiB).
+    """
+    import scipy.sparse as sp
+
+    mat = matrix if owned else sp.csr_matrix(matrix)
+    if mat.format != "csr":
+        mat, owned = mat.tocsr(), True
+    indptr, indices, vals = mat.indptr, mat.indices, mat.data
+    if vals.dtype != np.float64:
+        vals = vals.astype(np.float64)
+    if not owned:
+        indices = indices.copy()
+    nnz = int(indptr[-1])
+    # sub-blocks: runs of non-empty rows (gaps below _GAP kept), cut every _SUB_BLOCK rows
+    runs = _runs(indptr, _GAP)
+    if not runs:
+        return [], 0, vals.dtype
+    subs = []
+    for a, b in runs:
+        k = -(-(b - a) // _SUB_BLOCK)
+        edges = np.linspace(a, b, k + 1).round().astype(np.int64).tolist()
+        subs.extend(pairwise(edges))
+    # tasks: consecutive sub-blocks up to about _TASK_NNZ entries
+    tasks, group, count = [], [], 0
+    for lo, hi in subs:
+        group.append((lo, hi))
+        count += int(indptr[hi] - indptr[lo])
+        if count >= _TASK_NNZ:
+            tasks.append(group)
+            group, count = [], 0
+    if group:
+        tasks.append(group)
+    out = []
+    for group in tasks:
+        a, b = int(indptr[group[0][0]]), int(indptr[group[-1][1]])
+        if b == a:
+            continue
+        seg = indices[a:b]
+        c0, c1 = int(seg.min()), int(seg.max()) + 1
+        seg -= seg.dtype.type(c0)
+        blocks = []
+        for lo, hi in group:
+            ia, ib = int(indptr[lo]), int(indptr[hi])
+            if ib == ia:
+                continue
+            blk = sp.csr_matrix((hi - lo, c1 - c0))
+            blk.indptr = np.subtract(indptr[lo : hi + 1], ia, dtype=indices.dtype)
+            blk.indices = indices[ia:ib]
+            blk.data = vals[ia:ib]
+            blocks.append((lo, hi, blk))
+        out.append((c0, c1, blocks))
+    return out, nnz, vals.dtype
 
 
 def prepare(
@@ -248,4 +610,6 @@ def prepare(
     mat = sp.csc_matrix((data, indices, indptr), shape=(nout, ny * nx))
     del data, indices, indptr
     mat = mat.tocsr()  # row-major products are ~3x faster than column-major ones here
-    return DrizzleOperator(mat, (ny, nx), out_shape, kernel, signed, nbox - nhit, nskip)
+    return DrizzleOperator(
+        mat, (ny, nx), out_shape, kernel, signed, nbox - nhit, nskip, _owned=True
+    )

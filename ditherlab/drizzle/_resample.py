@@ -28,8 +28,6 @@ _CHUNK_CONTRIBUTIONS = 1 << 17
 _SQUARE_TILE_PIXELS = 1 << 15
 #: Output pixels merged at once by the tile merge (its temporaries stay in the L2 cache).
 _MERGE_SLAB = 1 << 14
-#: Output pixels merged at once by :meth:`Drizzle.add_prepared`.
-_MERGE_BLOCK = 1 << 20
 
 
 def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
@@ -516,7 +514,10 @@ class Drizzle:
 
         Equivalent to :meth:`add_image` with the geometry the operator was built from, but
         the kernel geometry is not recomputed: two sparse products per frame.  Each frame
-        may have its own ``weight_map`` (e.g. a cosmic-ray mask).
+        may have its own ``weight_map`` (e.g. a cosmic-ray mask).  The operator is applied
+        block by block of output pixels (products and merge of one block at a time, on up
+        to ``n_threads`` threads), so the call needs a few MiB of work buffers per thread
+        and no array of the output's size.
 
         Parameters
         ----------
@@ -543,13 +544,17 @@ class Drizzle:
         Raises
         ------
         DitherlabValueError
-            Shapes that disagree or bad values.
+            Shapes that disagree or bad values (checked before anything is changed).
+        DitherlabTypeError
+            ``operator`` is not a :class:`DrizzleOperator`.
         """
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
         iscale = as_float("iscale", iscale)
         in_units = as_choice("in_units", in_units, ("cps", "counts"))
-        if not hasattr(operator, "sums"):
+        from ditherlab.drizzle._operator import DrizzleOperator  # (imports this module)
+
+        if not isinstance(operator, DrizzleOperator):
             raise DitherlabTypeError(f"operator={type(operator).__name__} is not a DrizzleOperator")
         data = np.asarray(data)
         if data.shape != operator.in_shape:
@@ -563,36 +568,38 @@ class Drizzle:
                     f"weight_map shape {weight_map.shape} is not consistent with data shape "
                     f"{data.shape}"
                 )
-            if not np.all(np.isfinite(weight_map) & (weight_map >= 0)):
-                raise DitherlabValueError("weight_map must be finite and >= 0")
+            bad = ~(np.isfinite(weight_map) & (weight_map >= 0))
+            if np.any(bad):
+                pos = tuple(int(v) for v in np.argwhere(bad)[0])
+                raise DitherlabValueError(
+                    f"weight_map must be finite and >= 0; element {pos} is {weight_map[pos]}"
+                )
         if self._out_shape is None:
             self._alloc(operator.out_shape, None, None, None)
         elif tuple(operator.out_shape) != self._out_shape:
             raise DitherlabValueError(
                 f"operator out_shape {operator.out_shape} differs from the output {self._out_shape}"
             )
+        saved = (self._ctx_id, self._texptime)
         ctx = self._next_ctx()
         self._texptime += exptime
-        sw, swd, pos, touched = operator.sums(
-            data, weight_map, wht_scale, iscale, exptime if in_units == "counts" else 1.0
-        )
-        ctxf = None if ctx is None else self._out_ctx[ctx[0]].reshape(-1)
-        bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
-        img, wht = self._out_img.reshape(-1), self._out_wht.reshape(-1)
-        for lo in range(0, sw.size, _MERGE_BLOCK):  # bounded temporaries
-            hi = lo + _MERGE_BLOCK
-            _merge(
-                img,
-                wht,
-                ctxf,
-                bit,
-                lo,
-                sw[lo:hi],
-                swd[lo:hi],
-                pos[lo:hi],
-                touched[lo:hi],
+        try:
+            operator._apply(
+                self._out_img.reshape(-1),
+                self._out_wht.reshape(-1),
+                None if ctx is None else self._out_ctx[ctx[0]].reshape(-1),
+                None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32),
                 self._fill,
+                data,
+                weight_map,
+                wht_scale,
+                iscale,
+                exptime if in_units == "counts" else 1.0,
+                self._n_threads,
             )
+        except BaseException:
+            self._ctx_id, self._texptime = saved
+            raise
         self._apply_pending_fill()
         return operator.nmiss, operator.nskip
 
@@ -1141,7 +1148,8 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
     ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched).
     With signed kernels a touched pixel's weight can sum back to zero: it gets ``fill``
     (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true.
-    Written with plain full-range passes: ufuncs with ``where=`` and 0/0 divisions are
+    Non-negative kernels on a mostly touched range go to :func:`_merge_dense`; the rest
+    is written with plain full-range passes: ufuncs with ``where=`` and 0/0 divisions are
     several times slower than a pass here.
     """
     n = sw.size
@@ -1152,6 +1160,9 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
         sw, swd, pos = sw[idx], swd[idx], pos[idx]
         sl = idx + lo
         W, Im = wht[sl], img[sl]
+    elif not signed:
+        _merge_dense(img[lo : lo + n], wht[lo : lo + n], ctxf, bit, lo, sw, swd, touched)
+        return
     else:
         W, Im = wht[lo : lo + n], img[lo : lo + n]
     # old contribution Im*W, zero where W == 0 (Im may hold the fill value, e.g. NaN)
@@ -1173,7 +1184,7 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
     else:
         den = np.maximum(new_w, 1e-300)  # > 0 wherever touched; avoids slow 0/0
         np.divide(val, den, out=val)
-        upd = None if idx is not None else touched
+        upd = None
     if idx is None:
         np.copyto(Im, val.astype(np.float32), where=upd)
         np.copyto(W, new_w, casting="same_kind")
@@ -1190,6 +1201,74 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
         wht[sl] = new_w
         if ctxf is not None:
             ctxf[sl[pos]] |= bit
+
+
+def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
+    """:func:`_merge` for a non-negative kernel on a contiguous range of output pixels.
+
+    ``Im``, ``W`` are the range's float32 views of ``out_img``, ``out_wht``; ``ctxf`` the
+    whole flat context plane (or None), ``lo`` the range's first pixel.  ``touched``
+    (``sw > 0``) is computed when not given.  Same arithmetic as :func:`_merge`
+    (``(Im·W + swd) / (W + sw)`` in float64, the products of two float32 exact), but in
+    same-dtype passes over per-thread scratch buffers, with the few pixels where that
+    formula does not apply fixed up by index instead of masked passes over the range.
+    Where a pixel has weight (``W > 0``) and no contribution (``sw == swd == 0``) the
+    formula gives ``Im·W / W == Im`` exactly, so only pixels without weight need care: a
+    contributed one gets ``swd / sw`` (``Im`` may hold the fill value, e.g. NaN), the others
+    keep ``Im``.
+    """
+    n = sw.size
+    if touched is None:
+        touched = np.greater(sw, 0, out=_scratch("m_t", n, np.bool_))
+    nt = np.count_nonzero(touched)
+    if nt == 0:
+        return
+    empty = np.equal(W, 0, out=_scratch("m_z", n, np.bool_))
+    nempty = np.count_nonzero(empty)
+    val = _scratch("m_val", n, np.float64)
+    fix = mask = None
+    if nempty == n:  # no weight yet anywhere (first image): the mean is swd / sw
+        new_w = sw
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(swd, sw, out=val)  # NaN where untouched: fixed below
+        if 4 * (n - nt) <= n:
+            fix = np.flatnonzero(~touched) if nt < n else None
+        else:
+            mask = touched
+    else:
+        new_w = _scratch("m_w", n, np.float64)
+        np.copyto(new_w, W)
+        np.copyto(val, Im)
+        if 4 * nempty > n:
+            np.putmask(val, empty, 0.0)
+            mask = touched
+        elif nempty:
+            fix = np.flatnonzero(empty)
+        val *= new_w
+        val += swd
+        new_w += sw
+        if nempty:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                val /= new_w  # 0/0 where no weight and no contribution: fixed below
+        else:
+            val /= new_w
+    if fix is not None:
+        t = touched[fix]
+        val[fix] = np.where(t, swd[fix] / np.where(t, sw[fix], 1.0), Im[fix])
+    if mask is None:
+        np.copyto(Im, val, casting="same_kind")
+    else:
+        v32 = _scratch("m_v32", n, np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # stale values where untouched
+            np.copyto(v32, val, casting="same_kind")
+        np.putmask(Im, mask, v32)
+    np.copyto(W, new_w, casting="same_kind")
+    if ctxf is not None:
+        C = ctxf[lo : lo + n]
+        if nt == n:
+            C |= bit
+        else:
+            C |= np.multiply(touched, bit, out=_scratch("m_c", n, np.int32), dtype=np.int32)
 
 
 _FLT_MAX = float(np.finfo(np.float32).max)
