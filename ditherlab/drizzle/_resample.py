@@ -7,9 +7,7 @@ import os
 import queue
 import threading
 import warnings
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -23,11 +21,11 @@ __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 
 CTX_PLANE_BITS = 32
 #: Target number of kernel contributions handled at once (bounds the working set).
-_CHUNK_CONTRIBUTIONS = 1 << 17
-#: Least input pixels of a square-kernel tile (see :func:`_tiles`).
+_CHUNK_CONTRIBUTIONS = 1 << 18
+#: Input pixels of a square-kernel tile (see :func:`_tiles`).
 _SQUARE_TILE_PIXELS = 1 << 15
-#: Output pixels merged at once by the tile merge (its temporaries stay in the L2 cache).
-_MERGE_SLAB = 1 << 14
+#: Output pixels merged at once by the tile merge (bounds its temporaries).
+_MERGE_SLAB = 1 << 17
 
 
 def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
@@ -630,7 +628,7 @@ class Drizzle:
             x1,
             x2,
             _cells(self._kernel, pixfrac, s),
-            _SQUARE_TILE_PIXELS if self._kernel == "square" else 0,
+            _SQUARE_TILE_PIXELS if self._kernel == "square" else None,
         )
 
         fast = self._kernel in ("point", "turbo")
@@ -689,10 +687,10 @@ class Drizzle:
             else:
                 _merge_box(img, wht, ctx, bit, *res, fill=self._fill)
 
-        # work buffers of this call: one set per block in flight, dropped at the end
-        nflight = self._n_threads + 1 if self._n_threads > 1 and len(chunks) > 1 else 1
+        # work buffers of this call: one set per tile being computed, dropped at the end
+        nthreads = self._n_threads if len(chunks) > 1 else 1
         buffers = queue.SimpleQueue()
-        for _ in range(nflight):
+        for _ in range(nthreads):
             buffers.put({})
 
         def task(chunk):
@@ -704,30 +702,49 @@ class Drizzle:
                 _SCRATCH.bufs = None
                 buffers.put(bufs)
 
-        if nflight > 1:
-            # at most n_threads + 1 blocks in flight: bounded memory even if merging lags
-            pool = _pool(self._n_threads)
-            todo = iter(chunks)
-            pending = deque(pool.submit(task, ch) for ch in islice(todo, nflight))
-            try:
-                while pending:
-                    res, nhit = pending.popleft().result()
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(task, nxt))
-                    contributed += nhit
-                    if res is not None:
-                        merge(img, wht, ctxf, bit, *res)
-            finally:
-                for fut in pending:  # an error: let the blocks in flight finish first
-                    fut.cancel()
-                wait(pending)
-        else:
+        def take(res):
+            nonlocal contributed
+            res, nhit = res
+            contributed += nhit
+            if res is not None:
+                merge(img, wht, ctxf, bit, *res)
+
+        if nthreads == 1:
             for ch in chunks:
-                res, nhit = task(ch)
-                contributed += nhit
-                if res is not None:
-                    merge(img, wht, ctxf, bit, *res)
+                take(task(ch))
+            return contributed, nskip
+        # The calling thread computes tiles too, next to n_threads - 1 pool workers, and
+        # merges: a third thread contending for the GIL made two threads no faster than one
+        # on short tiles.  Tiles are merged in order (the output does not depend on timing)
+        # and at most n_threads + 1 computed tiles wait for their merge (bounded memory).
+        pool = _pool(nthreads - 1)
+        nflight = nthreads + 1
+        n = len(chunks)
+        futs: dict[int, Any] = {}
+        here: dict[int, Any] = {}
+        nxt = 0
+        try:
+            for k in range(n):
+                while True:
+                    while nxt < n and len(futs) < nthreads and len(futs) + len(here) < nflight:
+                        futs[nxt] = pool.submit(task, chunks[nxt])
+                        nxt += 1
+                    if k in here:
+                        res = here.pop(k)
+                        break
+                    fut = futs[k]
+                    if not fut.done() and nxt < n and len(futs) + len(here) < nflight:
+                        here[nxt] = task(chunks[nxt])  # tile k is still running: help
+                        nxt += 1
+                        continue
+                    res = fut.result()
+                    del futs[k]
+                    break
+                take(res)
+        finally:
+            for fut in futs.values():  # an error: cancel what has not started
+                fut.cancel()
+            wait(list(futs.values()))
         return contributed, nskip
 
 
@@ -799,20 +816,20 @@ def _row_chunks(rows, x1, x2, cells):
     return [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
 
 
-def _tiles(rows, x1, x2, cells, min_pixels=0):
+def _tiles(rows, x1, x2, cells, pixels=None):
     """Split the processed pixels into tiles: runs of scan rows × ranges of columns.
 
     A tile holds about ``_CHUNK_CONTRIBUTIONS`` kernel contributions (the working-set
     bound) and is roughly square, so that its output box, which the sums and the merge
     cover in full, is barely larger than what it touches even when the image is rotated
     or distorted: a full-width strip of a 2048-column chip rotated by 0.3° spans 11 more
-    output rows than it has input rows.  ``min_pixels`` sets a floor on the input pixels
-    of a tile (the square kernel's per-drop arithmetic runs faster in fewer, longer numpy
-    calls: 2.8 s instead of 3.1 s for a chip at s = 0.5, one thread).
+    output rows than it has input rows.  ``pixels`` fixes the input pixels of a tile
+    instead: the square kernel's per-drop arithmetic wants ~32k drops per tile whatever
+    the window size (fewer, longer numpy calls; its working set is per drop).
     """
     lo, hi = int(x1.min()), int(x2.max())
     width = hi - lo + 1
-    npix = max(1.0, _CHUNK_CONTRIBUTIONS / cells, min_pixels)  # input pixels per tile
+    npix = max(1.0, _CHUNK_CONTRIBUTIONS / cells if pixels is None else pixels)
     side = max(32, int(math.sqrt(npix)))
     ncol = max(1, round(width / side))
     cw = -(-width // ncol)
@@ -945,44 +962,28 @@ def _fast_chunk(
                         v *= w
             else:
                 dest.extend(out)
-        k = 0
-        for q, wy in enumerate(wys):
-            for p, wx in enumerate(wxs):
-                sl = slice(k * m, (k + 1) * m)
-                k += 1
-                np.multiply(wy, wx, out=dow_all[sl])
-                np.add(base, q * bw + p, out=dst_all[sl])
+        np.multiply(
+            np.stack(wys)[:, None, :], np.stack(wxs)[None, :, :], out=dow_all.reshape(gy, gx, m)
+        )
     else:
-        lft = xc - half
-        rgt = xc + half
-        # when 2 h is an integer every window has the full size: no padding to zero
-        full_x = bool((x1w - x0).min() == gx - 1)
-        full_y = bool((y1w - y0).min() == gy - 1)
-        wxs = []
-        for p in range(gx):
-            e = x0 + (p - 0.5)  # left edge of window pixel p
-            v = np.minimum(rgt, e + 1.0)
-            v -= np.maximum(lft, e)
+        # 1-D overlaps of the box [c - half, c + half] with the window pixels, all at once
+        # (few, long numpy calls: the workers share the GIL with the merging thread)
+        def overlaps(c, c0_, c1w, g, full):
+            e = c0_[None, :] + (np.arange(g) - 0.5)[:, None]  # left edges, (g, m)
+            v = np.minimum(c + half, e + 1.0)
+            v -= np.maximum(c - half, e)
             np.maximum(v, 0.0, out=v)
-            if p and not full_x:
-                v[x0 + p > x1w] = 0.0
-            wxs.append(v)
-        bot = yc - half
-        top = yc + half
-        k = 0
-        for q in range(gy):
-            e = y0 + (q - 0.5)
-            wy = np.minimum(top, e + 1.0)
-            wy -= np.maximum(bot, e)
-            np.maximum(wy, 0.0, out=wy)
-            if q and not full_y:
-                wy[y0 + q > y1w] = 0.0
-            wy *= w
-            for p in range(gx):
-                sl = slice(k * m, (k + 1) * m)
-                k += 1
-                np.multiply(wy, wxs[p], out=dow_all[sl])
-                np.add(base, q * bw + p, out=dst_all[sl])
+            if not full:  # pixels beyond the drop's own window (padding)
+                v *= e <= (c1w - 0.5)[None, :]
+            return v
+
+        # when 2 h is an integer every window has the full size: no padding to zero
+        wx = overlaps(xc, x0, x1w, gx, bool((x1w - x0).min() == gx - 1))
+        wy = overlaps(yc, y0, y1w, gy, bool((y1w - y0).min() == gy - 1))
+        wy *= w
+        np.multiply(wy[:, None, :], wx[None, :, :], out=dow_all.reshape(gy, gx, m))
+    offs = (np.arange(gy)[:, None] * bw + np.arange(gx)[None, :]).reshape(-1, 1)
+    np.add(base, offs, out=dst_all.reshape(gy * gx, m))
     sw = np.bincount(dst_all, weights=dow_all, minlength=nbox)
     dow2 = dow_all.reshape(gx * gy, m)
     dow2 *= dd
@@ -1275,10 +1276,11 @@ _FLT_MAX = float(np.finfo(np.float32).max)
 
 
 def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
-    """Fold one tile's sums into the outputs, in slabs of rows that stay in cache.
+    """Fold one tile's sums into the outputs, in slabs of at most ``_MERGE_SLAB`` pixels.
 
-    See :func:`_merge_slab`; the temporaries of a slab of ~16k pixels fit in the L2 cache,
-    so that only the sums and the outputs themselves travel to and from memory.
+    See :func:`_merge_slab`.  (Slabs of 16k pixels keep the temporaries in the L2 cache and
+    are faster on one thread, but their many short numpy calls cost more in contention
+    for the GIL with the worker thread than they save.)
     """
     r0, r1, c0, c1 = box
     bw = c1 - c0

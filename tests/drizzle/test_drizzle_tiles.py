@@ -49,7 +49,7 @@ def test_many_small_tiles_equal_one_tile(monkeypatch, kernel, scale, n_threads):
     data, weight = _inputs(shape, 3)
     whole, res_whole = _drizzle(kernel, pm, out, data, weight, scale, n_threads=n_threads)
     monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 40)
-    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", 0)
+    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
     tiles = R._tiles(np.arange(37), np.zeros(37, int), np.full(37, 99), 4.0)
     assert len(tiles) > 20
     assert len({t[2] for t in tiles}) >= 3
@@ -147,7 +147,7 @@ def test_a_failing_tile_propagates_and_the_pool_keeps_working(monkeypatch):
     out = out_shape_for(pm)
     data = np.ones(shape, np.float32)
     monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 100)
-    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", 0)
+    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
     calls = {"n": 0}
     real = R._chunk_sums
 
