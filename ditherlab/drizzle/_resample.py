@@ -22,6 +22,8 @@ __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 CTX_PLANE_BITS = 32
 #: Target number of kernel contributions handled at once (bounds the working set).
 _CHUNK_CONTRIBUTIONS = 1 << 18
+#: Least contributions of a tile of a small image (see :func:`_tiles`).
+_MIN_TILE_CONTRIBUTIONS = 1 << 15
 #: Input pixels of a square-kernel tile (see :func:`_tiles`).
 _SQUARE_TILE_PIXELS = 1 << 15
 #: Output pixels merged at once by the tile merge (bounds its temporaries).
@@ -825,11 +827,17 @@ def _tiles(rows, x1, x2, cells, pixels=None):
     or distorted: a full-width strip of a 2048-column chip rotated by 0.3° spans 11 more
     output rows than it has input rows.  ``pixels`` fixes the input pixels of a tile
     instead: the square kernel's per-drop arithmetic wants ~32k drops per tile whatever
-    the window size (fewer, longer numpy calls; its working set is per drop).
+    the window size (fewer, longer numpy calls; its working set is per drop).  Small
+    images are cut into at least ~8 tiles (of at least 2¹⁵ contributions), so that the
+    working set stays small next to them.
     """
     lo, hi = int(x1.min()), int(x2.max())
     width = hi - lo + 1
-    npix = max(1.0, _CHUNK_CONTRIBUTIONS / cells if pixels is None else pixels)
+    if pixels is None:
+        total = float(np.sum(x2 - x1 + 1)) * cells
+        budget = min(_CHUNK_CONTRIBUTIONS, max(_MIN_TILE_CONTRIBUTIONS, total / 8))
+        pixels = budget / cells
+    npix = max(1.0, pixels)
     side = max(32, int(math.sqrt(npix)))
     ncol = max(1, round(width / side))
     cw = -(-width // ncol)

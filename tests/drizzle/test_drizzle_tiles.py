@@ -49,6 +49,7 @@ def test_many_small_tiles_equal_one_tile(monkeypatch, kernel, scale, n_threads):
     data, weight = _inputs(shape, 3)
     whole, res_whole = _drizzle(kernel, pm, out, data, weight, scale, n_threads=n_threads)
     monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 40)
+    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
     monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
     tiles = R._tiles(np.arange(37), np.zeros(37, int), np.full(37, 99), 4.0)
     assert len(tiles) > 20
@@ -83,12 +84,12 @@ def test_tiles_cover_every_processed_pixel_once(nrows, budget, cells, seed):
     for r, a, b in zip(rows, x1, x2, strict=True):
         want[r, a : b + 1] = 1
     got = np.zeros_like(want)
-    old = R._CHUNK_CONTRIBUTIONS
+    old = R._CHUNK_CONTRIBUTIONS, R._MIN_TILE_CONTRIBUTIONS
     try:
-        R._CHUNK_CONTRIBUTIONS = budget
-        tiles = R._tiles(rows, x1, x2, cells)
+        R._CHUNK_CONTRIBUTIONS, R._MIN_TILE_CONTRIBUTIONS = budget, 1
+        tiles = R._tiles(rows, x1, x2, cells, None if seed % 2 else budget / cells)
     finally:
-        R._CHUNK_CONTRIBUTIONS = old
+        R._CHUNK_CONTRIBUTIONS, R._MIN_TILE_CONTRIBUTIONS = old
     for tile in tiles:
         geom = R._block_geometry(rows, x1, x2, tile)
         if geom is None:
@@ -147,6 +148,7 @@ def test_a_failing_tile_propagates_and_the_pool_keeps_working(monkeypatch):
     out = out_shape_for(pm)
     data = np.ones(shape, np.float32)
     monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 100)
+    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
     monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
     calls = {"n": 0}
     real = R._chunk_sums
