@@ -39,7 +39,7 @@ __all__ = ["DrizzleOperator", "prepare"]
 #: the CPU caches).
 _SUB_BLOCK = 1 << 16
 #: Matrix entries per task: a task's sub-blocks share the slice of the input frame they
-#: read (its weights and weighted data are formed once per task, in a per-thread buffer).
+#: read (its weights and weighted data are formed once per task, in a work buffer).
 _TASK_NNZ = 1 << 20
 #: Runs of empty output pixels (rows of the matrix) longer than this split a sub-block.
 _GAP = 1 << 14

@@ -1219,7 +1219,7 @@ def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
     whole flat context plane (or None), ``lo`` the range's first pixel.  ``touched``
     (``sw > 0``) is computed when not given.  Same arithmetic as :func:`_merge`
     (``(Im·W + swd) / (W + sw)`` in float64, the products of two float32 exact), but in
-    same-dtype passes over per-thread scratch buffers, with the few pixels where that
+    same-dtype passes over reused work buffers, with the few pixels where that
     formula does not apply fixed up by index instead of masked passes over the range.
     Where a pixel has weight (``W > 0``) and no contribution (``sw == swd == 0``) the
     formula gives ``Im·W / W == Im`` exactly, so only pixels without weight need care: a
