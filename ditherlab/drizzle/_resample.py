@@ -630,7 +630,11 @@ class Drizzle:
             x1,
             x2,
             _cells(self._kernel, pixfrac, s),
-            _SQUARE_TILE_PIXELS if self._kernel == "square" else None,
+            (
+                min(_SQUARE_TILE_PIXELS, 4 * _CHUNK_CONTRIBUTIONS / _cells("square", pixfrac, s))
+                if self._kernel == "square" and _SQUARE_TILE_PIXELS is not None
+                else None
+            ),
         )
 
         fast = self._kernel in ("point", "turbo")
@@ -677,6 +681,10 @@ class Drizzle:
         ctxf = plane
         contributed = 0
 
+        # "out_img == fill wherever out_wht == 0" holds unless a caller's out_img has not had
+        # its fill yet (or is never filled): then the merge takes the masked, safe path
+        trusted = self._fill is not None and not self._fill_pending
+
         def merge(img, wht, ctx, bit, *res):
             if isinstance(res[0], str):
                 _merge_direct(
@@ -687,7 +695,7 @@ class Drizzle:
                     *res[1:],
                 )
             else:
-                _merge_box(img, wht, ctx, bit, *res, fill=self._fill)
+                _merge_box(img, wht, ctx, bit, *res, fill=self._fill, trusted=trusted)
 
         # work buffers of this call: one set per tile being computed, dropped at the end
         nthreads = self._n_threads if len(chunks) > 1 else 1
@@ -753,6 +761,17 @@ class Drizzle:
 _SCRATCH = threading.local()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child has none of the parent's pool threads: start afresh there."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def _pool(n_threads: int) -> ThreadPoolExecutor:
@@ -914,7 +933,7 @@ def _fast_chunk(
             w *= d.ravel()
             w *= float(dscale)
             swd = np.bincount(dst, weights=w, minlength=nbox)
-            pos = touched = sw > 0
+            pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
         return (box, sw, swd, pos, touched), m
     # turbo: separable box of half-width `half` output pixels, weights normalised to 1
     xc = xc.ravel()
@@ -996,7 +1015,7 @@ def _fast_chunk(
     dow2 = dow_all.reshape(gx * gy, m)
     dow2 *= dd
     swd = np.bincount(dst_all, weights=dow_all, minlength=nbox)
-    pos = touched = sw > 0
+    pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
     return (box, sw, swd, pos, touched), m
 
 
@@ -1120,7 +1139,7 @@ def _chunk_sums(
         pos = np.bincount(rel, weights=(dow > 0), minlength=nbox + 1)[:nbox] > 0
         touched = np.bincount(rel, minlength=nbox + 1)[:nbox] > 0
     else:
-        pos = touched = sw > 0
+        pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
     return ((r0b, r1b, c0b, c1b), sw, swd, pos, touched), nhit
 
 
@@ -1281,9 +1300,11 @@ def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
 
 
 _FLT_MAX = float(np.finfo(np.float32).max)
+#: Half the smallest float32 subnormal: smaller weights round to 0 in ``out_wht``.
+_F32_TINY = 2.0**-150
 
 
-def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
+def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted=True):
     """Fold one tile's sums into the outputs, in slabs of at most ``_MERGE_SLAB`` pixels.
 
     See :func:`_merge_slab`.  (Slabs of 16k pixels keep the temporaries in the L2 cache and
@@ -1294,7 +1315,7 @@ def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
     bw = c1 - c0
     step = max(1, _MERGE_SLAB // bw)
     if r1 - r0 <= step:
-        _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill)
+        _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted)
         return
     signed = pos is not touched
     for ra in range(r0, r1, step):
@@ -1302,11 +1323,21 @@ def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
         sl = slice((ra - r0) * bw, (rb - r0) * bw)
         t = touched[sl]
         _merge_slab(
-            img, wht, ctx, bit, (ra, rb, c0, c1), sw[sl], swd[sl], pos[sl] if signed else t, t, fill
+            img,
+            wht,
+            ctx,
+            bit,
+            (ra, rb, c0, c1),
+            sw[sl],
+            swd[sl],
+            pos[sl] if signed else t,
+            t,
+            fill,
+            trusted,
         )
 
 
-def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
+def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted=True):
     """Fold one tile's sums into the float32 outputs on ``box`` (weighted mean, as C).
 
     ``img``, ``wht``, ``ctx`` are the 2-D outputs (``ctx`` the context plane or None);
@@ -1326,9 +1357,12 @@ def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
     touched = touched.reshape(shape)
     pos = touched if not signed else pos.reshape(shape)
     # old sum Im*W: 0 where W == 0 although Im holds the fill value there (NaN, ±inf)
-    Imf = np.fmax(Im, -_FLT_MAX)
-    if fill is not None and fill == math.inf:
-        np.fmin(Imf, _FLT_MAX, out=Imf)
+    if trusted:
+        Imf = np.fmax(Im, -_FLT_MAX)
+        if fill is not None and fill > _FLT_MAX:  # +inf, or a value float32 rounds to it
+            np.fmin(Imf, _FLT_MAX, out=Imf)
+    else:  # a caller's out_img: anything may sit where W == 0, NaN/inf may sit elsewhere
+        Imf = np.where(W != 0, Im, np.float32(0))
     val = np.multiply(Imf, W, dtype=np.float64)
     del Imf
     val += swd
@@ -1347,7 +1381,7 @@ def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill):
             val[zero] = fill
             upd |= zero
         np.copyto(Im, val, where=upd, casting="same_kind")
-    elif fill is not None and math.isnan(fill):
+    elif trusted and fill is not None and math.isnan(fill):
         # untouched pixels come out unchanged: Im*W/W is exact for float32 Im and W, and
         # 0/0 gives the NaN fill where W == 0
         np.copyto(Im, val, casting="same_kind")
