@@ -11,7 +11,6 @@ own weight map (CR masks), costs two sparse products per frame once ``A`` is bui
 from __future__ import annotations
 
 import os
-import queue
 from concurrent.futures import wait
 from itertools import pairwise
 from typing import Any
@@ -187,22 +186,11 @@ class DrizzleOperator:
         Each running task holds one set of work buffers (see ``_resample._scratch``); the
         sets live for this call only.
         """
-        from ditherlab.drizzle._resample import _SCRATCH, _pool, _raise_malloc_thresholds
+        from ditherlab.drizzle._resample import _buffered, _pool, _raise_malloc_thresholds
 
         _raise_malloc_thresholds()
         nthreads = max(1, min(n_threads, len(self._tasks)))
-        buffers = queue.SimpleQueue()
-        for _ in range(nthreads):
-            buffers.put({})
-
-        def run(task):
-            bufs = buffers.get()
-            _SCRATCH.bufs = bufs
-            try:
-                body(task)
-            finally:
-                _SCRATCH.bufs = None
-                buffers.put(bufs)
+        run = _buffered(body, nthreads)
 
         if nthreads > 1:
             futures = [_pool(nthreads).submit(run, task) for task in self._tasks]

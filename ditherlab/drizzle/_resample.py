@@ -639,42 +639,15 @@ class Drizzle:
 
         fast = self._kernel in ("point", "turbo")
 
+        args = (pixmap, data, weight_map, dscale, wscale, rows, x1, x2)
+
         def work(chunk):
+            tail = (chunk, out_shape, pixfrac, s)
             if fast:
-                res = _fast_chunk(
-                    self._kernel,
-                    pixmap,
-                    data,
-                    weight_map,
-                    dscale,
-                    wscale,
-                    rows,
-                    x1,
-                    x2,
-                    chunk,
-                    out_shape,
-                    pixfrac,
-                    s,
-                )
+                res = _fast_chunk(self._kernel, *args, *tail)
                 if res is not None:
                     return res
-            return _chunk_sums(
-                self._kernel,
-                pixmap,
-                data,
-                weight_map,
-                dscale,
-                wscale,
-                rows,
-                x1,
-                x2,
-                chunk,
-                out_shape,
-                pixfrac,
-                s,
-                self._legacy,
-                signed,
-            )
+            return _chunk_sums(self._kernel, *args, *tail, self._legacy, signed)
 
         img = self._out_img
         wht = self._out_wht
@@ -697,20 +670,8 @@ class Drizzle:
             else:
                 _merge_box(img, wht, ctx, bit, *res, fill=self._fill, trusted=trusted)
 
-        # work buffers of this call: one set per tile being computed, dropped at the end
         nthreads = self._n_threads if len(chunks) > 1 else 1
-        buffers = queue.SimpleQueue()
-        for _ in range(nthreads):
-            buffers.put({})
-
-        def task(chunk):
-            bufs = buffers.get()
-            _SCRATCH.bufs = bufs
-            try:
-                return work(chunk)
-            finally:
-                _SCRATCH.bufs = None
-                buffers.put(bufs)
+        task = _buffered(work, nthreads)
 
         def take(res):
             nonlocal contributed
@@ -772,6 +733,28 @@ def _forget_pools_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+def _buffered(fn, n_tasks: int):
+    """``fn`` wrapped so that each call holds one of ``n_tasks`` sets of work buffers.
+
+    The sets (see :func:`_scratch`) belong to the wrapper, so they live as long as the
+    caller keeps it (one drizzle call); at most ``n_tasks`` calls may run at once.
+    """
+    buffers = queue.SimpleQueue()
+    for _ in range(n_tasks):
+        buffers.put({})
+
+    def call(arg):
+        bufs = buffers.get()
+        _SCRATCH.bufs = bufs
+        try:
+            return fn(arg)
+        finally:
+            _SCRATCH.bufs = None
+            buffers.put(bufs)
+
+    return call
 
 
 def _pool(n_threads: int) -> ThreadPoolExecutor:
