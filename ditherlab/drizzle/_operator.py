@@ -520,7 +520,8 @@ def prepare(
     pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2 or min(pixmap.shape[:2]) < 2:
         raise DitherlabValueError(f"pixmap must have shape (ny>=2, nx>=2, 2), got {pixmap.shape}")
-    pixmap = _finite_pixmap(pixmap)
+    checked = _finite_pixmap(pixmap)
+    finite, pixmap = checked is pixmap, checked
     try:
         out_shape = (int(out_shape[0]), int(out_shape[1]))
     except (TypeError, ValueError, IndexError):
@@ -536,7 +537,7 @@ def prepare(
     signed = kernel in ("lanczos2", "lanczos3")
     nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
     empty = sp.csr_matrix((nout, ny * nx))
-    bbox = _shrink_to_valid(pixmap, box)
+    bbox = _shrink_to_valid(pixmap, box, finite)
     if bbox is None:
         return DrizzleOperator(
             empty, (ny, nx), out_shape, kernel, signed, nbox, box[3] - box[2] + 1

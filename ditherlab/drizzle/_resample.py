@@ -449,7 +449,8 @@ class Drizzle:
         )
         box = _section(nx, ny, xmin, xmax, ymin, ymax)
 
-        pixmap = _finite_pixmap(pixmap)
+        checked = _finite_pixmap(pixmap)
+        finite, pixmap = checked is pixmap, checked  # (a copy when some were not finite)
         if self._out_shape is None:
             # (ny, nx) reaching the largest mapped position, as C does but not transposed;
             # no shift, so later images land in the same frame as the first
@@ -492,6 +493,7 @@ class Drizzle:
                 pixel_scale_ratio,
                 box,
                 ctx,
+                finite,
             )
         except BaseException:
             self._ctx_id, self._texptime = saved
@@ -604,9 +606,9 @@ class Drizzle:
         return operator.nmiss, operator.nskip
 
     # ..................................................................
-    def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx):
+    def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx, finite):
         out_shape = self._out_shape
-        bbox = _shrink_to_valid(pixmap, box)
+        bbox = _shrink_to_valid(pixmap, box, finite)
         if bbox is None:
             warnings.warn(
                 "pixmap has too few finite values in the input section; nothing was added",
@@ -798,6 +800,12 @@ def _scratch(name: str, size: int, dtype) -> np.ndarray:
     return buf[:size]
 
 
+def _copy_to(buf, a):
+    """``a`` (any strides) copied into the flat work buffer ``buf`` of its size; returns it."""
+    np.copyto(buf.reshape(a.shape), a)
+    return buf
+
+
 def _cells(kernel: str, pixfrac: float, s: float) -> float:
     """Rough number of output pixels one input pixel touches (sizes the chunks)."""
     if kernel == "point":
@@ -877,6 +885,10 @@ def _fast_chunk(
     if not math.isfinite(d.sum(dtype=np.float64)):
         return None
     half = 0.0 if kernel == "point" else pixfrac / float(np.float32(s)) / 2.0
+    # contiguous copies of the centres: reductions over the strided pixmap cost ~4x more
+    m = d.size
+    xc = _copy_to(_scratch("f_x", m, np.float64), xc)
+    yc = _copy_to(_scratch("f_y", m, np.float64), yc)
     xmn, xmx, ymn, ymx = float(xc.min()), float(xc.max()), float(yc.min()), float(yc.max())
     # window pixels round(c - half) .. round(c + half), padded by one to a common size,
     # must lie in the output (NaN fails these tests)
@@ -884,29 +896,33 @@ def _fast_chunk(
         return None
     if not (xmx + half < out_nx - 1.5 and ymx + half < out_ny - 1.5):
         return None
-    m = d.size
     if kernel == "point":
-        ix = np.floor(xc + 0.5).astype(np.intp).ravel()
-        iy = np.floor(yc + 0.5).astype(np.intp).ravel()
-        c0, r0 = int(ix.min()), int(iy.min())
-        bw = int(ix.max()) + 1 - c0
-        box = (r0, int(iy.max()) + 1, c0, c0 + bw)
+        # output pixel floor(c + 0.5), monotonic in c: the box follows from the extremes
+        c0, r0 = math.floor(xmn + 0.5), math.floor(ymn + 0.5)
+        bw = math.floor(xmx + 0.5) + 1 - c0
+        box = (r0, math.floor(ymx + 0.5) + 1, c0, c0 + bw)
         nbox = (box[1] - r0) * bw
-        dst = iy - r0
-        dst *= bw
-        dst += ix
-        dst -= c0
+        for c in (xc, yc):
+            c += 0.5
+            np.floor(c, out=c)
+        # flat box index in float64 (integers, exact) and one conversion
+        t = np.multiply(yc, bw, out=_scratch("p_t", m, np.float64))
+        t += xc
+        t -= r0 * bw + c0
+        dst = _scratch("p_dst", m, np.intp)
+        np.copyto(dst, t, casting="unsafe")
         cnt = np.bincount(dst, minlength=nbox)
-        if cnt.max() <= 1 and nbox > 2 * m:
+        if nbox > 2 * m and cnt.max() <= 1:
             # one input pixel per output pixel (a finer output grid): no sums needed, the
             # values go straight to their pixels (see _merge_direct)
             w = None if weight_map is None else weight_map[ja:jb, xa : xb + 1].ravel() * wscale
-            iy *= out_nx
-            iy += ix
-            return ("direct", iy, w, wscale, d.ravel(), dscale), m
+            flat = np.multiply(yc, out_nx)  # a new array: work buffers go back to the pool
+            flat += xc
+            return ("direct", flat.astype(np.intp), w, wscale, d.ravel(), dscale), m
         if weight_map is None:
             sw = cnt * float(wscale)
-            swd = np.bincount(dst, weights=d.ravel(), minlength=nbox)
+            dd = _copy_to(_scratch("p_d", m, np.float64), d)  # bincount wants float64
+            swd = np.bincount(dst, weights=dd, minlength=nbox)
             swd *= float(wscale) * float(dscale)
             pos = touched = cnt > 0
         else:
@@ -919,8 +935,6 @@ def _fast_chunk(
             pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
         return (box, sw, swd, pos, touched), m
     # turbo: separable box of half-width `half` output pixels, weights normalised to 1
-    xc = xc.ravel()
-    yc = yc.ravel()
     x0 = np.floor(xc - half + 0.5)
     y0 = np.floor(yc - half + 0.5)
     if 2.0 * half <= 1.0:  # round(c + 2 h) <= round(c + 1) = round(c) + 1: two pixels
@@ -1396,10 +1410,14 @@ def _section(nx, ny, xmin, xmax, ymin, ymax):
     return x0, x1, y0, y1
 
 
-def _shrink_to_valid(pixmap, box):
+def _shrink_to_valid(pixmap, box, finite=False):
+    """The section ``box`` shrunk to the rows and columns with a finite mapping, or None.
+
+    ``finite``: the caller knows the whole pixmap is finite (no pass over it).
+    """
     x0, x1, y0, y1 = box
     block = pixmap[y0 : y1 + 1, x0 : x1 + 1]
-    if np.isfinite(block.sum()):
+    if finite or np.isfinite(block.sum()):
         return box if (x1 > x0 and y1 > y0) else None
     sub = np.isfinite(block[..., 0]) & np.isfinite(block[..., 1])
     cols = np.flatnonzero(sub.any(axis=0))

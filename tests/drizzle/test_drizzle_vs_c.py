@@ -82,6 +82,30 @@ def test_matches_c_drizzle_partly_outside(kernel, origin):
     _assert_same(ours, ref)
 
 
+@pytest.mark.parametrize("kernel", ["turbo", "point"])
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("tiny_tiles", [False, True])
+def test_matches_c_drizzle_fast_paths(monkeypatch, kernel, scale, tiny_tiles):
+    """The point/turbo fast path (clean tiles: all inside, finite, no weight map)."""
+    from ditherlab.drizzle import _resample as R
+
+    rng = np.random.default_rng(zlib.crc32(f"fast {kernel} {scale}".encode()))
+    shape = (41, 57)
+    data = (rng.normal(size=shape) + 5).astype(np.float32)
+    pm = make_pixmap(shape, angle=0.3, scale=scale, shift=(0.37, -0.21), quad=1.5)
+    out = out_shape_for(pm)
+    if tiny_tiles:  # many clean tiles, each with its own output box
+        monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 150)
+        monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
+    calls = []
+    fast = R._fast_chunk
+    monkeypatch.setattr(R, "_fast_chunk", lambda *a: calls.append(r := fast(*a)) or r)
+    ours = _run(Drizzle, kernel, data, pm, out, pixfrac=0.9, pixel_scale_ratio=scale)
+    assert sum(r is not None for r in calls) >= (10 if tiny_tiles else 1)
+    ref = _run(cdriz.Drizzle, kernel, data, pm, out, pixfrac=0.9, pixel_scale_ratio=scale)
+    _assert_same(ours, ref)
+
+
 def test_matches_c_drizzle_several_images_and_context():
     rng = np.random.default_rng(11)
     shape = (20, 24)
