@@ -1353,6 +1353,27 @@ def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted=Tr
     swd = swd.reshape(shape)
     touched = touched.reshape(shape)
     pos = touched if not signed else pos.reshape(shape)
+    # With a NaN fill the untouched pixels can be written unmasked: Im·W / W == Im where
+    # W > 0 and 0/0 gives NaN where W == 0 -- unless some weight sum is too small for
+    # float32 (0 < sw <= 2**-150: not touched, but swd / sw would be finite there)
+    nan_fill = (
+        trusted
+        and fill is not None
+        and math.isnan(fill)
+        and (signed or np.count_nonzero(sw) == np.count_nonzero(touched))
+    )
+    if not signed and not W.any():
+        # nothing merged here yet (e.g. the first image): the mean is the tile's own; the
+        # general formula below gives the same values ((Im·0 + swd) / (0 + sw)) in 4 more passes
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = np.divide(swd, sw)  # NaN (0/0) where untouched
+        if nan_fill:
+            np.copyto(Im, val, casting="same_kind")
+        else:
+            np.copyto(Im, val, where=touched, casting="same_kind")
+        np.copyto(W, sw, casting="same_kind")
+        _merge_ctx(ctx, bit, box, pos)
+        return
     # old sum Im*W: 0 where W == 0 although Im holds the fill value there (NaN, ±inf)
     if trusted:
         Imf = np.fmax(Im, -_FLT_MAX)
@@ -1378,18 +1399,20 @@ def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted=Tr
             val[zero] = fill
             upd |= zero
         np.copyto(Im, val, where=upd, casting="same_kind")
-    elif trusted and fill is not None and math.isnan(fill):
-        # untouched pixels come out unchanged: Im*W/W is exact for float32 Im and W, and
-        # 0/0 gives the NaN fill where W == 0
+    elif nan_fill:  # untouched pixels come out unchanged (see above)
         np.copyto(Im, val, casting="same_kind")
     else:
         np.copyto(Im, val, where=touched, casting="same_kind")
     np.copyto(W, new_w, casting="same_kind")
+    _merge_ctx(ctx, bit, box, pos)
+
+
+def _merge_ctx(ctx, bit, box, pos):
+    """Set context bit ``bit`` on the pixels of ``box`` marked in ``pos`` (2-D, the box's shape)."""
     if ctx is not None:
-        t = pos.astype(np.int32)
-        t *= bit
+        r0, r1, c0, c1 = box
         C = ctx[r0:r1, c0:c1]
-        C |= t
+        C |= np.multiply(pos, bit, dtype=np.int32)
 
 
 def _section(nx, ny, xmin, xmax, ymin, ymax):

@@ -116,6 +116,27 @@ def test_fill_value_holds_wherever_weight_is_zero(kernel):
             assert np.all(np.isfinite(d.out_img[~empty]))
 
 
+@pytest.mark.parametrize("kernel", ["square", "turbo", "point"])
+@pytest.mark.parametrize("fill", [None, -7.0])
+def test_weights_that_underflow_float32_leave_pixels_empty(kernel, fill):
+    """Weight sums at or below 2**-150 round to 0 in out_wht: those pixels keep the fill."""
+    shape = (30, 40)
+    pm = make_pixmap(shape, angle=0.0, shift=(0.3, 0.4))
+    out = out_shape_for(pm)
+    data = np.ones(shape, np.float32)
+    weight = np.full(shape, 1e-45, np.float32)  # the smallest subnormal: sums underflow
+    weight[:, :10] = 1.0
+    d = Drizzle(kernel=kernel, out_shape=out, fillval=fill)
+    for _ in range(2):
+        d.add_image(data, 1.0, pm, weight_map=weight, pixfrac=0.6)
+        empty = d.out_wht == 0
+        assert empty.sum() > 300
+        kept = np.isnan(d.out_img[empty]) if fill is None else d.out_img[empty] == fill
+        assert np.all(kept)
+        np.testing.assert_allclose(d.out_img[~empty], 1.0, rtol=1e-6)
+        assert not np.any(d.out_ctx[0][empty])
+
+
 def test_supplied_image_gets_the_fill_at_the_first_add_only_where_empty():
     img = np.full((20, 20), 9.0, np.float32)
     d = Drizzle(out_shape=(20, 20), out_img=img, fillval=0.0)
