@@ -20,6 +20,7 @@ import numpy as np
 from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._resample import (
+    _F32_TINY,
     _block_geometry,
     _cells,
     _finite_pixmap,
@@ -344,7 +345,9 @@ class DrizzleOperator:
         sw, swd : ndarray of float64, flat (ny_out * nx_out)
             Weight sum and weighted data sum.
         pos, touched : ndarray of bool
-            Output pixels with a positive / any non-zero contribution.
+            Output pixels with a positive / any non-zero contribution.  For the non-negative
+            kernels both are the same array, True where ``sw`` does not round to 0 in
+            float32 (as ``add_image`` counts a pixel as touched).
 
         Notes
         -----
@@ -363,8 +366,8 @@ class DrizzleOperator:
             for lo, hi, blk in task[2]:
                 bsw, bswd, bpos, btouched = self._block_sums(blk, xw, xwd, ind)
                 sw[lo:hi], swd[lo:hi] = bsw, bswd
-                if bpos is None:
-                    np.greater(bsw, 0, out=pos[lo:hi])
+                if bpos is None:  # weights that round to 0 in float32 do not count
+                    np.greater(bsw, _F32_TINY, out=pos[lo:hi])
                 else:
                     pos[lo:hi], touched[lo:hi] = bpos, btouched
 

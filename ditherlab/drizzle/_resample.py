@@ -1154,48 +1154,42 @@ def _merge_direct(img, wht, ctxf, bit, dst, w, wscale, d, dscale):
 
 
 def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
-    """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update).
+    """Fold one block's sums of a signed kernel (lanczos) into the float32 outputs.
 
-    ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched).
-    With signed kernels a touched pixel's weight can sum back to zero: it gets ``fill``
-    (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true.
-    Non-negative kernels on a mostly touched range go to :func:`_merge_dense`; the rest
-    is written with plain full-range passes: ufuncs with ``where=`` and 0/0 divisions are
-    several times slower than a pass here.
+    ``img``, ``wht`` are the flat outputs, ``ctxf`` the flat context plane (or None); the
+    sums cover output pixels ``lo : lo + sw.size``.  ``pos`` marks the pixels with a
+    positive contribution (they get the context bit), ``touched`` those with any.  Weighted
+    mean as the C update; a touched pixel's weight can sum back to zero: it gets ``fill``
+    (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true, and
+    values that overflow are not written.  A sparsely touched block (e.g. one spanning
+    empty output rows) is merged by index, others with plain full-range passes: ufuncs
+    with ``where=`` are several times slower than a pass here.  (The non-negative kernels
+    go to :func:`_merge_dense`.)
     """
     n = sw.size
-    signed = pos is not touched
     idx = None
-    if np.count_nonzero(touched) < n // 4:  # sparse (e.g. point kernel on a finer grid)
+    if np.count_nonzero(touched) < n // 4:  # sparse
         idx = np.flatnonzero(touched)
         sw, swd, pos = sw[idx], swd[idx], pos[idx]
         sl = idx + lo
         W, Im = wht[sl], img[sl]
-    elif not signed:
-        _merge_dense(img[lo : lo + n], wht[lo : lo + n], ctxf, bit, lo, sw, swd, touched)
-        return
     else:
         W, Im = wht[lo : lo + n], img[lo : lo + n]
     # old contribution Im*W, zero where W == 0 (Im may hold the fill value, e.g. NaN)
     val = np.multiply(np.where(W != 0, Im, np.float32(0)), W, dtype=np.float64)
     val += swd
     new_w = np.add(W, sw)  # float64
-    if signed:
-        den = np.where(new_w == 0, 1.0, new_w)
-        np.divide(val, den, out=val)
-        upd = (new_w != 0) & np.isfinite(val)
+    den = np.where(new_w == 0, 1.0, new_w)
+    np.divide(val, den, out=val)
+    upd = (new_w != 0) & np.isfinite(val)
+    if idx is None:
+        upd &= touched
+    if fill is not None:
+        zero = new_w.astype(np.float32) == 0
         if idx is None:
-            upd &= touched
-        if fill is not None:
-            zero = new_w.astype(np.float32) == 0
-            if idx is None:
-                zero &= touched
-            val[zero] = fill
-            upd |= zero
-    else:
-        den = np.maximum(new_w, 1e-300)  # > 0 wherever touched; avoids slow 0/0
-        np.divide(val, den, out=val)
-        upd = None
+            zero &= touched
+        val[zero] = fill
+        upd |= zero
     if idx is None:
         np.copyto(Im, val.astype(np.float32), where=upd)
         np.copyto(W, new_w, casting="same_kind")
@@ -1205,21 +1199,19 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
             t *= bit
             C |= t
     else:
-        if upd is None:
-            img[sl] = val
-        else:
-            img[sl[upd]] = val[upd]
+        img[sl[upd]] = val[upd]
         wht[sl] = new_w
         if ctxf is not None:
             ctxf[sl[pos]] |= bit
 
 
 def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
-    """:func:`_merge` for a non-negative kernel on a contiguous range of output pixels.
+    """The update of :func:`_merge` for a non-negative kernel on a range of output pixels.
 
     ``Im``, ``W`` are the range's float32 views of ``out_img``, ``out_wht``; ``ctxf`` the
     whole flat context plane (or None), ``lo`` the range's first pixel.  ``touched``
-    (``sw > 0``) is computed when not given.  Same arithmetic as :func:`_merge`
+    (``sw > _F32_TINY``: weights that round to 0 in float32 do not touch a pixel, as in
+    ``add_image``) is computed when not given.  Same arithmetic as :func:`_merge`
     (``(Im·W + swd) / (W + sw)`` in float64, the products of two float32 exact), but in
     same-dtype passes over reused work buffers, with the few pixels where that
     formula does not apply fixed up by index instead of masked passes over the range.
@@ -1230,9 +1222,9 @@ def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
     """
     n = sw.size
     if touched is None:
-        touched = np.greater(sw, 0, out=_scratch("m_t", n, np.bool_))
+        touched = np.greater(sw, _F32_TINY, out=_scratch("m_t", n, np.bool_))
     nt = np.count_nonzero(touched)
-    if nt == 0:
+    if nt == 0 and not sw.any():  # (weights below _F32_TINY still add to W, as in add_image)
         return
     empty = np.equal(W, 0, out=_scratch("m_z", n, np.bool_))
     nempty = np.count_nonzero(empty)

@@ -1,9 +1,12 @@
-"""Regressions found by review: inferred out_shape, non-finite pixmaps, state on failure."""
+"""Regressions found by review: inferred out_shape, non-finite pixmaps, state on failure, weights
+that underflow float32."""
 
 import numpy as np
 import pytest
+from _drizzle_cases import make_pixmap
 
 from ditherlab.drizzle import Drizzle, IdealGrid, prepare
+from ditherlab.drizzle import _resample as R
 from ditherlab.errors import DitherlabValueError
 
 
@@ -66,3 +69,65 @@ def test_bad_shapes_name_the_argument():
     d = Drizzle()
     with pytest.raises(DitherlabValueError, match="too large"):
         d.add_image(np.ones((4, 4)), 1.0, _identity(4, 4, 1e6, 1e6))
+
+
+# --------------------------------------------------------------------------------------
+# weights that round to 0 in float32 (operator path as add_image)
+
+
+@pytest.mark.parametrize("kernel", ["square", "turbo", "point"])
+def test_operator_weights_that_underflow_float32_do_not_touch_a_pixel(kernel):
+    pm = _identity(20, 30, 2.3, 1.6)
+    data = np.full((20, 30), 2.0, np.float32)
+    wm = np.full((20, 30), 1e-45, np.float32)  # the smallest subnormal: a·w rounds to 0
+    osh = (26, 36)
+    ref = Drizzle(kernel=kernel, fillval=-1, out_shape=osh)
+    ref.add_image(data, 1.0, pm, weight_map=wm)
+    op = prepare(pm, osh, kernel=kernel)
+    d = Drizzle(kernel=kernel, fillval=-1, out_shape=osh)
+    d.add_prepared(op, data, 1.0, weight_map=wm)
+    empty = d.out_wht == 0
+    assert empty.any()
+    np.testing.assert_array_equal(d.out_img[empty], -1.0)  # fill wherever out_wht == 0
+    assert not np.any(d.out_ctx[0][empty])  # and no context bit there
+    np.testing.assert_array_equal(d.out_wht, ref.out_wht)
+    np.testing.assert_array_equal(d.out_ctx, ref.out_ctx)
+    np.testing.assert_array_equal(d.out_img, ref.out_img)
+    sw, _, pos, touched = op.sums(data, wm)
+    assert pos is touched
+    np.testing.assert_array_equal(pos, sw.astype(np.float32) > 0)
+
+
+# --------------------------------------------------------------------------------------
+# _merge (signed kernels on the operator path): its sparse branch is still reachable
+
+
+@pytest.mark.parametrize("fillval", [None, -7.0])
+def test_operator_lanczos_on_a_sparsely_touched_block_equals_add_image(monkeypatch, fillval):
+    """A small chip on a wide output: each block of output rows is mostly out of reach, so
+    ``_merge`` takes its by-index branch."""
+    calls = {"sparse": 0}
+    real = R._merge
+
+    def spy(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
+        calls["sparse"] += int(np.count_nonzero(touched) < sw.size // 4)
+        return real(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill)
+
+    monkeypatch.setattr(R, "_merge", spy)
+    rng = np.random.default_rng(12)
+    shape = (16, 18)
+    pm = make_pixmap(shape, angle=20.0, origin=(30.0, 14.0))
+    out = (30, 400)
+    op = prepare(pm, out, kernel="lanczos3")
+    a = Drizzle(kernel="lanczos3", out_shape=out, fillval=fillval, max_ctx_id=1)
+    b = Drizzle(kernel="lanczos3", out_shape=out, fillval=fillval, max_ctx_id=1)
+    for _ in range(2):
+        data = rng.normal(3, 1, shape)
+        w = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        w[rng.uniform(size=shape) < 0.1] = 0.0
+        a.add_image(data, 1.0, pm, weight_map=w)
+        b.add_prepared(op, data, 1.0, weight_map=w)
+    assert calls["sparse"] > 0
+    np.testing.assert_allclose(b.out_img, a.out_img, rtol=1e-5, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(b.out_wht, a.out_wht, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(b.out_ctx, a.out_ctx)
