@@ -79,6 +79,29 @@ def _fill_value(fillval: Any, have_img: bool) -> float | None:
     return as_float("fillval", fillval) if math.isfinite(float(fillval)) else float(fillval)
 
 
+def _caller_output(name: str, arr: Any, dtype) -> np.ndarray:
+    """A caller's ``out_img``/``out_wht``/``out_ctx`` as the array to update.
+
+    An ndarray of ``dtype`` is used in place, so it must be writeable and C-contiguous (the
+    merges write through flat views: a Fortran-ordered or sliced array would be copied by
+    them and the writes lost).  Anything else is converted to a new C-ordered array.
+    """
+    if isinstance(arr, np.ndarray) and arr.dtype == dtype:
+        if not arr.flags.writeable:
+            raise DitherlabValueError(
+                f"{name} is read-only (flags.writeable=False) and cannot be updated in place; "
+                f"pass a writeable array, e.g. {name}.copy()"
+            )
+        if not arr.flags.c_contiguous:
+            raise DitherlabValueError(
+                f"{name} (shape {arr.shape}, strides {arr.strides}) is not C-contiguous "
+                f"(Fortran-ordered or a slice), so it cannot be updated in place; pass "
+                f"np.ascontiguousarray({name}) and read the results from Drizzle.{name}"
+            )
+        return np.asarray(arr)
+    return np.asarray(arr, dtype=dtype, order="C")
+
+
 def _block_geometry(rows, x1, x2, chunk):
     """Bounding box ``ja:jb`` × ``xa:xb`` of a chunk of scan rows and its processed mask.
 
@@ -152,9 +175,12 @@ class Drizzle:
         ``(ny, nx)`` of the output.  If no shape is given at all, it is inferred from the
         first pixmap (as ``(ny, nx)``; the C drizzle transposes it).
     out_img, out_wht : ndarray, optional
-        Existing float32 output image and weight to continue.
+        Existing float32 output image and weight to continue.  A C-contiguous, writeable
+        float32 array is updated in place (it *is* ``out_img``/``out_wht``); an array of
+        another dtype is copied (as C does): read the results from the properties.
     out_ctx : ndarray, optional
-        Existing int32 context, ``(ny, nx)`` or ``(planes, ny, nx)``.
+        Existing int32 context, ``(ny, nx)`` or ``(planes, ny, nx)``; used in place like
+        ``out_img`` (until an image needs a new context plane).
     exptime : float
         Total exposure time already in ``out_img``.
     begin_ctx_id : int
@@ -169,6 +195,13 @@ class Drizzle:
     n_threads : int, optional
         Worker threads for the kernel arithmetic (numpy releases the GIL); default
         ``min(2, os.cpu_count())``.
+
+    Raises
+    ------
+    DitherlabValueError
+        Bad values or shapes; an ``out_img``, ``out_wht`` or ``out_ctx`` of the right dtype
+        that is read-only or not C-contiguous (it could not be updated in place; C drizzle
+        3.0.0 writes into a contiguous copy of it, so every write is lost).
 
     Notes
     -----
@@ -239,17 +272,17 @@ class Drizzle:
         self._fill_pending = self._fill is not None and out_img is not None
         shapes: dict[str, tuple[int, ...]] = {}
         if out_img is not None:
-            out_img = np.asarray(out_img, dtype=np.float32)
+            out_img = _caller_output("out_img", out_img, np.float32)
             if out_img.ndim != 2:
                 raise DitherlabValueError(f"out_img must be 2-D, got shape {out_img.shape}")
             shapes["out_img"] = out_img.shape
         if out_wht is not None:
-            out_wht = np.asarray(out_wht, dtype=np.float32)
+            out_wht = _caller_output("out_wht", out_wht, np.float32)
             if out_wht.ndim != 2:
                 raise DitherlabValueError(f"out_wht must be 2-D, got shape {out_wht.shape}")
             shapes["out_wht"] = out_wht.shape
         if out_ctx is not None and not self._disable_ctx:
-            out_ctx = np.asarray(out_ctx, dtype=np.int32)
+            out_ctx = _caller_output("out_ctx", out_ctx, np.int32)
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None]
             if out_ctx.ndim != 3:

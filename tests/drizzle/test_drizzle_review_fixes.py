@@ -1,5 +1,5 @@
 """Regressions found by review: inferred out_shape, non-finite pixmaps, state on failure, weights
-that underflow float32."""
+that underflow float32, caller-supplied output layouts."""
 
 import numpy as np
 import pytest
@@ -96,6 +96,67 @@ def test_operator_weights_that_underflow_float32_do_not_touch_a_pixel(kernel):
     sw, _, pos, touched = op.sums(data, wm)
     assert pos is touched
     np.testing.assert_array_equal(pos, sw.astype(np.float32) > 0)
+
+
+# --------------------------------------------------------------------------------------
+# caller-supplied outputs that cannot be written through
+
+
+def _layouts(shape, dtype):
+    yield np.zeros(shape, dtype, order="F")
+    yield np.zeros((shape[0], shape[1] + 3), dtype)[:, : shape[1]]  # padded rows
+    yield np.zeros((shape[0], 2 * shape[1]), dtype)[:, ::2]  # every other column
+
+
+@pytest.mark.parametrize("name", ["out_img", "out_wht", "out_ctx"])
+def test_non_contiguous_outputs_are_rejected(name):
+    osh = (20, 24)
+    dtype = np.int32 if name == "out_ctx" else np.float32
+    for arr in _layouts(osh, dtype):
+        with pytest.raises(DitherlabValueError, match=f"{name} .*C-contiguous.*ascontiguousarray"):
+            Drizzle(**{name: arr}, exptime=1.0)
+
+
+@pytest.mark.parametrize("name", ["out_img", "out_wht", "out_ctx"])
+def test_read_only_outputs_are_rejected(name):
+    dtype = np.int32 if name == "out_ctx" else np.float32
+    arr = np.zeros((20, 24), dtype)
+    arr.flags.writeable = False
+    with pytest.raises(DitherlabValueError, match=f"{name} is read-only"):
+        Drizzle(**{name: arr}, exptime=1.0)
+    if name == "out_ctx":  # 3-D too
+        arr3 = np.zeros((2, 20, 24), dtype)
+        arr3.flags.writeable = False
+        with pytest.raises(DitherlabValueError, match="out_ctx is read-only"):
+            Drizzle(out_ctx=arr3, exptime=1.0)
+
+
+@pytest.mark.parametrize(("kernel", "s"), [("square", 1.0), ("point", 0.4), ("point", 1.0)])
+@pytest.mark.parametrize("mode", ["image", "prepared"])
+def test_c_ordered_outputs_are_updated_in_place(kernel, s, mode):
+    y, x = np.indices((30, 40), dtype=float)
+    pm = np.dstack([x / s + 2.3, y / s + 1.6])
+    osh = (int(pm[..., 1].max()) + 4, int(pm[..., 0].max()) + 4)
+    oi, ow, oc = np.zeros(osh, np.float32), np.zeros(osh, np.float32), np.zeros(osh, np.int32)
+    d = Drizzle(kernel=kernel, fillval=0, out_img=oi, out_wht=ow, out_ctx=oc)
+    if mode == "image":
+        d.add_image(np.ones((30, 40)), 1.0, pm, pixel_scale_ratio=s)
+    else:
+        d.add_prepared(prepare(pm, osh, kernel=kernel, pixel_scale_ratio=s), np.ones((30, 40)), 1.0)
+    assert d.out_img is oi
+    assert d.out_wht is ow
+    np.testing.assert_allclose(ow.sum(dtype=float), 1200.0, rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(oc != 0, ow > 0)
+
+
+def test_outputs_of_another_dtype_are_copied_in_c_order():
+    osh = (26, 36)
+    oi = np.zeros(osh, np.float64, order="F")
+    d = Drizzle(fillval=0, out_img=oi)
+    d.add_image(np.ones((20, 30)), 1.0, _identity(20, 30, 2.3, 1.6))
+    assert d.out_img.flags.c_contiguous
+    assert d.out_img.dtype == np.float32
+    np.testing.assert_allclose(d.out_wht.sum(dtype=float), 600.0, rtol=1e-6, atol=0)
 
 
 # --------------------------------------------------------------------------------------
