@@ -279,12 +279,14 @@ class DrizzleOperator:
         iscale: float = 1.0,
         expscale: float = 1.0,
         n_threads: int = 1,
+        gate: Any = None,
     ) -> None:
         """Merge one frame into flat outputs (the work of :meth:`Drizzle.add_prepared`).
 
         ``img``, ``wht`` (float32) and ``ctx`` (int32 context plane, or None, with ``bit``
         the image's bit) are flat views of the outputs; ``fill`` as in ``Drizzle``.  The
-        other arguments as :meth:`sums`, checked by the caller.
+        other arguments as :meth:`sums`, checked by the caller.  ``gate`` (a
+        ``_resample._MergeGate``, optional) is entered before every merge into the outputs.
         """
         from ditherlab.drizzle._resample import _merge, _merge_dense
 
@@ -295,6 +297,8 @@ class DrizzleOperator:
             ind = self._indicators(xw)
             for lo, hi, blk in task[2]:
                 sw, swd, pos, touched = self._block_sums(blk, xw, xwd, ind)
+                if gate is not None:
+                    gate.enter()
                 if pos is None:
                     _merge_dense(img[lo:hi], wht[lo:hi], ctx, bit, lo, sw, swd)
                 else:

@@ -15,7 +15,12 @@ import numpy as np
 from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._scan import scan_limits
-from ditherlab.errors import DitherlabTypeError, DitherlabValueError, DitherlabWarning
+from ditherlab.errors import (
+    DitherlabTypeError,
+    DitherlabValueError,
+    DitherlabWarning,
+    DrizzleStateError,
+)
 
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 
@@ -245,6 +250,7 @@ class Drizzle:
         n_threads: int | None = None,
     ) -> None:
         self._kernel = as_choice("kernel", kernel, KERNELS)
+        self._spoiled: str | None = None  # why the outputs hold part of an image (see _failed)
         self._legacy = bool(legacy_kernels)
         self._disable_ctx = bool(disable_ctx)
         self._texptime = as_float("exptime", exptime, minimum=0.0)
@@ -368,9 +374,11 @@ class Drizzle:
         else:
             self._out_img = out_img
 
-    def _apply_pending_fill(self) -> None:
+    def _apply_pending_fill(self, gate: _MergeGate) -> None:
         if self._fill_pending:
-            np.copyto(self._out_img, np.float32(self._fill), where=self._out_wht == 0)
+            empty = self._out_wht == 0
+            gate.enter()
+            np.copyto(self._out_img, np.float32(self._fill), where=empty)
             self._fill_pending = False
 
     def _next_ctx(self) -> tuple[int, int] | None:
@@ -383,6 +391,46 @@ class Drizzle:
         bit = self._ctx_id % CTX_PLANE_BITS
         self._ctx_id += 1
         return plane, bit
+
+    def _check_usable(self) -> None:
+        if self._spoiled is not None:
+            raise DrizzleStateError(
+                f"this Drizzle cannot take more images: an earlier add was interrupted "
+                f"({self._spoiled}) after part of that image had been merged, so "
+                "out_img/out_wht/out_ctx hold part of it; start a new Drizzle"
+            )
+
+    def _state(self) -> tuple:
+        """What an add changes before merging (references: the arrays are not copied)."""
+        return (
+            self._ctx_id,
+            self._texptime,
+            self._out_shape,
+            self._out_img,
+            self._out_wht,
+            self._out_ctx,
+            self._fill_pending,
+        )
+
+    def _failed(self, state: tuple, gate: _MergeGate, exc: BaseException) -> None:
+        """An add failed: undo it if nothing was merged yet, else mark the outputs spoiled.
+
+        Undoing a merge would need a copy of the output it touched (as much memory again as
+        the output), so an add interrupted after its first merge is not undone: the outputs
+        keep what was merged, and later adds raise :class:`DrizzleStateError`.
+        """
+        if gate.close():
+            self._spoiled = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        else:
+            (
+                self._ctx_id,
+                self._texptime,
+                self._out_shape,
+                self._out_img,
+                self._out_wht,
+                self._out_ctx,
+                self._fill_pending,
+            ) = state
 
     # ------------------------------------------------------------------ public
     def add_image(
@@ -441,8 +489,23 @@ class Drizzle:
         ------
         DitherlabValueError
             Shapes that disagree, non-positive exptime/pixfrac/wht_scale, bad units, NaN or
-            negative weights.
+            negative weights (checked before anything is changed).
+        DrizzleStateError
+            An earlier ``add_image``/``add_prepared`` of this object was interrupted after
+            part of its image had been merged (see Notes).
+
+        Notes
+        -----
+        If the call fails (an error in a tile computed on a worker thread, ``MemoryError``,
+        ``KeyboardInterrupt``...) before anything was merged into the outputs, it is undone:
+        the outputs, ``ctx_id`` and ``total_exptime`` are as before and the object stays
+        usable.  If it fails after part of the image was merged, the outputs keep that part
+        (undoing it would need a copy of the output); ``ctx_id`` and ``total_exptime`` count
+        the image, and every later ``add_image``/``add_prepared`` raises
+        :class:`~ditherlab.errors.DrizzleStateError`: start a new ``Drizzle``.  The original
+        exception propagates unchanged in both cases.
         """
+        self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
         wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
@@ -483,6 +546,7 @@ class Drizzle:
         box = _section(nx, ny, xmin, xmax, ymin, ymax)
 
         pixmap = _finite_pixmap(pixmap)
+        shape = None
         if self._out_shape is None:
             # (ny, nx) reaching the largest mapped position, as C does but not transposed;
             # no shift, so later images land in the same frame as the first
@@ -501,20 +565,22 @@ class Drizzle:
                     f"inferred out_shape {shape} is too large (pixmap reaches "
                     f"x={px.max():.3g}, y={py.max():.3g}); pass out_shape"
                 )
-            self._alloc(shape, None, None, None)
 
-        saved = (self._ctx_id, self._texptime)
-        ctx = self._next_ctx()
-        self._texptime += exptime
-
-        expscale = exptime if in_units == "counts" else 1.0
-        # float32 arithmetic as the C drizzle: data/exptime, then * iscale
-        d32 = data.astype(np.float32, copy=False)
-        if expscale != 1.0:
-            d32 = d32 * np.float32(1.0 / expscale)
-        dscale = np.float32(iscale)
-
+        state = self._state()
+        gate = _MergeGate()
         try:
+            if shape is not None:
+                self._alloc(shape, None, None, None)
+            ctx = self._next_ctx()
+            self._texptime += exptime
+
+            expscale = exptime if in_units == "counts" else 1.0
+            # float32 arithmetic as the C drizzle: data/exptime, then * iscale
+            d32 = data.astype(np.float32, copy=False)
+            if expscale != 1.0:
+                d32 = d32 * np.float32(1.0 / expscale)
+            dscale = np.float32(iscale)
+
             contributed, nskip = self._drizzle(
                 d32,
                 dscale,
@@ -525,11 +591,12 @@ class Drizzle:
                 pixel_scale_ratio,
                 box,
                 ctx,
+                gate,
             )
-        except BaseException:
-            self._ctx_id, self._texptime = saved
+            self._apply_pending_fill(gate)
+        except BaseException as exc:
+            self._failed(state, gate, exc)
             raise
-        self._apply_pending_fill()
         nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
         return int(nbox - contributed), int(nskip)
 
@@ -580,7 +647,16 @@ class Drizzle:
             Shapes that disagree or bad values (checked before anything is changed).
         DitherlabTypeError
             ``operator`` is not a :class:`DrizzleOperator`.
+        DrizzleStateError
+            An earlier ``add_image``/``add_prepared`` of this object was interrupted after
+            part of its image had been merged.
+
+        Notes
+        -----
+        A failure part-way is handled as in :meth:`add_image`: undone if nothing was merged
+        yet, else the outputs keep the merged part and the object refuses further adds.
         """
+        self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
         iscale = as_float("iscale", iscale)
@@ -607,16 +683,17 @@ class Drizzle:
                 raise DitherlabValueError(
                     f"weight_map must be finite and >= 0; element {pos} is {weight_map[pos]}"
                 )
-        if self._out_shape is None:
-            self._alloc(operator.out_shape, None, None, None)
-        elif tuple(operator.out_shape) != self._out_shape:
+        if self._out_shape is not None and tuple(operator.out_shape) != self._out_shape:
             raise DitherlabValueError(
                 f"operator out_shape {operator.out_shape} differs from the output {self._out_shape}"
             )
-        saved = (self._ctx_id, self._texptime)
-        ctx = self._next_ctx()
-        self._texptime += exptime
+        state = self._state()
+        gate = _MergeGate()
         try:
+            if self._out_shape is None:
+                self._alloc(operator.out_shape, None, None, None)
+            ctx = self._next_ctx()
+            self._texptime += exptime
             operator._apply(
                 self._out_img.reshape(-1),
                 self._out_wht.reshape(-1),
@@ -629,15 +706,16 @@ class Drizzle:
                 iscale,
                 exptime if in_units == "counts" else 1.0,
                 self._n_threads,
+                gate,
             )
-        except BaseException:
-            self._ctx_id, self._texptime = saved
+            self._apply_pending_fill(gate)
+        except BaseException as exc:
+            self._failed(state, gate, exc)
             raise
-        self._apply_pending_fill()
         return operator.nmiss, operator.nskip
 
     # ..................................................................
-    def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx):
+    def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx, gate):
         out_shape = self._out_shape
         bbox = _shrink_to_valid(pixmap, box)
         if bbox is None:
@@ -711,6 +789,7 @@ class Drizzle:
             res, nhit = res
             contributed += nhit
             if res is not None:
+                gate.enter()
                 merge(img, wht, ctxf, bit, *res)
 
         if nthreads == 1:
@@ -799,6 +878,38 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
                 n_threads, thread_name_prefix="ditherlab-drizzle"
             )
         return pool
+
+
+class _AddAbandoned(Exception):  # an internal signal, never reaches a caller
+    """A task of an add that was given up tried to merge (see :class:`_MergeGate`)."""
+
+
+class _MergeGate:
+    """Records whether an add has started merging into the outputs, and stops it doing so.
+
+    Every merge into ``out_img``/``out_wht``/``out_ctx`` calls :meth:`enter` first; when the
+    add fails, :meth:`close` tells whether any merge started (the outputs may then hold part
+    of the image) and makes later :meth:`enter` calls raise, so that pool tasks still running
+    cannot start merging after the failure was handled.
+    """
+
+    __slots__ = ("_closed", "_lock", "merged")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+        self.merged = False
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise _AddAbandoned
+            self.merged = True
+
+    def close(self) -> bool:
+        with self._lock:
+            self._closed = True
+            return self.merged
 
 
 def _raise_malloc_thresholds() -> None:

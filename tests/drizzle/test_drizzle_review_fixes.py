@@ -3,11 +3,12 @@ that underflow float32, caller-supplied output layouts."""
 
 import numpy as np
 import pytest
-from _drizzle_cases import make_pixmap
+from _drizzle_cases import make_pixmap, out_shape_for
 
+import ditherlab.drizzle._operator as op_module
 from ditherlab.drizzle import Drizzle, IdealGrid, prepare
 from ditherlab.drizzle import _resample as R
-from ditherlab.errors import DitherlabValueError
+from ditherlab.errors import DitherlabError, DitherlabValueError, DrizzleStateError
 
 
 def _identity(ny, nx, dx=0.0, dy=0.0):
@@ -157,6 +158,128 @@ def test_outputs_of_another_dtype_are_copied_in_c_order():
     assert d.out_img.flags.c_contiguous
     assert d.out_img.dtype == np.float32
     np.testing.assert_allclose(d.out_wht.sum(dtype=float), 600.0, rtol=1e-6, atol=0)
+
+
+# --------------------------------------------------------------------------------------
+# a failure part-way through an add
+
+
+def _small_tiles(monkeypatch):
+    monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 100)
+    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
+    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
+
+
+def _fail_on_call(monkeypatch, owner, name, k, exc):
+    """Make ``owner.name`` raise ``exc`` on its ``k``-th call."""
+    real = getattr(owner, name)
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == k:
+            raise exc
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, flaky)
+    return real
+
+
+def _outputs(d):
+    return d.out_img.copy(), d.out_wht.copy(), d.out_ctx.copy(), d.ctx_id, d.total_exptime
+
+
+def _assert_same_outputs(d, before):
+    np.testing.assert_array_equal(d.out_img, before[0])
+    np.testing.assert_array_equal(d.out_wht, before[1])
+    np.testing.assert_array_equal(d.out_ctx, before[2])
+    assert (d.ctx_id, d.total_exptime) == before[3:]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_add_image_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threads):
+    _small_tiles(monkeypatch)
+    shape = (40, 40)
+    pm = make_pixmap(shape, angle=5.0)
+    out = out_shape_for(pm)
+    data = np.ones(shape, np.float32)
+    d = Drizzle(out_shape=out, n_threads=n_threads, max_ctx_id=3)
+    d.add_image(data, 1.0, pm)
+    before = _outputs(d)
+    err = MemoryError("tile failure")
+    _fail_on_call(monkeypatch, R, "_chunk_sums", 8, err)
+    with pytest.raises(MemoryError) as info:
+        d.add_image(data, 1.0, pm)
+    assert info.value is err  # the original exception, unchanged
+    assert not np.array_equal(d.out_wht, before[1])  # part of the image is in
+    with pytest.raises(DrizzleStateError, match=r"interrupted.*new Drizzle"):
+        d.add_image(data, 1.0, pm)
+    with pytest.raises(DrizzleStateError, match="out_img/out_wht/out_ctx"):
+        d.add_prepared(prepare(pm, out), data, 1.0)
+    assert isinstance(DrizzleStateError("x"), DitherlabError | RuntimeError)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("exc", [MemoryError("block failure"), KeyboardInterrupt()])
+def test_add_prepared_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threads, exc):
+    monkeypatch.setattr(op_module, "_SUB_BLOCK", 1 << 10)
+    monkeypatch.setattr(op_module, "_TASK_NNZ", 1 << 12)
+    y, x = np.indices((100, 120), dtype=float)
+    pm = np.dstack([x + 0.3, y + 0.2])
+    op = prepare(pm, (104, 124))
+    d = Drizzle(out_shape=(104, 124), n_threads=n_threads)
+    _fail_on_call(monkeypatch, op_module.DrizzleOperator, "_block_sums", 6, exc)
+    with pytest.raises(type(exc)) as info:
+        d.add_prepared(op, np.ones((100, 120)), 1.0)
+    assert info.value is exc
+    assert d.out_wht.sum() > 0
+    with pytest.raises(DrizzleStateError, match="interrupted"):
+        d.add_prepared(op, np.ones((100, 120)), 1.0)
+    with pytest.raises(DrizzleStateError):
+        d.add_image(np.ones((100, 120)), 1.0, pm)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_a_failure_before_any_merge_leaves_the_drizzle_usable(monkeypatch, n_threads):
+    _small_tiles(monkeypatch)
+    shape = (40, 40)
+    pm = make_pixmap(shape, angle=5.0)
+    out = out_shape_for(pm)
+    data = np.ones(shape, np.float32)
+    # begin_ctx_id=31: the failed add would need a second context plane
+    d = Drizzle(out_shape=out, n_threads=n_threads, begin_ctx_id=31, fillval=0)
+    twin = Drizzle(out_shape=out, n_threads=n_threads, begin_ctx_id=31, fillval=0)
+    d.add_image(data, 1.0, pm)
+    twin.add_image(data, 1.0, pm)
+    before = _outputs(d)
+    real = _fail_on_call(monkeypatch, R, "_chunk_sums", 1, RuntimeError("first tile"))
+    with pytest.raises(RuntimeError, match="first tile"):
+        d.add_image(data, 2.0, pm)
+    _assert_same_outputs(d, before)
+    monkeypatch.setattr(R, "_chunk_sums", real)
+    op = prepare(pm, out)
+    real = _fail_on_call(monkeypatch, op_module.DrizzleOperator, "_block_sums", 1, MemoryError())
+    with pytest.raises(MemoryError):
+        d.add_prepared(op, data, 2.0)
+    _assert_same_outputs(d, before)
+    monkeypatch.setattr(op_module.DrizzleOperator, "_block_sums", real)
+    for dz in (d, twin):  # still usable, as if nothing had happened
+        dz.add_image(data * 3, 2.0, pm)
+        dz.add_prepared(op, data * 5, 1.0)
+    np.testing.assert_array_equal(d.out_img, twin.out_img)
+    np.testing.assert_array_equal(d.out_wht, twin.out_wht)
+    np.testing.assert_array_equal(d.out_ctx, twin.out_ctx)
+    assert (d.ctx_id, d.total_exptime) == (twin.ctx_id, twin.total_exptime) == (34, 4.0)
+
+
+def test_a_failure_before_any_merge_keeps_an_inferred_shape_open(monkeypatch):
+    pm = _identity(10, 12, 1.0, 1.0)
+    d = Drizzle()
+    _fail_on_call(monkeypatch, R, "_chunk_sums", 1, RuntimeError("first tile"))
+    with pytest.raises(RuntimeError):
+        d.add_image(np.ones((10, 12)), 1.0, pm)
+    assert d.out_img is None
+    assert (d.ctx_id, d.total_exptime) == (0, 0.0)
 
 
 # --------------------------------------------------------------------------------------
