@@ -27,6 +27,7 @@ from ditherlab.drizzle._resample import (
     _row_chunks,
     _section,
     _shrink_to_valid,
+    _warn_ignored_pixfrac,
     estimate_pixel_scale_ratio,
 )
 from ditherlab.drizzle._scan import scan_limits
@@ -513,6 +514,11 @@ def prepare(
     DrizzleOperator
         The operator; its matrix holds about ``(pixfrac/s + 1)**2`` entries per input pixel.
 
+    Warns
+    -----
+    DitherlabWarning
+        ``pixfrac != 1`` with the legacy lanczos kernels, which ignore it (as C does).
+
     Examples
     --------
     >>> y, x = np.indices((30, 40), dtype=float)
@@ -524,6 +530,7 @@ def prepare(
 
     kernel = as_choice("kernel", kernel, KERNELS)
     pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
+    _warn_ignored_pixfrac(kernel, pixfrac, legacy_kernels)
     pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2 or min(pixmap.shape[:2]) < 2:
         raise DitherlabValueError(f"pixmap must have shape (ny>=2, nx>=2, 2), got {pixmap.shape}")

@@ -107,6 +107,21 @@ def _caller_output(name: str, arr: Any, dtype) -> np.ndarray:
     return np.asarray(arr, dtype=dtype, order="C")
 
 
+def _warn_ignored_pixfrac(kernel: str, pixfrac: float, legacy: bool) -> None:
+    """Warn (once per call) that the legacy lanczos kernels ignore ``pixfrac != 1``.
+
+    C drizzle 3.0.0 ignores it too, with the warning "In lanczos kernel, pixel_fraction is
+    ignored and assumed to be 1.0" on every ``add_image`` call.
+    """
+    if legacy and kernel in ("lanczos2", "lanczos3") and pixfrac != 1.0:
+        warnings.warn(
+            f"pixfrac={pixfrac!r} is ignored by the legacy {kernel} kernel "
+            "(legacy_kernels=True), as by the C drizzle: it is used as if pixfrac=1",
+            DitherlabWarning,
+            stacklevel=3,
+        )
+
+
 def _block_geometry(rows, x1, x2, chunk):
     """Bounding box ``ja:jb`` × ``xa:xb`` of a chunk of scan rows and its processed mask.
 
@@ -494,6 +509,11 @@ class Drizzle:
             An earlier ``add_image``/``add_prepared`` of this object was interrupted after
             part of its image had been merged (see Notes).
 
+        Warns
+        -----
+        DitherlabWarning
+            ``pixfrac != 1`` with the legacy lanczos kernels, which ignore it (as C does).
+
         Notes
         -----
         If the call fails (an error in a tile computed on a worker thread, ``MemoryError``,
@@ -544,6 +564,7 @@ class Drizzle:
             "pixel_scale_ratio", pixel_scale_ratio, minimum=0.0, min_inclusive=False
         )
         box = _section(nx, ny, xmin, xmax, ymin, ymax)
+        _warn_ignored_pixfrac(self._kernel, pixfrac, self._legacy)
 
         pixmap = _finite_pixmap(pixmap)
         shape = None

@@ -1,5 +1,7 @@
 """Regressions found by review: inferred out_shape, non-finite pixmaps, state on failure, weights
-that underflow float32, caller-supplied output layouts."""
+that underflow float32, caller-supplied output layouts, legacy lanczos pixfrac."""
+
+import warnings
 
 import numpy as np
 import pytest
@@ -8,7 +10,12 @@ from _drizzle_cases import make_pixmap, out_shape_for
 import ditherlab.drizzle._operator as op_module
 from ditherlab.drizzle import Drizzle, IdealGrid, prepare
 from ditherlab.drizzle import _resample as R
-from ditherlab.errors import DitherlabError, DitherlabValueError, DrizzleStateError
+from ditherlab.errors import (
+    DitherlabError,
+    DitherlabValueError,
+    DitherlabWarning,
+    DrizzleStateError,
+)
 
 
 def _identity(ny, nx, dx=0.0, dy=0.0):
@@ -280,6 +287,42 @@ def test_a_failure_before_any_merge_keeps_an_inferred_shape_open(monkeypatch):
         d.add_image(np.ones((10, 12)), 1.0, pm)
     assert d.out_img is None
     assert (d.ctx_id, d.total_exptime) == (0, 0.0)
+
+
+# --------------------------------------------------------------------------------------
+# legacy lanczos ignores pixfrac (as C, which warns)
+
+
+@pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3"])
+def test_legacy_lanczos_warns_that_pixfrac_is_ignored(monkeypatch, kernel):
+    _small_tiles(monkeypatch)
+    pm = make_pixmap((30, 30), angle=10.0)
+    d = Drizzle(kernel=kernel, out_shape=out_shape_for(pm), legacy_kernels=True, n_threads=2)
+    with pytest.warns(DitherlabWarning, match=r"pixfrac=0\.6 is ignored.*legacy.*lanczos") as rec:
+        d.add_image(np.ones((30, 30)), 1.0, pm, pixfrac=0.6)
+    assert len(rec) == 1  # once per call, not per tile
+    assert rec[0].filename == __file__
+    with pytest.warns(DitherlabWarning, match="pixfrac=0.6"):
+        prepare(pm, out_shape_for(pm), kernel=kernel, pixfrac=0.6, legacy_kernels=True)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "legacy", "pixfrac"),
+    [
+        ("lanczos3", True, 1.0),
+        ("lanczos2", True, 1.0),
+        ("gaussian", True, 0.6),
+        ("square", False, 0.6),
+        ("lanczos3", False, 0.6),
+    ],
+)
+def test_no_pixfrac_warning_otherwise(kernel, legacy, pixfrac):
+    pm = make_pixmap((12, 12), angle=10.0)
+    d = Drizzle(kernel=kernel, out_shape=out_shape_for(pm), legacy_kernels=legacy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d.add_image(np.ones((12, 12)), 1.0, pm, pixfrac=pixfrac)
+        prepare(pm, out_shape_for(pm), kernel=kernel, pixfrac=pixfrac, legacy_kernels=legacy)
 
 
 # --------------------------------------------------------------------------------------
