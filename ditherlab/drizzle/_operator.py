@@ -186,16 +186,17 @@ class DrizzleOperator:
         """Call ``body(task)`` for every task, on up to ``n_threads`` pool threads.
 
         Each running task holds one set of work buffers (see ``_resample._scratch``); the
-        sets live for this call only.
+        sets live for this call only, and there are ``n_threads`` of them: that bounds the
+        tasks running at once when the process-wide pool has more workers.
         """
-        from ditherlab.drizzle._resample import _buffered, _pool, _raise_malloc_thresholds
+        from ditherlab.drizzle._resample import _buffered, _raise_malloc_thresholds, _submit
 
         _raise_malloc_thresholds()
         nthreads = max(1, min(n_threads, len(self._tasks)))
         run = _buffered(body, nthreads)
 
         if nthreads > 1:
-            futures = [_pool(nthreads).submit(run, task) for task in self._tasks]
+            futures = [_submit(nthreads, run, task) for task in self._tasks]
             try:
                 for fut in futures:
                     fut.result()

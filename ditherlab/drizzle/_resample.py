@@ -821,7 +821,15 @@ class Drizzle:
         # merges: a third thread contending for the GIL made two threads no faster than one
         # on short tiles.  Tiles are merged in order (the output does not depend on timing)
         # and at most n_threads + 1 computed tiles wait for their merge (bounded memory).
-        pool = _pool(nthreads - 1)
+        # One more tile than workers is queued, so a worker never waits for the caller; the
+        # process-wide pool may have more workers than this call's n_threads - 1, so a
+        # semaphore keeps the rest of the queued tiles waiting.
+        running = threading.Semaphore(nthreads - 1)
+
+        def pooled(ch):
+            with running:
+                return task(ch)
+
         nflight = nthreads + 1
         n = len(chunks)
         futs: dict[int, Any] = {}
@@ -831,7 +839,7 @@ class Drizzle:
             for k in range(n):
                 while True:
                     while nxt < n and len(futs) < nthreads and len(futs) + len(here) < nflight:
-                        futs[nxt] = pool.submit(task, chunks[nxt])
+                        futs[nxt] = _submit(nthreads - 1, pooled, chunks[nxt])
                         nxt += 1
                     if k in here:
                         res = here.pop(k)
@@ -853,26 +861,29 @@ class Drizzle:
 
 
 _SCRATCH = threading.local()
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
+#: The process-wide worker pool (see :func:`_submit`), its size, and the lock guarding both.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
 
 
-def _forget_pools_after_fork() -> None:
+def _forget_pool_after_fork() -> None:
     """A forked child has none of the parent's pool threads: start afresh there."""
-    global _POOLS_LOCK
-    _POOLS.clear()
-    _POOLS_LOCK = threading.Lock()
+    global _POOL, _POOL_SIZE, _POOL_LOCK
+    _POOL, _POOL_SIZE = None, 0
+    _POOL_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools_after_fork)
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _buffered(fn, n_tasks: int):
     """``fn`` wrapped so that each call holds one of ``n_tasks`` sets of work buffers.
 
     The sets (see :func:`_scratch`) belong to the wrapper, so they live as long as the
-    caller keeps it (one drizzle call); at most ``n_tasks`` calls may run at once.
+    caller keeps it (one drizzle call); at most ``n_tasks`` calls run at once (a further
+    call waits for a set).
     """
     buffers = queue.SimpleQueue()
     for _ in range(n_tasks):
@@ -890,15 +901,25 @@ def _buffered(fn, n_tasks: int):
     return call
 
 
-def _pool(n_threads: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``n_threads`` workers (starting threads costs ~1 ms a call)."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(n_threads)
-        if pool is None:
-            pool = _POOLS[n_threads] = ThreadPoolExecutor(
-                n_threads, thread_name_prefix="ditherlab-drizzle"
-            )
-        return pool
+def _submit(n_workers: int, fn, arg):
+    """Run ``fn(arg)`` on the process-wide pool, which has at least ``n_workers`` workers.
+
+    One pool serves every call (starting threads costs ~1 ms a call); it is replaced by a
+    larger one when a call asks for more workers than it has.  The old pool is shut down
+    without waiting: tasks already given to it still run, then its threads end.  Submitting
+    under the lock means no call can submit to a pool that was just shut down.  A call must
+    bound how many of its tasks run at once itself (the pool may be larger than it asked).
+    At interpreter exit ``concurrent.futures`` joins the workers, which are idle by then.
+    """
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or n_workers > _POOL_SIZE:
+            old = _POOL
+            _POOL = ThreadPoolExecutor(n_workers, thread_name_prefix="ditherlab-drizzle")
+            _POOL_SIZE = n_workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _POOL.submit(fn, arg)
 
 
 class _AddAbandoned(Exception):  # an internal signal, never reaches a caller

@@ -1,6 +1,15 @@
 """Regressions found by review: inferred out_shape, non-finite pixmaps, state on failure, weights
-that underflow float32, caller-supplied output layouts, legacy lanczos pixfrac."""
+that underflow float32, caller-supplied output layouts, legacy lanczos pixfrac, the worker
+pool."""
 
+import multiprocessing
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -323,6 +332,85 @@ def test_no_pixfrac_warning_otherwise(kernel, legacy, pixfrac):
         warnings.simplefilter("error")
         d.add_image(np.ones((12, 12)), 1.0, pm, pixfrac=pixfrac)
         prepare(pm, out_shape_for(pm), kernel=kernel, pixfrac=pixfrac, legacy_kernels=legacy)
+
+
+# --------------------------------------------------------------------------------------
+# one process-wide worker pool
+
+
+def _drizzle_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("ditherlab-drizzle")]
+
+
+def test_one_pool_grown_on_demand(monkeypatch):
+    _small_tiles(monkeypatch)
+    monkeypatch.setattr(op_module, "_SUB_BLOCK", 1 << 8)
+    monkeypatch.setattr(op_module, "_TASK_NNZ", 1 << 10)
+    pm = make_pixmap((40, 40), angle=5.0)
+    out = out_shape_for(pm)
+    data = np.ones((40, 40), np.float32)
+    op = prepare(pm, out)
+    results = []
+    for n in (1, 2, 3, 2, 1):
+        d = Drizzle(out_shape=out, n_threads=n)
+        d.add_image(data, 1.0, pm)
+        d.add_prepared(op, data, 1.0)
+        results.append(d)
+    for d in results[1:]:  # deterministic whatever the threads
+        np.testing.assert_array_equal(d.out_img, results[0].out_img)
+        np.testing.assert_array_equal(d.out_wht, results[0].out_wht)
+        np.testing.assert_array_equal(d.out_ctx, results[0].out_ctx)
+    assert R._POOL_SIZE >= 3
+    # the smaller pools were shut down: their threads end once idle, and only the one
+    # pool's workers are left
+    deadline = time.monotonic() + 20
+    while len(_drizzle_threads()) > R._POOL_SIZE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_drizzle_threads()) <= R._POOL_SIZE
+
+
+def test_interpreter_exits_after_drizzling_on_threads(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from ditherlab.drizzle import Drizzle, prepare
+            y, x = np.indices((300, 400), dtype=float)
+            pm = np.dstack([x + 0.3, y + 0.2])
+            for n in (2, 3):
+                d = Drizzle(out_shape=(305, 405), n_threads=n)
+                d.add_image(np.ones((300, 400)), 1.0, pm)
+                d.add_prepared(prepare(pm, (305, 405)), np.ones((300, 400)), 1.0)
+            print(round(float(d.out_wht.sum())))
+            """
+        )
+    )
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    res = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["240000"]
+
+
+def _child_run():
+    d = Drizzle(out_shape=(62, 82), n_threads=2)
+    d.add_image(np.ones((60, 80)), 1.0, _identity(60, 80, 0.3, 0.2))
+    d.add_prepared(prepare(_identity(60, 80, 0.3, 0.2), (62, 82)), np.ones((60, 80)), 1.0)
+    return round(float(d.out_wht.sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_pool_works_in_a_forked_child():
+    pm = _identity(60, 80, 0.3, 0.2)
+    d = Drizzle(out_shape=(62, 82), n_threads=2)
+    d.add_image(np.ones((60, 80)), 1.0, pm)  # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as p:
+        total = p.apply_async(_child_run).get(timeout=60)
+    assert total == 9600
 
 
 # --------------------------------------------------------------------------------------
