@@ -16,6 +16,7 @@ __all__ = [
     "DitherlabTypeError",
     "DitherlabValueError",
     "DitherlabWarning",
+    "DrizzleStateError",
     "FileFormatError",
     "MissingDependencyError",
     "OffChipError",
@@ -58,6 +59,13 @@ class OutputExistsError(DitherlabError, FileExistsError):
 
 class MissingDependencyError(DitherlabError, ImportError):
     """An optional dependency is needed for this call and is not installed."""
+
+
+class DrizzleStateError(DitherlabError, RuntimeError):
+    """A ``Drizzle`` cannot take more images: an earlier add was interrupted part-way.
+
+    Its outputs hold part of the interrupted image; start a new ``Drizzle``.
+    """
 
 
 class DitherlabWarning(UserWarning):

@@ -20,12 +20,14 @@ import numpy as np
 from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._resample import (
+    _F32_TINY,
     _block_geometry,
     _cells,
     _finite_pixmap,
     _row_chunks,
     _section,
     _shrink_to_valid,
+    _warn_ignored_pixfrac,
     estimate_pixel_scale_ratio,
 )
 from ditherlab.drizzle._scan import scan_limits
@@ -184,16 +186,17 @@ class DrizzleOperator:
         """Call ``body(task)`` for every task, on up to ``n_threads`` pool threads.
 
         Each running task holds one set of work buffers (see ``_resample._scratch``); the
-        sets live for this call only.
+        sets live for this call only, and there are ``n_threads`` of them: that bounds the
+        tasks running at once when the process-wide pool has more workers.
         """
-        from ditherlab.drizzle._resample import _buffered, _pool, _raise_malloc_thresholds
+        from ditherlab.drizzle._resample import _buffered, _raise_malloc_thresholds, _submit
 
         _raise_malloc_thresholds()
         nthreads = max(1, min(n_threads, len(self._tasks)))
         run = _buffered(body, nthreads)
 
         if nthreads > 1:
-            futures = [_pool(nthreads).submit(run, task) for task in self._tasks]
+            futures = [_submit(nthreads, run, task) for task in self._tasks]
             try:
                 for fut in futures:
                     fut.result()
@@ -278,12 +281,14 @@ class DrizzleOperator:
         iscale: float = 1.0,
         expscale: float = 1.0,
         n_threads: int = 1,
+        gate: Any = None,
     ) -> None:
         """Merge one frame into flat outputs (the work of :meth:`Drizzle.add_prepared`).
 
         ``img``, ``wht`` (float32) and ``ctx`` (int32 context plane, or None, with ``bit``
         the image's bit) are flat views of the outputs; ``fill`` as in ``Drizzle``.  The
-        other arguments as :meth:`sums`, checked by the caller.
+        other arguments as :meth:`sums`, checked by the caller.  ``gate`` (a
+        ``_resample._MergeGate``, optional) is entered before every merge into the outputs.
         """
         from ditherlab.drizzle._resample import _merge, _merge_dense
 
@@ -294,6 +299,8 @@ class DrizzleOperator:
             ind = self._indicators(xw)
             for lo, hi, blk in task[2]:
                 sw, swd, pos, touched = self._block_sums(blk, xw, xwd, ind)
+                if gate is not None:
+                    gate.enter()
                 if pos is None:
                     _merge_dense(img[lo:hi], wht[lo:hi], ctx, bit, lo, sw, swd)
                 else:
@@ -344,7 +351,9 @@ class DrizzleOperator:
         sw, swd : ndarray of float64, flat (ny_out * nx_out)
             Weight sum and weighted data sum.
         pos, touched : ndarray of bool
-            Output pixels with a positive / any non-zero contribution.
+            Output pixels with a positive / any non-zero contribution.  For the non-negative
+            kernels both are the same array, True where ``sw`` does not round to 0 in
+            float32 (as ``add_image`` counts a pixel as touched).
 
         Notes
         -----
@@ -363,8 +372,8 @@ class DrizzleOperator:
             for lo, hi, blk in task[2]:
                 bsw, bswd, bpos, btouched = self._block_sums(blk, xw, xwd, ind)
                 sw[lo:hi], swd[lo:hi] = bsw, bswd
-                if bpos is None:
-                    np.greater(bsw, 0, out=pos[lo:hi])
+                if bpos is None:  # weights that round to 0 in float32 do not count
+                    np.greater(bsw, _F32_TINY, out=pos[lo:hi])
                 else:
                     pos[lo:hi], touched[lo:hi] = bpos, btouched
 
@@ -506,6 +515,11 @@ def prepare(
     DrizzleOperator
         The operator; its matrix holds about ``(pixfrac/s + 1)**2`` entries per input pixel.
 
+    Warns
+    -----
+    DitherlabWarning
+        ``pixfrac != 1`` with the legacy lanczos kernels, which ignore it (as C does).
+
     Examples
     --------
     >>> y, x = np.indices((30, 40), dtype=float)
@@ -517,6 +531,7 @@ def prepare(
 
     kernel = as_choice("kernel", kernel, KERNELS)
     pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
+    _warn_ignored_pixfrac(kernel, pixfrac, legacy_kernels)
     pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2 or min(pixmap.shape[:2]) < 2:
         raise DitherlabValueError(f"pixmap must have shape (ny>=2, nx>=2, 2), got {pixmap.shape}")

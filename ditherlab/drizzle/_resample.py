@@ -15,7 +15,12 @@ import numpy as np
 from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle._kernels import KERNELS, block_pieces
 from ditherlab.drizzle._scan import scan_limits
-from ditherlab.errors import DitherlabTypeError, DitherlabValueError, DitherlabWarning
+from ditherlab.errors import (
+    DitherlabTypeError,
+    DitherlabValueError,
+    DitherlabWarning,
+    DrizzleStateError,
+)
 
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 
@@ -77,6 +82,44 @@ def _fill_value(fillval: Any, have_img: bool) -> float | None:
         except ValueError:
             raise DitherlabValueError(f"fillval={fillval!r} is not a number or 'INDEF'") from None
     return as_float("fillval", fillval) if math.isfinite(float(fillval)) else float(fillval)
+
+
+def _caller_output(name: str, arr: Any, dtype) -> np.ndarray:
+    """A caller's ``out_img``/``out_wht``/``out_ctx`` as the array to update.
+
+    An ndarray of ``dtype`` is used in place, so it must be writeable and C-contiguous (the
+    merges write through flat views: a Fortran-ordered or sliced array would be copied by
+    them and the writes lost).  Anything else is converted to a new C-ordered array.
+    """
+    if isinstance(arr, np.ndarray) and arr.dtype == dtype:
+        if not arr.flags.writeable:
+            raise DitherlabValueError(
+                f"{name} is read-only (flags.writeable=False) and cannot be updated in place; "
+                f"pass a writeable array, e.g. {name}.copy()"
+            )
+        if not arr.flags.c_contiguous:
+            raise DitherlabValueError(
+                f"{name} (shape {arr.shape}, strides {arr.strides}) is not C-contiguous "
+                f"(Fortran-ordered or a slice), so it cannot be updated in place; pass "
+                f"np.ascontiguousarray({name}) and read the results from Drizzle.{name}"
+            )
+        return np.asarray(arr)
+    return np.asarray(arr, dtype=dtype, order="C")
+
+
+def _warn_ignored_pixfrac(kernel: str, pixfrac: float, legacy: bool) -> None:
+    """Warn (once per call) that the legacy lanczos kernels ignore ``pixfrac != 1``.
+
+    C drizzle 3.0.0 ignores it too, with the warning "In lanczos kernel, pixel_fraction is
+    ignored and assumed to be 1.0" on every ``add_image`` call.
+    """
+    if legacy and kernel in ("lanczos2", "lanczos3") and pixfrac != 1.0:
+        warnings.warn(
+            f"pixfrac={pixfrac!r} is ignored by the legacy {kernel} kernel "
+            "(legacy_kernels=True), as by the C drizzle: it is used as if pixfrac=1",
+            DitherlabWarning,
+            stacklevel=3,
+        )
 
 
 def _block_geometry(rows, x1, x2, chunk):
@@ -152,9 +195,12 @@ class Drizzle:
         ``(ny, nx)`` of the output.  If no shape is given at all, it is inferred from the
         first pixmap (as ``(ny, nx)``; the C drizzle transposes it).
     out_img, out_wht : ndarray, optional
-        Existing float32 output image and weight to continue.
+        Existing float32 output image and weight to continue.  A C-contiguous, writeable
+        float32 array is updated in place (it *is* ``out_img``/``out_wht``); an array of
+        another dtype is copied (as C does): read the results from the properties.
     out_ctx : ndarray, optional
-        Existing int32 context, ``(ny, nx)`` or ``(planes, ny, nx)``.
+        Existing int32 context, ``(ny, nx)`` or ``(planes, ny, nx)``; used in place like
+        ``out_img`` (until an image needs a new context plane).
     exptime : float
         Total exposure time already in ``out_img``.
     begin_ctx_id : int
@@ -169,6 +215,13 @@ class Drizzle:
     n_threads : int, optional
         Worker threads for the kernel arithmetic (numpy releases the GIL); default
         ``min(2, os.cpu_count())``.
+
+    Raises
+    ------
+    DitherlabValueError
+        Bad values or shapes; an ``out_img``, ``out_wht`` or ``out_ctx`` of the right dtype
+        that is read-only or not C-contiguous (it could not be updated in place; C drizzle
+        3.0.0 writes into a contiguous copy of it, so every write is lost).
 
     Notes
     -----
@@ -212,6 +265,7 @@ class Drizzle:
         n_threads: int | None = None,
     ) -> None:
         self._kernel = as_choice("kernel", kernel, KERNELS)
+        self._spoiled: str | None = None  # why the outputs hold part of an image (see _failed)
         self._legacy = bool(legacy_kernels)
         self._disable_ctx = bool(disable_ctx)
         self._texptime = as_float("exptime", exptime, minimum=0.0)
@@ -239,17 +293,17 @@ class Drizzle:
         self._fill_pending = self._fill is not None and out_img is not None
         shapes: dict[str, tuple[int, ...]] = {}
         if out_img is not None:
-            out_img = np.asarray(out_img, dtype=np.float32)
+            out_img = _caller_output("out_img", out_img, np.float32)
             if out_img.ndim != 2:
                 raise DitherlabValueError(f"out_img must be 2-D, got shape {out_img.shape}")
             shapes["out_img"] = out_img.shape
         if out_wht is not None:
-            out_wht = np.asarray(out_wht, dtype=np.float32)
+            out_wht = _caller_output("out_wht", out_wht, np.float32)
             if out_wht.ndim != 2:
                 raise DitherlabValueError(f"out_wht must be 2-D, got shape {out_wht.shape}")
             shapes["out_wht"] = out_wht.shape
         if out_ctx is not None and not self._disable_ctx:
-            out_ctx = np.asarray(out_ctx, dtype=np.int32)
+            out_ctx = _caller_output("out_ctx", out_ctx, np.int32)
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None]
             if out_ctx.ndim != 3:
@@ -335,9 +389,11 @@ class Drizzle:
         else:
             self._out_img = out_img
 
-    def _apply_pending_fill(self) -> None:
+    def _apply_pending_fill(self, gate: _MergeGate) -> None:
         if self._fill_pending:
-            np.copyto(self._out_img, np.float32(self._fill), where=self._out_wht == 0)
+            empty = self._out_wht == 0
+            gate.enter()
+            np.copyto(self._out_img, np.float32(self._fill), where=empty)
             self._fill_pending = False
 
     def _next_ctx(self) -> tuple[int, int] | None:
@@ -350,6 +406,46 @@ class Drizzle:
         bit = self._ctx_id % CTX_PLANE_BITS
         self._ctx_id += 1
         return plane, bit
+
+    def _check_usable(self) -> None:
+        if self._spoiled is not None:
+            raise DrizzleStateError(
+                f"this Drizzle cannot take more images: an earlier add was interrupted "
+                f"({self._spoiled}) after part of that image had been merged, so "
+                "out_img/out_wht/out_ctx hold part of it; start a new Drizzle"
+            )
+
+    def _state(self) -> tuple:
+        """What an add changes before merging (references: the arrays are not copied)."""
+        return (
+            self._ctx_id,
+            self._texptime,
+            self._out_shape,
+            self._out_img,
+            self._out_wht,
+            self._out_ctx,
+            self._fill_pending,
+        )
+
+    def _failed(self, state: tuple, gate: _MergeGate, exc: BaseException) -> None:
+        """An add failed: undo it if nothing was merged yet, else mark the outputs spoiled.
+
+        Undoing a merge would need a copy of the output it touched (as much memory again as
+        the output), so an add interrupted after its first merge is not undone: the outputs
+        keep what was merged, and later adds raise :class:`DrizzleStateError`.
+        """
+        if gate.close():
+            self._spoiled = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        else:
+            (
+                self._ctx_id,
+                self._texptime,
+                self._out_shape,
+                self._out_img,
+                self._out_wht,
+                self._out_ctx,
+                self._fill_pending,
+            ) = state
 
     # ------------------------------------------------------------------ public
     def add_image(
@@ -408,8 +504,28 @@ class Drizzle:
         ------
         DitherlabValueError
             Shapes that disagree, non-positive exptime/pixfrac/wht_scale, bad units, NaN or
-            negative weights.
+            negative weights (checked before anything is changed).
+        DrizzleStateError
+            An earlier ``add_image``/``add_prepared`` of this object was interrupted after
+            part of its image had been merged (see Notes).
+
+        Warns
+        -----
+        DitherlabWarning
+            ``pixfrac != 1`` with the legacy lanczos kernels, which ignore it (as C does).
+
+        Notes
+        -----
+        If the call fails (an error in a tile computed on a worker thread, ``MemoryError``,
+        ``KeyboardInterrupt``...) before anything was merged into the outputs, it is undone:
+        the outputs, ``ctx_id`` and ``total_exptime`` are as before and the object stays
+        usable.  If it fails after part of the image was merged, the outputs keep that part
+        (undoing it would need a copy of the output); ``ctx_id`` and ``total_exptime`` count
+        the image, and every later ``add_image``/``add_prepared`` raises
+        :class:`~ditherlab.errors.DrizzleStateError`: start a new ``Drizzle``.  The original
+        exception propagates unchanged in both cases.
         """
+        self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
         wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
@@ -448,9 +564,11 @@ class Drizzle:
             "pixel_scale_ratio", pixel_scale_ratio, minimum=0.0, min_inclusive=False
         )
         box = _section(nx, ny, xmin, xmax, ymin, ymax)
+        _warn_ignored_pixfrac(self._kernel, pixfrac, self._legacy)
 
         checked = _finite_pixmap(pixmap)
         finite, pixmap = checked is pixmap, checked  # (a copy when some were not finite)
+        shape = None
         if self._out_shape is None:
             # (ny, nx) reaching the largest mapped position, as C does but not transposed;
             # no shift, so later images land in the same frame as the first
@@ -469,20 +587,22 @@ class Drizzle:
                     f"inferred out_shape {shape} is too large (pixmap reaches "
                     f"x={px.max():.3g}, y={py.max():.3g}); pass out_shape"
                 )
-            self._alloc(shape, None, None, None)
 
-        saved = (self._ctx_id, self._texptime)
-        ctx = self._next_ctx()
-        self._texptime += exptime
-
-        expscale = exptime if in_units == "counts" else 1.0
-        # float32 arithmetic as the C drizzle: data/exptime, then * iscale
-        d32 = data.astype(np.float32, copy=False)
-        if expscale != 1.0:
-            d32 = d32 * np.float32(1.0 / expscale)
-        dscale = np.float32(iscale)
-
+        state = self._state()
+        gate = _MergeGate()
         try:
+            if shape is not None:
+                self._alloc(shape, None, None, None)
+            ctx = self._next_ctx()
+            self._texptime += exptime
+
+            expscale = exptime if in_units == "counts" else 1.0
+            # float32 arithmetic as the C drizzle: data/exptime, then * iscale
+            d32 = data.astype(np.float32, copy=False)
+            if expscale != 1.0:
+                d32 = d32 * np.float32(1.0 / expscale)
+            dscale = np.float32(iscale)
+
             contributed, nskip = self._drizzle(
                 d32,
                 dscale,
@@ -494,11 +614,12 @@ class Drizzle:
                 box,
                 ctx,
                 finite,
+                gate,
             )
-        except BaseException:
-            self._ctx_id, self._texptime = saved
+            self._apply_pending_fill(gate)
+        except BaseException as exc:
+            self._failed(state, gate, exc)
             raise
-        self._apply_pending_fill()
         nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
         return int(nbox - contributed), int(nskip)
 
@@ -549,7 +670,16 @@ class Drizzle:
             Shapes that disagree or bad values (checked before anything is changed).
         DitherlabTypeError
             ``operator`` is not a :class:`DrizzleOperator`.
+        DrizzleStateError
+            An earlier ``add_image``/``add_prepared`` of this object was interrupted after
+            part of its image had been merged.
+
+        Notes
+        -----
+        A failure part-way is handled as in :meth:`add_image`: undone if nothing was merged
+        yet, else the outputs keep the merged part and the object refuses further adds.
         """
+        self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
         iscale = as_float("iscale", iscale)
@@ -576,16 +706,17 @@ class Drizzle:
                 raise DitherlabValueError(
                     f"weight_map must be finite and >= 0; element {pos} is {weight_map[pos]}"
                 )
-        if self._out_shape is None:
-            self._alloc(operator.out_shape, None, None, None)
-        elif tuple(operator.out_shape) != self._out_shape:
+        if self._out_shape is not None and tuple(operator.out_shape) != self._out_shape:
             raise DitherlabValueError(
                 f"operator out_shape {operator.out_shape} differs from the output {self._out_shape}"
             )
-        saved = (self._ctx_id, self._texptime)
-        ctx = self._next_ctx()
-        self._texptime += exptime
+        state = self._state()
+        gate = _MergeGate()
         try:
+            if self._out_shape is None:
+                self._alloc(operator.out_shape, None, None, None)
+            ctx = self._next_ctx()
+            self._texptime += exptime
             operator._apply(
                 self._out_img.reshape(-1),
                 self._out_wht.reshape(-1),
@@ -598,15 +729,18 @@ class Drizzle:
                 iscale,
                 exptime if in_units == "counts" else 1.0,
                 self._n_threads,
+                gate,
             )
-        except BaseException:
-            self._ctx_id, self._texptime = saved
+            self._apply_pending_fill(gate)
+        except BaseException as exc:
+            self._failed(state, gate, exc)
             raise
-        self._apply_pending_fill()
         return operator.nmiss, operator.nskip
 
     # ..................................................................
-    def _drizzle(self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx, finite):
+    def _drizzle(
+        self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx, finite, gate
+    ):
         out_shape = self._out_shape
         bbox = _shrink_to_valid(pixmap, box, finite)
         if bbox is None:
@@ -680,6 +814,7 @@ class Drizzle:
             res, nhit = res
             contributed += nhit
             if res is not None:
+                gate.enter()
                 merge(img, wht, ctxf, bit, *res)
 
         if nthreads == 1:
@@ -690,7 +825,15 @@ class Drizzle:
         # merges: a third thread contending for the GIL made two threads no faster than one
         # on short tiles.  Tiles are merged in order (the output does not depend on timing)
         # and at most n_threads + 1 computed tiles wait for their merge (bounded memory).
-        pool = _pool(nthreads - 1)
+        # One more tile than workers is queued, so a worker never waits for the caller; the
+        # process-wide pool may have more workers than this call's n_threads - 1, so a
+        # semaphore keeps the rest of the queued tiles waiting.
+        running = threading.Semaphore(nthreads - 1)
+
+        def pooled(ch):
+            with running:
+                return task(ch)
+
         nflight = nthreads + 1
         n = len(chunks)
         futs: dict[int, Any] = {}
@@ -700,7 +843,7 @@ class Drizzle:
             for k in range(n):
                 while True:
                     while nxt < n and len(futs) < nthreads and len(futs) + len(here) < nflight:
-                        futs[nxt] = pool.submit(task, chunks[nxt])
+                        futs[nxt] = _submit(nthreads - 1, pooled, chunks[nxt])
                         nxt += 1
                     if k in here:
                         res = here.pop(k)
@@ -722,26 +865,29 @@ class Drizzle:
 
 
 _SCRATCH = threading.local()
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
+#: The process-wide worker pool (see :func:`_submit`), its size, and the lock guarding both.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
 
 
-def _forget_pools_after_fork() -> None:
+def _forget_pool_after_fork() -> None:
     """A forked child has none of the parent's pool threads: start afresh there."""
-    global _POOLS_LOCK
-    _POOLS.clear()
-    _POOLS_LOCK = threading.Lock()
+    global _POOL, _POOL_SIZE, _POOL_LOCK
+    _POOL, _POOL_SIZE = None, 0
+    _POOL_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools_after_fork)
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _buffered(fn, n_tasks: int):
     """``fn`` wrapped so that each call holds one of ``n_tasks`` sets of work buffers.
 
     The sets (see :func:`_scratch`) belong to the wrapper, so they live as long as the
-    caller keeps it (one drizzle call); at most ``n_tasks`` calls may run at once.
+    caller keeps it (one drizzle call); at most ``n_tasks`` calls run at once (a further
+    call waits for a set).
     """
     buffers = queue.SimpleQueue()
     for _ in range(n_tasks):
@@ -759,15 +905,57 @@ def _buffered(fn, n_tasks: int):
     return call
 
 
-def _pool(n_threads: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``n_threads`` workers (starting threads costs ~1 ms a call)."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(n_threads)
-        if pool is None:
-            pool = _POOLS[n_threads] = ThreadPoolExecutor(
-                n_threads, thread_name_prefix="ditherlab-drizzle"
-            )
-        return pool
+def _submit(n_workers: int, fn, arg):
+    """Run ``fn(arg)`` on the process-wide pool, which has at least ``n_workers`` workers.
+
+    One pool serves every call (starting threads costs ~1 ms a call); it is replaced by a
+    larger one when a call asks for more workers than it has.  The old pool is shut down
+    without waiting: tasks already given to it still run, then its threads end.  Submitting
+    under the lock means no call can submit to a pool that was just shut down.  A call must
+    bound how many of its tasks run at once itself (the pool may be larger than it asked).
+    At interpreter exit ``concurrent.futures`` joins the workers, which are idle by then.
+    """
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or n_workers > _POOL_SIZE:
+            old = _POOL
+            _POOL = ThreadPoolExecutor(n_workers, thread_name_prefix="ditherlab-drizzle")
+            _POOL_SIZE = n_workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _POOL.submit(fn, arg)
+
+
+class _AddAbandoned(Exception):  # an internal signal, never reaches a caller
+    """A task of an add that was given up tried to merge (see :class:`_MergeGate`)."""
+
+
+class _MergeGate:
+    """Records whether an add has started merging into the outputs, and stops it doing so.
+
+    Every merge into ``out_img``/``out_wht``/``out_ctx`` calls :meth:`enter` first; when the
+    add fails, :meth:`close` tells whether any merge started (the outputs may then hold part
+    of the image) and makes later :meth:`enter` calls raise, so that pool tasks still running
+    cannot start merging after the failure was handled.
+    """
+
+    __slots__ = ("_closed", "_lock", "merged")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+        self.merged = False
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise _AddAbandoned
+            self.merged = True
+
+    def close(self) -> bool:
+        with self._lock:
+            self._closed = True
+            return self.merged
 
 
 def _raise_malloc_thresholds() -> None:
@@ -1168,48 +1356,42 @@ def _merge_direct(img, wht, ctxf, bit, dst, w, wscale, d, dscale):
 
 
 def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
-    """Fold one chunk's sums into the float32 outputs (weighted mean, as the C update).
+    """Fold one block's sums of a signed kernel (lanczos) into the float32 outputs.
 
-    ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched).
-    With signed kernels a touched pixel's weight can sum back to zero: it gets ``fill``
-    (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true.
-    Non-negative kernels on a mostly touched range go to :func:`_merge_dense`; the rest
-    is written with plain full-range passes: ufuncs with ``where=`` and 0/0 divisions are
-    several times slower than a pass here.
+    ``img``, ``wht`` are the flat outputs, ``ctxf`` the flat context plane (or None); the
+    sums cover output pixels ``lo : lo + sw.size``.  ``pos`` marks the pixels with a
+    positive contribution (they get the context bit), ``touched`` those with any.  Weighted
+    mean as the C update; a touched pixel's weight can sum back to zero: it gets ``fill``
+    (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true, and
+    values that overflow are not written.  A sparsely touched block (e.g. one spanning
+    empty output rows) is merged by index, others with plain full-range passes: ufuncs
+    with ``where=`` are several times slower than a pass here.  (The non-negative kernels
+    go to :func:`_merge_dense`.)
     """
     n = sw.size
-    signed = pos is not touched
     idx = None
-    if np.count_nonzero(touched) < n // 4:  # sparse (e.g. point kernel on a finer grid)
+    if np.count_nonzero(touched) < n // 4:  # sparse
         idx = np.flatnonzero(touched)
         sw, swd, pos = sw[idx], swd[idx], pos[idx]
         sl = idx + lo
         W, Im = wht[sl], img[sl]
-    elif not signed:
-        _merge_dense(img[lo : lo + n], wht[lo : lo + n], ctxf, bit, lo, sw, swd, touched)
-        return
     else:
         W, Im = wht[lo : lo + n], img[lo : lo + n]
     # old contribution Im*W, zero where W == 0 (Im may hold the fill value, e.g. NaN)
     val = np.multiply(np.where(W != 0, Im, np.float32(0)), W, dtype=np.float64)
     val += swd
     new_w = np.add(W, sw)  # float64
-    if signed:
-        den = np.where(new_w == 0, 1.0, new_w)
-        np.divide(val, den, out=val)
-        upd = (new_w != 0) & np.isfinite(val)
+    den = np.where(new_w == 0, 1.0, new_w)
+    np.divide(val, den, out=val)
+    upd = (new_w != 0) & np.isfinite(val)
+    if idx is None:
+        upd &= touched
+    if fill is not None:
+        zero = new_w.astype(np.float32) == 0
         if idx is None:
-            upd &= touched
-        if fill is not None:
-            zero = new_w.astype(np.float32) == 0
-            if idx is None:
-                zero &= touched
-            val[zero] = fill
-            upd |= zero
-    else:
-        den = np.maximum(new_w, 1e-300)  # > 0 wherever touched; avoids slow 0/0
-        np.divide(val, den, out=val)
-        upd = None
+            zero &= touched
+        val[zero] = fill
+        upd |= zero
     if idx is None:
         np.copyto(Im, val.astype(np.float32), where=upd)
         np.copyto(W, new_w, casting="same_kind")
@@ -1219,21 +1401,19 @@ def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
             t *= bit
             C |= t
     else:
-        if upd is None:
-            img[sl] = val
-        else:
-            img[sl[upd]] = val[upd]
+        img[sl[upd]] = val[upd]
         wht[sl] = new_w
         if ctxf is not None:
             ctxf[sl[pos]] |= bit
 
 
 def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
-    """:func:`_merge` for a non-negative kernel on a contiguous range of output pixels.
+    """The update of :func:`_merge` for a non-negative kernel on a range of output pixels.
 
     ``Im``, ``W`` are the range's float32 views of ``out_img``, ``out_wht``; ``ctxf`` the
     whole flat context plane (or None), ``lo`` the range's first pixel.  ``touched``
-    (``sw > 0``) is computed when not given.  Same arithmetic as :func:`_merge`
+    (``sw > _F32_TINY``: weights that round to 0 in float32 do not touch a pixel, as in
+    ``add_image``) is computed when not given.  Same arithmetic as :func:`_merge`
     (``(Im·W + swd) / (W + sw)`` in float64, the products of two float32 exact), but in
     same-dtype passes over reused work buffers, with the few pixels where that
     formula does not apply fixed up by index instead of masked passes over the range.
@@ -1244,9 +1424,9 @@ def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
     """
     n = sw.size
     if touched is None:
-        touched = np.greater(sw, 0, out=_scratch("m_t", n, np.bool_))
+        touched = np.greater(sw, _F32_TINY, out=_scratch("m_t", n, np.bool_))
     nt = np.count_nonzero(touched)
-    if nt == 0:
+    if nt == 0 and not sw.any():  # (weights below _F32_TINY still add to W, as in add_image)
         return
     empty = np.equal(W, 0, out=_scratch("m_z", n, np.bool_))
     nempty = np.count_nonzero(empty)
