@@ -92,8 +92,8 @@ def quad_pixel_overlaps(
     n = xq.shape[0]
     ks, iis, jjs, areas = [], [], [], []
     if n:
-        xs = [np.ascontiguousarray(xq[:, v]) for v in range(4)]
-        ys = [np.ascontiguousarray(yq[:, v]) for v in range(4)]
+        xs = [xq[:, v].copy() for v in range(4)]  # (square_pieces overwrites them)
+        ys = [yq[:, v].copy() for v in range(4)]
         for sel, c0, r0, a in square_pieces(xs, ys):
             gy, gx = a.shape[:2]
             idx = np.arange(n) if sel is None else sel
@@ -147,7 +147,8 @@ def square_pieces(xs, ys, total=None):
     Parameters
     ----------
     xs, ys : list of 4 ndarray, each (n,)
-        Quad vertices (finite) in output pixel coordinates.
+        Quad vertices (finite) in output pixel coordinates.  **Overwritten** (they become
+        the window-relative coordinates: no copies of them in the working set).
     total : ndarray, optional
         Quad areas (computed if not given).
 
@@ -172,28 +173,30 @@ def square_pieces(xs, ys, total=None):
     counts = np.bincount(g.astype(np.intp))
     g_main = int(np.searchsorted(np.cumsum(counts), 0.9 * n))
     big = g > g_main
-    if g_main <= 1:
-        ox, oy = fc0 + 0.5, fr0 + 0.5  # relative to the inner grid corner
-        xl = [np.subtract(v, ox) for v in xs]
-        yl = [np.subtract(v, oy) for v in ys]
-        del ox, oy
-        a = _areas_2x2(xl, yl, total)
-    else:
-        ox, oy = fc0 - 0.5, fr0 - 0.5
-        xl = [np.subtract(v, ox) for v in xs]
-        yl = [np.subtract(v, oy) for v in ys]
-        del ox, oy
-        a = window_areas(xl, yl, g_main + 1, g_main + 1, total)
-    pieces = [(None, fc0.astype(np.intp), fr0.astype(np.intp), a)]
-    if big.any():
-        a[:, :, big] = 0.0
-        rest = np.flatnonzero(big)
+    del g
+    rest = np.flatnonzero(big) if big.any() else None
+    if rest is not None:  # (their vertices before xs, ys are overwritten)
         gx = int(kx[rest].max()) + 1
         gy = int(ky[rest].max()) + 1
         c0, r0 = fc0[rest], fr0[rest]
-        xl = [v[rest] - (c0 - 0.5) for v in xs]
-        yl = [v[rest] - (r0 - 0.5) for v in ys]
-        a = window_areas(xl, yl, gx, gy, total[rest])
+        xl_big = [v[rest] - (c0 - 0.5) for v in xs]
+        yl_big = [v[rest] - (r0 - 0.5) for v in ys]
+    del kx, ky
+    # window-relative coordinates, in place
+    shift = 0.5 if g_main <= 1 else -0.5  # 2x2: relative to the inner grid corner
+    for vs, f0 in ((xs, fc0), (ys, fr0)):
+        o = np.add(f0, shift)
+        for v in vs:
+            v -= o
+        del o
+    if g_main <= 1:
+        a = _areas_2x2(xs, ys, total)
+    else:
+        a = window_areas(xs, ys, g_main + 1, g_main + 1, total)
+    pieces = [(None, fc0.astype(np.intp), fr0.astype(np.intp), a)]
+    if rest is not None:
+        a[:, :, big] = 0.0
+        a = window_areas(xl_big, yl_big, gx, gy, total[rest])
         pieces.append((rest, c0.astype(np.intp), r0.astype(np.intp), a))
     return pieces
 
