@@ -34,10 +34,10 @@ _SQUARE_TILE_PIXELS = 1 << 15
 #: Output pixels merged at once by the tile merge (bounds its temporaries).
 _MERGE_SLAB = 1 << 17
 #: Input pixels below which ``add_image`` uses one thread unless ``n_threads`` is given:
-#: measured on 2 vCPUs, a second thread gained nothing up to 1024² pixels (square, point;
-#: -17 % turbo) and 20-25 % from 2048², while adding one more tile's working set (~14 MiB
-#: for square).
-_THREADS_MIN_PIXELS = 1 << 21
+#: measured on 2 vCPUs, a second thread saved nothing on 512² and 768² images, 0-25 % on
+#: 1024² (noisy) and 10-25 % from 1448², while it adds a tile's working set (~14 MiB for
+#: square).
+_THREADS_MIN_PIXELS = 1 << 20
 
 
 def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
@@ -219,7 +219,7 @@ class Drizzle:
         conserve flux) instead of ours (normalised per input pixel, flux conserving).
     n_threads : int, optional
         Worker threads for the kernel arithmetic (numpy releases the GIL).  Default: up to
-        2 for images of at least 2**21 pixels and :meth:`add_prepared`, else 1 (on small
+        2 for images of at least 2**20 pixels and :meth:`add_prepared`, else 1 (on small
         images a second thread saved no time in our measurements and adds a working set).
 
     Raises
