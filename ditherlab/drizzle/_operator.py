@@ -518,7 +518,7 @@ def prepare(
     Warns
     -----
     DitherlabWarning
-        ``pixfrac != 1`` with the legacy lanczos kernels, which ignore it (as C does).
+        ``pixfrac != 1`` with the lanczos kernels, which ignore it (as C does).
 
     Examples
     --------

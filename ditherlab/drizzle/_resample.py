@@ -113,15 +113,17 @@ def _caller_output(name: str, arr: Any, dtype) -> np.ndarray:
 
 
 def _warn_ignored_pixfrac(kernel: str, pixfrac: float, legacy: bool) -> None:
-    """Warn (once per call) that the legacy lanczos kernels ignore ``pixfrac != 1``.
+    """Warn (once per call) that the lanczos kernels ignore ``pixfrac != 1``.
 
-    C drizzle 3.0.0 ignores it too, with the warning "In lanczos kernel, pixel_fraction is
-    ignored and assumed to be 1.0" on every ``add_image`` call.
+    Both ours and the legacy (C) lanczos span ``order / s`` output pixels whatever
+    ``pixfrac`` is; C drizzle 3.0.0 warns "In lanczos kernel, pixel_fraction is ignored and
+    assumed to be 1.0" on every ``add_image`` call.
     """
-    if legacy and kernel in ("lanczos2", "lanczos3") and pixfrac != 1.0:
+    if kernel in ("lanczos2", "lanczos3") and pixfrac != 1.0:
+        which = "legacy " if legacy else ""
         warnings.warn(
-            f"pixfrac={pixfrac!r} is ignored by the legacy {kernel} kernel "
-            "(legacy_kernels=True), as by the C drizzle: it is used as if pixfrac=1",
+            f"pixfrac={pixfrac!r} is ignored by the {which}{kernel} kernel, as by the C "
+            f"drizzle: its size is set by pixel_scale_ratio alone (as if pixfrac=1)",
             DitherlabWarning,
             stacklevel=3,
         )
@@ -515,7 +517,7 @@ class Drizzle:
         Warns
         -----
         DitherlabWarning
-            ``pixfrac != 1`` with the legacy lanczos kernels, which ignore it (as C does).
+            ``pixfrac != 1`` with the lanczos kernels, which ignore it (as C does).
 
         Notes
         -----

@@ -299,20 +299,25 @@ def test_a_failure_before_any_merge_keeps_an_inferred_shape_open(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------
-# legacy lanczos ignores pixfrac (as C, which warns)
+# lanczos (ours and legacy) ignores pixfrac (as C, which warns)
 
 
+@pytest.mark.parametrize("legacy", [True, False])
 @pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3"])
-def test_legacy_lanczos_warns_that_pixfrac_is_ignored(monkeypatch, kernel):
+def test_lanczos_warns_that_pixfrac_is_ignored(monkeypatch, kernel, legacy):
     _small_tiles(monkeypatch)
     pm = make_pixmap((30, 30), angle=10.0)
-    d = Drizzle(kernel=kernel, out_shape=out_shape_for(pm), legacy_kernels=True, n_threads=2)
-    with pytest.warns(DitherlabWarning, match=r"pixfrac=0\.6 is ignored.*legacy.*lanczos") as rec:
+    d = Drizzle(kernel=kernel, out_shape=out_shape_for(pm), legacy_kernels=legacy, n_threads=2)
+    with pytest.warns(DitherlabWarning, match=r"pixfrac=0\.6 is ignored.*lanczos") as rec:
         d.add_image(np.ones((30, 30)), 1.0, pm, pixfrac=0.6)
     assert len(rec) == 1  # once per call, not per tile
     assert rec[0].filename == __file__
     with pytest.warns(DitherlabWarning, match="pixfrac=0.6"):
-        prepare(pm, out_shape_for(pm), kernel=kernel, pixfrac=0.6, legacy_kernels=True)
+        prepare(pm, out_shape_for(pm), kernel=kernel, pixfrac=0.6, legacy_kernels=legacy)
+    # and it is ignored indeed: the same weights as with pixfrac=1
+    ref = Drizzle(kernel=kernel, out_shape=out_shape_for(pm), legacy_kernels=legacy)
+    ref.add_image(np.ones((30, 30)), 1.0, pm, pixfrac=1.0)
+    np.testing.assert_array_equal(d.out_wht, ref.out_wht)
 
 
 @pytest.mark.parametrize(
@@ -322,7 +327,8 @@ def test_legacy_lanczos_warns_that_pixfrac_is_ignored(monkeypatch, kernel):
         ("lanczos2", True, 1.0),
         ("gaussian", True, 0.6),
         ("square", False, 0.6),
-        ("lanczos3", False, 0.6),
+        ("lanczos3", False, 1.0),
+        ("tophat", False, 0.6),
     ],
 )
 def test_no_pixfrac_warning_otherwise(kernel, legacy, pixfrac):

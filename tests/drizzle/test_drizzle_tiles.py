@@ -30,10 +30,11 @@ def _inputs(shape, seed):
 
 def _drizzle(kernel, pm, out, data, weight, scale, **kw):
     d = Drizzle(kernel=kernel, out_shape=out, max_ctx_id=1, **kw)
+    pf = 1.0 if kernel.startswith("lanczos") else 0.8  # (lanczos ignores it, warns if not 1)
     res = []
     for k in range(2):  # the second image merges into existing weight
         res.append(
-            d.add_image(data + k, 1.0, pm, weight_map=weight, pixfrac=0.8, pixel_scale_ratio=scale)
+            d.add_image(data + k, 1.0, pm, weight_map=weight, pixfrac=pf, pixel_scale_ratio=scale)
         )
     return d, res
 
