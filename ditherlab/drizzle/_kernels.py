@@ -215,9 +215,10 @@ def _areas_2x2(x, y, total):
     py = [np.maximum(v, 0.0) for v in y]
     pxb = px[1:] + px[:1]
     pyb = py[1:] + py[:1]
-    lx = np.zeros(n)
-    by = np.zeros(n)
-    q = np.zeros(n)
+    # the accumulators live in the result's cells (three arrays fewer in the working set):
+    # q = area in x <= 0, y <= 0 (cell (0, 0)), by = area in y <= 0, lx = area in x <= 0
+    out = np.zeros((2, 2, n))
+    q, by, lx = out[0, 0], out[0, 1], out[1, 0]
     dx = np.empty(n)
     dy = np.empty(n)
     t1 = np.empty(n)
@@ -290,14 +291,12 @@ def _areas_2x2(x, y, total):
     if yfull.any():
         np.copyto(by, total, where=yfull)
         np.copyto(q, lx, where=yfull)
-    out = np.empty((2, 2, n))
-    out[0, 0] = q
-    np.subtract(by, q, out=out[0, 1])
-    np.subtract(lx, q, out=out[1, 0])
     a11 = out[1, 1]
     np.subtract(total, lx, out=a11)
     a11 -= by
     a11 += q
+    by -= q  # cell (0, 1)
+    lx -= q  # cell (1, 0)
     # rounding noise, not overlap: zero (a multiply by the mask: no branches)
     thr = np.multiply(total, _AREA_RTOL, out=t1)
     for a in out.reshape(4, n):

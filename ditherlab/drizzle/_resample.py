@@ -1274,9 +1274,11 @@ def _chunk_sums(
     nbox = (r1b - r0b) * bw  # window pixels outside the output go to bin nbox (dropped)
     hit = np.zeros(d.size, bool)
     total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
-    dst_all = _scratch("dst", total, np.intp)
-    dow_all = _scratch("dow", total, np.float64)
-    dowd_all = _scratch("dowd", total, np.float64)
+    dst_all = np.empty(total, np.intp)
+    dow_all = np.empty(total, np.float64)
+    # a·w·d is formed in place of a·w once Σ a·w is summed (one buffer fewer): the
+    # (slice of dow_all, data) of each run of entries
+    scale_later = []
     pos0 = 0
     for sel, c0, r0, a in pieces:
         gy, gx, m = a.shape
@@ -1295,7 +1297,7 @@ def _chunk_sums(
             np.multiply(a2, ws, out=dow)
             offs = (np.arange(gy)[:, None] * bw + np.arange(gx)[None, :]).reshape(-1, 1)
             np.add(base, offs, out=dst_all[pos0 : pos0 + k].reshape(gy * gx, m))
-            np.multiply(dow, ds, out=dowd_all[pos0 : pos0 + k].reshape(gy * gx, m))
+            scale_later.append((dow, ds))
             pos0 += k
             if hsel is not None:
                 hsel |= (a2 != 0).any(axis=0)
@@ -1318,7 +1320,7 @@ def _chunk_sums(
                     hsel |= (ac != 0) & ins
                 elif hsel is not None:
                     hsel |= ac != 0
-                np.multiply(dow, ds, out=dowd_all[sl])
+                scale_later.append((dow, ds))
         if hsel is None:
             hsel = True
         if sel is None:
@@ -1326,15 +1328,17 @@ def _chunk_sums(
         else:
             hit[sel] |= hsel
     nhit = int(np.count_nonzero(hit & processed & valid))
-    dow, dowd = dow_all[:pos0], dowd_all[:pos0]
+    dow = dow_all[:pos0]
     rel = dst_all[:pos0]
     sw = np.bincount(rel, weights=dow, minlength=nbox + 1)[:nbox]
-    swd = np.bincount(rel, weights=dowd, minlength=nbox + 1)[:nbox]
     if signed:
         pos = np.bincount(rel, weights=(dow > 0), minlength=nbox + 1)[:nbox] > 0
         touched = np.bincount(rel, minlength=nbox + 1)[:nbox] > 0
     else:
         pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
+    for v, ds in scale_later:
+        v *= ds  # a·w·d
+    swd = np.bincount(rel, weights=dow, minlength=nbox + 1)[:nbox]
     return ((r0b, r1b, c0b, c1b), sw, swd, pos, touched), nhit
 
 
