@@ -9,18 +9,21 @@ Inputs: a 2048x4096 float32 chip (one ACS/WFC chip) with a pixmap of 0.3 deg rot
 (0.37, -0.61) px shift and a quadratic distortion of ~8 px at the corners, drizzled onto an
 output grid of scale 1 and 0.5 (output pixel size in input pixels), and a 512x512 input.
 Wall times alternate ours and C, three repetitions, and report medians and the ratio of the
-medians.  Peak memory is the maximum resident set size of a fresh child process that builds
-the same inputs and runs one call (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``).
+medians.  Peak memory is the peak resident set (VmHWM) of a fresh child process that builds the
+same inputs and runs one call, plus the peak private memory of the worker processes the
+call forks (sampled every 5 ms from ``/proc/<pid>/smaps_rollup``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -78,6 +81,29 @@ def _vm_hwm_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _children_private_mib():
+    """Private (not shared) resident memory of this process's live children, in MiB.
+
+    ``add_image`` may compute tiles in forked worker processes; their private pages are
+    memory the call adds on top of this process's peak (the pages they share with this
+    process copy-on-write, e.g. the inputs, are not counted twice).
+    """
+    total = 0
+    try:
+        pids = set()
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids.update(f.read().split())
+        for pid in pids:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                        total += int(line.split()[1])
+    except OSError:
+        pass
+    return total / 1024
+
+
 def _reset_hwm():
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -130,9 +156,32 @@ def child(impl, case, kernel, pixfrac):
     prepare_peak = _vm_hwm_mib()
     reset = _reset_hwm()
     base = _vm_hwm_mib()
+    workers = [0.0]  # peak of the summed private memory of worker processes, if any
+    running = threading.Event()
+    running.set()
+
+    def sample():
+        while running.is_set():
+            workers[0] = max(workers[0], _children_private_mib())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     run_once(impl, kernel, pixfrac, data, pixmap, out_shape, s, operator)
-    peak = _vm_hwm_mib()
-    print(json.dumps({"base": base, "peak": peak, "reset": reset, "prepare_peak": prepare_peak}))
+    running.clear()
+    sampler.join()
+    peak = _vm_hwm_mib() + workers[0]
+    print(
+        json.dumps(
+            {
+                "base": base,
+                "peak": peak,
+                "workers": workers[0],
+                "reset": reset,
+                "prepare_peak": prepare_peak,
+            }
+        )
+    )
 
 
 def peak_memory(impl, case, kernel, pixfrac):
@@ -225,7 +274,8 @@ def main():
         )
     print()
     print("Peak memory: VmHWM of a fresh process that holds the inputs and has imported the")
-    print("implementation (its baseline), then runs one call; 'call adds' = peak - baseline.")
+    print("implementation (its baseline), then runs one call, plus the peak private memory of")
+    print("any worker processes it forks; 'call adds' = peak - baseline.")
     print("For the operator rows the peak is reset after prepare() (prepare's own peak is in")
     print("the row label) and includes the sparse matrix.")
 

@@ -212,9 +212,10 @@ def _assert_same_outputs(d, before):
     assert (d.ctx_id, d.total_exptime) == before[3:]
 
 
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_add_image_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threads):
+@pytest.mark.parametrize(("n_threads", "fork"), [(1, False), (2, False), (2, True)])
+def test_add_image_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threads, fork):
     _small_tiles(monkeypatch)
+    monkeypatch.setattr(R, "_USE_FORK", fork)
     shape = (40, 40)
     pm = make_pixmap(shape, angle=5.0)
     out = out_shape_for(pm)
@@ -226,7 +227,11 @@ def test_add_image_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threa
     _fail_on_call(monkeypatch, R, "_chunk_sums", 8, err)
     with pytest.raises(MemoryError) as info:
         d.add_image(data, 1.0, pm)
-    assert info.value is err  # the original exception, unchanged
+    if fork:  # from a worker process: a copy, with the worker's traceback as a note
+        assert info.value.args == err.args
+        assert "drizzle worker process" in "".join(info.value.__notes__)
+    else:
+        assert info.value is err  # the original exception, unchanged
     assert not np.array_equal(d.out_wht, before[1])  # part of the image is in
     with pytest.raises(DrizzleStateError, match=r"interrupted.*new Drizzle"):
         d.add_image(data, 1.0, pm)

@@ -1,0 +1,173 @@
+"""Tiles computed in forked worker processes (Linux): same outputs, errors, clean-up."""
+
+import os
+
+import numpy as np
+import pytest
+from _drizzle_cases import make_pixmap, out_shape_for
+
+from ditherlab.drizzle import Drizzle
+from ditherlab.drizzle import _resample as R
+
+pytestmark = pytest.mark.skipif(not R._CAN_FORK, reason="forked workers need Linux")
+
+KERNELS = ["square", "gaussian", "lanczos3", "tophat"]
+
+
+@pytest.fixture
+def many_tiles(monkeypatch):
+    monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 300)
+    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
+    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """Counts the calls that went to forked workers."""
+    calls = []
+    real = R._forked_tiles
+
+    def spy(*args):
+        calls.append(len(args[1]))
+        return real(*args)
+
+    monkeypatch.setattr(R, "_forked_tiles", spy)
+    return calls
+
+
+def _no_children_left():
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def _inputs(shape, seed=4):
+    rng = np.random.default_rng(seed)
+    data = rng.normal(5, 1, shape).astype(np.float32)
+    data[rng.uniform(size=shape) < 0.02] = np.nan
+    weight = rng.uniform(0.5, 2, shape).astype(np.float32)
+    weight[rng.uniform(size=shape) < 0.1] = 0.0
+    return data, weight
+
+
+def _run(kernel, scale, n_threads, monkeypatch, fork):
+    monkeypatch.setattr(R, "_USE_FORK", fork)
+    shape = (45, 60)
+    pm = make_pixmap(shape, angle=23.0, scale=scale, shift=(0.3, -0.2), quad=0.8)
+    out = out_shape_for(pm)
+    out = (out[0] - 5, out[1] - 4)  # part of the image falls outside the output
+    data, weight = _inputs(shape)
+    pf = 1.0 if kernel.startswith("lanczos") else 0.7
+    d = Drizzle(kernel=kernel, out_shape=out, n_threads=n_threads, max_ctx_id=1)
+    res = [
+        d.add_image(data + k, 1.0, pm, weight_map=weight, pixfrac=pf, pixel_scale_ratio=scale)
+        for k in range(2)
+    ]
+    return d, res
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("scale", [0.5, 1.0])
+def test_forked_workers_give_one_threads_result_bit_for_bit(
+    monkeypatch, many_tiles, forks, kernel, scale
+):
+    one, r1 = _run(kernel, scale, 1, monkeypatch, fork=True)
+    assert not forks
+    threads, rt = _run(kernel, scale, 2, monkeypatch, fork=False)
+    assert not forks
+    forked, rf = _run(kernel, scale, 2, monkeypatch, fork=True)
+    assert len(forks) == 2  # both images
+    assert forks[0] > 10  # in many tiles
+    assert r1 == rt == rf
+    for d in (threads, forked):
+        np.testing.assert_array_equal(d.out_img, one.out_img)
+        np.testing.assert_array_equal(d.out_wht, one.out_wht)
+        np.testing.assert_array_equal(d.out_ctx, one.out_ctx)
+    _no_children_left()
+
+
+@pytest.mark.parametrize("capacity", [1, 150])
+def test_results_too_large_for_a_slot_go_through_the_pipe(monkeypatch, many_tiles, forks, capacity):
+    ref, _ = _run("square", 0.5, 2, monkeypatch, fork=False)
+    monkeypatch.setattr(R, "_slot_capacity", lambda chunks, s: capacity)
+    got, _ = _run("square", 0.5, 2, monkeypatch, fork=True)
+    assert forks
+    np.testing.assert_array_equal(got.out_img, ref.out_img)
+    np.testing.assert_array_equal(got.out_wht, ref.out_wht)
+    np.testing.assert_array_equal(got.out_ctx, ref.out_ctx)
+
+
+def test_point_and_turbo_stay_on_threads(monkeypatch, many_tiles, forks):
+    for kernel in ("point", "turbo"):
+        _run(kernel, 1.0, 2, monkeypatch, fork=True)
+    assert not forks
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot pickle this")
+
+
+def _fail_in_tile(monkeypatch, exc, first_row=10):
+    """Make the tiles starting at scan row ``first_row`` or later fail (in any process)."""
+    real = R._chunk_sums
+
+    def flaky(kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, *rest):
+        if chunk[0] >= first_row:
+            raise exc
+        return real(kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, *rest)
+
+    monkeypatch.setattr(R, "_chunk_sums", flaky)
+
+
+@pytest.mark.parametrize(
+    ("exc", "raised", "match"),
+    [
+        (ValueError("tile failure"), ValueError, "tile failure"),
+        (_Unpicklable("odd"), R._WorkerError, "_Unpicklable: odd"),
+    ],
+)
+def test_an_error_in_a_worker_is_raised_with_its_traceback(
+    monkeypatch, many_tiles, forks, exc, raised, match
+):
+    _fail_in_tile(monkeypatch, exc)
+    with pytest.raises(raised, match=match) as info:
+        _run("square", 1.0, 2, monkeypatch, fork=True)
+    assert forks
+    if raised is ValueError:
+        assert "in flaky" in "".join(info.value.__notes__)
+    _no_children_left()
+
+
+def test_a_worker_that_dies_is_reported(monkeypatch, many_tiles, forks):
+    real = R._chunk_sums
+
+    def dies(*args):
+        if args[9][0] >= 10:
+            os._exit(3)
+        return real(*args)
+
+    monkeypatch.setattr(R, "_chunk_sums", dies)
+    with pytest.raises(R._WorkerError, match="ended without sending tile"):
+        _run("square", 1.0, 2, monkeypatch, fork=True)
+    _no_children_left()
+
+
+def test_a_failing_merge_kills_and_reaps_the_workers(monkeypatch, many_tiles, forks):
+    real = R._merge_box
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(R, "_merge_box", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        _run("square", 1.0, 2, monkeypatch, fork=True)
+    assert forks
+    _no_children_left()
+    # and the next call works
+    monkeypatch.setattr(R, "_merge_box", real)
+    d, _ = _run("square", 1.0, 2, monkeypatch, fork=True)
+    assert np.nanmax(d.out_wht) > 0
