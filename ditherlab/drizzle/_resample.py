@@ -838,6 +838,8 @@ class Drizzle:
                 take(task(ch))
             return contributed, nskip
         if not fast and _fork_workers(nthreads, len(chunks)):
+            if self._kernel == "gaussian" and not self._legacy:
+                import scipy.special  # noqa: F401  (once here, not in every worker)
             _forked_tiles(work, chunks, nthreads, take, _slot_capacity(chunks, s))
             return contributed, nskip
         # The calling thread computes tiles too, next to n_threads - 1 pool workers, and
