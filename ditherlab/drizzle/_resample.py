@@ -114,6 +114,16 @@ def _caller_output(name: str, arr: Any, dtype) -> np.ndarray:
     return np.asarray(arr, dtype=dtype, order="C")
 
 
+def _wht_scale(value: Any) -> float:
+    """``wht_scale`` checked: > 0 also in float32, where the weights are formed (as C)."""
+    v = as_float("wht_scale", value, minimum=0.0, min_inclusive=False)
+    if np.float32(v) == 0:
+        raise DitherlabValueError(
+            f"wht_scale={value!r} is 0 in float32 (the weights' precision); it must be > 0"
+        )
+    return v
+
+
 def _warn_ignored_pixfrac(kernel: str, pixfrac: float, legacy: bool) -> None:
     """Warn (once per call) that the lanczos kernels ignore ``pixfrac != 1``.
 
@@ -222,13 +232,15 @@ class Drizzle:
         Use the C drizzle's weights for gaussian, lanczos2/3 and tophat (they do not
         conserve flux) instead of ours (normalised per input pixel, flux conserving).
     n_threads : int, optional
-        Workers for the kernel arithmetic.  Default: up to 2 for images of at least 2**20
-        pixels and for :meth:`add_prepared`, else 1 (on small images a second worker saved
-        no time in our measurements and adds a working set).  On Linux, with more than one,
-        the square, gaussian, lanczos and tophat kernels compute their tiles in forked
-        worker processes (the GIL held threads to ~1.2x one thread; processes reach
-        ~1.4-1.9x) and merge them here in order; point and turbo use threads.  Either way
-        the outputs do not depend on ``n_threads``, bit for bit.
+        Workers for the kernel arithmetic.  Default: up to 2 when at least 2**20 input
+        pixels are processed, and for :meth:`add_prepared`; else 1 (on small images a
+        second worker saved no time in our measurements and adds a working set).  On
+        Linux, with more than one and at least ``2 * n_threads`` tiles, the square,
+        gaussian, lanczos and tophat kernels compute their tiles in forked worker
+        processes (the GIL held threads to ~1.1x one thread; processes reach ~1.4-1.9x)
+        and merge them here in order; point and turbo use threads, as does everything
+        when ``DITHERLAB_DRIZZLE_FORK=0`` is set in the environment.  Either way the
+        outputs do not depend on ``n_threads``, bit for bit.
 
     Raises
     ------
@@ -539,7 +551,7 @@ class Drizzle:
         self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
-        wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
+        wht_scale = _wht_scale(wht_scale)
         iscale = as_float("iscale", iscale)
         in_units = as_choice("in_units", in_units, ("cps", "counts"))
         data = np.asarray(data)
@@ -692,7 +704,7 @@ class Drizzle:
         """
         self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
-        wht_scale = as_float("wht_scale", wht_scale, minimum=0.0, min_inclusive=False)
+        wht_scale = _wht_scale(wht_scale)
         iscale = as_float("iscale", iscale)
         in_units = as_choice("in_units", in_units, ("cps", "counts"))
         from ditherlab.drizzle._operator import DrizzleOperator  # (imports this module)
@@ -840,7 +852,18 @@ class Drizzle:
         if not fast and _fork_workers(nthreads, len(chunks)):
             if self._kernel == "gaussian" and not self._legacy:
                 import scipy.special  # noqa: F401  (once here, not in every worker)
-            _forked_tiles(work, chunks, nthreads, take, _slot_capacity(chunks, s))
+            cap = _slot_capacity(
+                chunks, s, _cells(self._kernel, pixfrac, s), out_shape[0] * out_shape[1]
+            )
+            # outputs the workers never read (all but self-referential calls): their pages
+            # are dropped in the workers, so that merging does not copy them
+            inputs = [a for a in (pixmap, data, weight_map) if a is not None]
+            outs = [
+                o
+                for o in (img, wht, self._out_ctx)
+                if o is not None and not any(np.may_share_memory(o, a) for a in inputs)
+            ]
+            _forked_tiles(work, chunks, nthreads, take, cap, outs)
             return contributed, nskip
         # The calling thread computes tiles too, next to n_threads - 1 pool workers, and
         # merges: a third thread contending for the GIL made two threads no faster than one
@@ -890,43 +913,80 @@ def _fork_workers(nthreads: int, ntiles: int) -> bool:
     return _USE_FORK and _CAN_FORK and nthreads > 1 and ntiles >= 2 * nthreads
 
 
-#: Compute the tiles of a multi-threaded ``add_image`` in forked processes where possible:
+#: Compute the tiles of a multi-worker ``add_image`` in forked processes where possible:
 #: numpy releases the GIL only inside its loops, and the GIL hand-offs around the ~500 short
-#: numpy calls of a square-kernel tile held two threads to 1.2-1.35x one thread, where two
-#: processes run at 1.9-2x.
-_USE_FORK = True
+#: numpy calls of a square-kernel tile held two threads to 1.05-1.2x one thread, where two
+#: processes reach 1.35-1.9x.  ``DITHERLAB_DRIZZLE_FORK=0`` in the environment keeps threads.
+_USE_FORK = os.environ.get("DITHERLAB_DRIZZLE_FORK", "1").strip() != "0"
 _CAN_FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
 #: Results each worker may have waiting for their merge (slots of shared memory).
 _FORK_SLOTS = 2
+# Python 3.12+ warns on every fork of a process with threads; the workers run numpy code on
+# their own tiles only (no locks of other threads), so not for the forks made here.
+warnings.filterwarnings(
+    "ignore",
+    message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
+    category=DeprecationWarning,
+    module=r"ditherlab\.drizzle\._resample",
+)
 
 
 class _WorkerError(RuntimeError):
     """A forked worker failed with an exception that could not be sent, or died."""
 
 
-def _slot_capacity(chunks, s: float) -> int:
+def _slot_capacity(chunks, s: float, cells: float, nout: int) -> int:
     """Output pixels of a shared-memory result slot (see :func:`_forked_tiles`).
 
-    A tile's output box holds about its input pixels / s² (more for a rotated or distorted
-    tile, or an ``s`` that does not describe the pixmap): twice that plus a margin; a
-    result that does not fit goes through the pipe.
+    A tile's output box spans its input rows and columns / ``s`` plus a kernel window
+    (``cells`` output pixels); twice that for rotation and distortion, at most the output.
+    A result that does not fit (e.g. an ``s`` that does not describe the pixmap) goes
+    through the pipe.
     """
-    npix = max((c[1] - c[0]) * (c[3] - c[2] + 1) for c in chunks)
-    return int(2 * npix / min(s, 1.0) ** 2) + 4096
+    side = math.sqrt(cells)
+    box = max(((c[1] - c[0]) / s + side) * ((c[3] - c[2] + 1) / s + side) for c in chunks)
+    return int(min(nout, 2.0 * box + 1024))
 
 
-def _forked_tiles(work, chunks, nproc, take, cap):
+def _release_in_child(arrays) -> None:
+    """In a forked worker: drop its mappings of the caller's output pages (never read there).
+
+    Otherwise every output page the caller merges into while workers live is copied on
+    write (up to the outputs' size again).  ``MADV_DONTNEED`` on the whole pages inside
+    each array; it changes nothing for the caller.
+    """
+    import ctypes
+    import mmap
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover - no libc: the pages are copied instead
+        return
+    page = mmap.PAGESIZE
+    for a in arrays:
+        if a is None:
+            continue
+        start = -(-a.ctypes.data // page) * page
+        end = (a.ctypes.data + a.nbytes) // page * page
+        if end > start:
+            libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 4)
+
+
+def _forked_tiles(work, chunks, nproc, take, cap, outputs=()):
     """``take(work(chunk))`` for every chunk in order, with the work done in ``nproc`` forks.
 
     Worker ``w`` computes tiles ``w, w + nproc, ...`` in a forked copy of this process (the
-    inputs are shared copy-on-write: nothing is copied up front) and writes each tile's
-    sums into one of its ``_FORK_SLOTS`` slots of a shared anonymous mapping (``cap`` output
-    pixels each), then sends a short message; this process merges the tiles in order from
-    the slots, so the outputs are bit for bit those of one thread, and hands the slot back.
-    A result that does not fit a slot goes through the pipe instead.  Working set: one tile
-    per worker plus ``nproc · _FORK_SLOTS · 18 · cap`` bytes of slots.  An error in a worker
-    is raised here (as itself when it pickles); on any error or interrupt the workers are
-    killed; they are always reaped.
+    inputs are shared copy-on-write: nothing is copied up front; its mappings of the
+    ``outputs`` arrays are dropped at once) and writes each tile's sums into one of its
+    ``_FORK_SLOTS`` slots of a shared anonymous mapping (``cap`` output pixels each), then
+    sends a short message; this process merges the tiles in order from the slots, so the
+    outputs are bit for bit those of one thread, and hands the slot back.  A result that
+    does not fit a slot goes through the pipe instead.  Working set: one tile per worker
+    plus ``nproc · _FORK_SLOTS · 18 · cap`` bytes of slots.  An error in a worker is raised
+    here (the same exception with the worker's traceback as a note, or
+    :class:`_WorkerError` with it); a worker that dies is reported with its exit status;
+    on any error or interrupt the workers are killed.  SIGINT and SIGALRM are held back
+    while workers are forked and while they are reaped, so they are always reaped.
     """
     import mmap
     import multiprocessing
@@ -948,6 +1008,7 @@ def _forked_tiles(work, chunks, nproc, take, cap):
         )
 
     def worker(w, out, acks):
+        _release_in_child(outputs)
         _SCRATCH.bufs = {}
         for j, k in enumerate(range(w, len(chunks), nproc)):
             try:
@@ -955,7 +1016,7 @@ def _forked_tiles(work, chunks, nproc, take, cap):
             except BaseException as exc:
                 tb = traceback.format_exc()
                 try:
-                    pickle.dumps(exc)
+                    pickle.loads(pickle.dumps(exc))
                 except Exception:
                     exc = _WorkerError(f"drizzle worker process failed:\n{tb}")
                 out.send((k, "error", (exc, tb)))
@@ -974,37 +1035,44 @@ def _forked_tiles(work, chunks, nproc, take, cap):
             else:
                 out.send((k, "pipe", (res, nhit)))
 
-    readers, ackers, pids = [], [], []
+    hold = {signal.SIGINT, signal.SIGALRM}  # (KeyboardInterrupt, timeouts)
+    readers, ackers, pids, reaped = [], [], [], set()
     done = False
     try:
         for w in range(nproc):
             r, wr = multiprocessing.Pipe(duplex=False)
-            ar, aw = multiprocessing.Pipe(duplex=False)
-            with warnings.catch_warnings():  # (3.12+: fork with threads; ours run numpy only)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:  # the worker: never returns
-                code = 0
-                try:
-                    for c in (r, aw, *readers, *ackers):
-                        c.close()
-                    worker(w, wr, ar)
-                except BaseException:
-                    code = 1
-                finally:
-                    os._exit(code)
-            wr.close()
-            ar.close()
             readers.append(r)
+            ar, aw = multiprocessing.Pipe(duplex=False)
             ackers.append(aw)
-            pids.append(pid)
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, hold)
+            try:
+                pid = os.fork()
+                if pid == 0:  # the worker (SIGINT stays held: the caller kills it)
+                    code = 0
+                    try:
+                        for c in (*readers, *ackers):
+                            c.close()
+                        worker(w, wr, ar)
+                    except BaseException:
+                        code = 1
+                    finally:
+                        os._exit(code)
+                pids.append(pid)
+            finally:
+                wr.close()
+                ar.close()
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for k in range(len(chunks)):
             w = k % nproc
             try:
                 kk, kind, payload = readers[w].recv()
             except EOFError:
+                _, status = os.waitpid(pids[w], 0)
+                reaped.add(pids[w])
+                code = os.waitstatus_to_exitcode(status)
+                how = f"was killed by signal {-code}" if code < 0 else f"exited ({code})"
                 raise _WorkerError(
-                    f"drizzle worker process {pids[w]} ended without sending tile {k}"
+                    f"drizzle worker process {pids[w]} {how} before sending tile {k}"
                 ) from None
             if kind == "error":
                 exc, tb = payload
@@ -1020,18 +1088,27 @@ def _forked_tiles(work, chunks, nproc, take, cap):
                 pos = vpos[:n]
                 take(((box, vsw[:n], vswd[:n], pos, vtouched[:n] if signed else pos), nhit))
                 del vsw, vswd, vpos, vtouched, pos
-            # the worker reads one ack per tile from its _FORK_SLOTS-th on, whatever its kind
+            # the worker reads one ack per tile from its _FORK_SLOTS-th on, whatever its kind;
+            # one that has failed or died is gone (its error or end is read next, in order)
             if k + nproc * _FORK_SLOTS < len(chunks):
-                ackers[w].send_bytes(b"")
+                with contextlib.suppress(OSError):
+                    ackers[w].send_bytes(b"")
         done = True
     finally:
-        for c in readers + ackers:
-            c.close()
-        for pid in pids:
-            if not done:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, hold)
+        try:
+            for c in readers + ackers:
+                c.close()
+            for pid in pids:
+                if pid in reaped:
+                    continue
+                if not done:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         with contextlib.suppress(BufferError):  # views still referenced (an error's frames)
             shm.close()  # else the mapping goes with the last view
 

@@ -336,3 +336,16 @@ def test_fast_paths_equal_the_general_path(kernel, scale, pixfrac):
     np.testing.assert_allclose(a.out_img, b.out_img, rtol=1e-5, atol=1e-6, equal_nan=True)
     np.testing.assert_allclose(a.out_wht, b.out_wht, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(a.out_ctx, b.out_ctx)
+
+
+def test_wht_scale_that_is_zero_in_float32_is_refused():
+    """C refuses a zero weight scale; 1e-46 is zero once the weights are formed in float32."""
+    y, x = np.indices((10, 10), dtype=float)
+    pm = np.dstack([x + 1, y + 1])
+    d = Drizzle(out_shape=(12, 12))
+    with pytest.raises(DitherlabValueError, match=r"wht_scale=1e-46 is 0 in float32"):
+        d.add_image(np.ones((10, 10)), 1.0, pm, wht_scale=1e-46)
+    with pytest.raises(DitherlabValueError, match=r"wht_scale=1e-46"):
+        d.add_prepared(prepare(pm, (12, 12)), np.ones((10, 10)), 1.0, wht_scale=1e-46)
+    d.add_image(np.ones((10, 10)), 1.0, pm, wht_scale=1e-44)  # a float32 subnormal: fine
+    assert d.out_wht.max() > 0

@@ -88,7 +88,7 @@ def test_forked_workers_give_one_threads_result_bit_for_bit(
 @pytest.mark.parametrize("capacity", [1, 150])
 def test_results_too_large_for_a_slot_go_through_the_pipe(monkeypatch, many_tiles, forks, capacity):
     ref, _ = _run("square", 0.5, 2, monkeypatch, fork=False)
-    monkeypatch.setattr(R, "_slot_capacity", lambda chunks, s: capacity)
+    monkeypatch.setattr(R, "_slot_capacity", lambda *args: capacity)
     got, _ = _run("square", 0.5, 2, monkeypatch, fork=True)
     assert forks
     np.testing.assert_array_equal(got.out_img, ref.out_img)
@@ -138,17 +138,77 @@ def test_an_error_in_a_worker_is_raised_with_its_traceback(
     _no_children_left()
 
 
-def test_a_worker_that_dies_is_reported(monkeypatch, many_tiles, forks):
+@pytest.mark.parametrize(
+    ("how", "match"), [("exit", r"exited \(3\) before sending tile"), ("kill", "signal 9")]
+)
+def test_a_worker_that_dies_is_reported(monkeypatch, many_tiles, forks, how, match):
     real = R._chunk_sums
 
     def dies(*args):
         if args[9][0] >= 10:
-            os._exit(3)
+            if how == "exit":
+                os._exit(3)
+            os.kill(os.getpid(), 9)  # as the OOM killer would
         return real(*args)
 
     monkeypatch.setattr(R, "_chunk_sums", dies)
-    with pytest.raises(R._WorkerError, match="ended without sending tile"):
+    with pytest.raises(R._WorkerError, match=match):
         _run("square", 1.0, 2, monkeypatch, fork=True)
+    _no_children_left()
+
+
+def test_a_late_worker_error_is_not_masked_by_the_acks(monkeypatch, many_tiles, forks):
+    """A worker fails after its first tiles while merges are slow: its own error comes back."""
+    import time
+
+    _fail_in_tile(monkeypatch, ValueError("the real error"), first_row=25)
+    real_merge = R._merge_box
+
+    def slow(*args, **kwargs):
+        time.sleep(0.01)
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(R, "_merge_box", slow)
+    with pytest.raises(ValueError, match="the real error"):
+        _run("square", 1.0, 2, monkeypatch, fork=True)
+    _no_children_left()
+
+
+class _TwoArgs(Exception):  # pickles, but cannot be rebuilt from its args
+    def __init__(self, a, b):
+        super().__init__(f"{a}/{b}")
+
+
+def test_an_exception_that_does_not_unpickle_comes_back_with_its_traceback(
+    monkeypatch, many_tiles, forks
+):
+    _fail_in_tile(monkeypatch, _TwoArgs(1, 2))
+    with pytest.raises(R._WorkerError, match="_TwoArgs: 1/2"):
+        _run("square", 1.0, 2, monkeypatch, fork=True)
+    _no_children_left()
+
+
+def test_workers_do_not_copy_the_outputs(monkeypatch, many_tiles):
+    """The workers drop their mappings of the outputs (the caller's merges copy no page)."""
+    real = R._release_in_child
+
+    def spy(arrays):  # runs in the worker: report through a pipe
+        real(arrays)
+        first = [float(a.reshape(-1)[len(a.reshape(-1)) // 2]) for a in arrays]
+        os.write(w_fd, repr(first).encode())
+
+    r_fd, w_fd = os.pipe()
+    monkeypatch.setattr(R, "_release_in_child", spy)
+    monkeypatch.setattr(R, "_USE_FORK", True)
+    shape = (300, 300)
+    pm = make_pixmap(shape, angle=10.0)
+    d = Drizzle(out_shape=out_shape_for(pm), n_threads=2, fillval=5.0)
+    d.add_image(np.ones(shape, np.float32), 1.0, pm)
+    os.close(w_fd)
+    with os.fdopen(r_fd) as f:
+        dropped = f.read()
+    # in the workers the middle pixel of out_img (fill 5.0 there) reads 0: dropped pages
+    assert dropped.count("[0.0") == 2, dropped
     _no_children_left()
 
 
@@ -171,3 +231,16 @@ def test_a_failing_merge_kills_and_reaps_the_workers(monkeypatch, many_tiles, fo
     monkeypatch.setattr(R, "_merge_box", real)
     d, _ = _run("square", 1.0, 2, monkeypatch, fork=True)
     assert np.nanmax(d.out_wht) > 0
+
+
+def test_the_environment_can_keep_threads():
+    import subprocess
+    import sys
+
+    code = "import ditherlab.drizzle._resample as R; print(R._USE_FORK)"
+    env = {**os.environ, "DITHERLAB_DRIZZLE_FORK": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+    env["DITHERLAB_DRIZZLE_FORK"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
