@@ -852,8 +852,14 @@ class Drizzle:
         if not fast and _fork_workers(nthreads, len(chunks)):
             if self._kernel == "gaussian" and not self._legacy:
                 import scipy.special  # noqa: F401  (once here, not in every worker)
+            # slot size from the pixmap's own scale too: square users often leave
+            # pixel_scale_ratio at 1 (it only sizes the other kernels)
+            try:
+                s_box = min(s, estimate_pixel_scale_ratio(pixmap))
+            except DitherlabValueError:
+                s_box = s
             cap = _slot_capacity(
-                chunks, s, _cells(self._kernel, pixfrac, s), out_shape[0] * out_shape[1]
+                chunks, s_box, _cells(self._kernel, pixfrac, s), out_shape[0] * out_shape[1]
             )
             # outputs the workers never read (all but self-referential calls): their pages
             # are dropped in the workers, so that merging does not copy them
