@@ -1436,6 +1436,17 @@ def _fast_chunk(
         # 1-D overlaps of the box [c - half, c + half] with the window pixels, all at once
         # (few, long numpy calls: the workers share the GIL with the merging thread)
         def overlaps(c, c0_, c1w, g, full):
+            if full and g >= 3:
+                # every window is exactly g pixels: the box [c - h, c + h] starts in the
+                # first, ends in the last and covers the ones between; the same float
+                # operations as the general formula below, without the (g, m) min/max
+                v = np.empty((g, c.size))
+                first = c0_ - 0.5  # left edge of the first pixel, then its right edge
+                first += 1.0
+                np.subtract(first, c - half, out=v[0])
+                v[1:-1] = 1.0
+                np.subtract(c + half, c0_ + (g - 1.5), out=v[-1])  # from the last left edge
+                return v
             e = c0_[None, :] + (np.arange(g) - 0.5)[:, None]  # left edges, (g, m)
             v = np.minimum(c + half, e + 1.0)
             v -= np.maximum(c - half, e)

@@ -83,10 +83,14 @@ def test_matches_c_drizzle_partly_outside(kernel, origin):
 
 
 @pytest.mark.parametrize("kernel", ["turbo", "point"])
-@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("scale", [1 / 3, 0.5, 1.0, 2.0])
 @pytest.mark.parametrize("tiny_tiles", [False, True])
-def test_matches_c_drizzle_fast_paths(monkeypatch, kernel, scale, tiny_tiles):
-    """The point/turbo fast path (clean tiles: all inside, finite, no weight map)."""
+@pytest.mark.parametrize("pixfrac", [0.9, 1.0])
+def test_matches_c_drizzle_fast_paths(monkeypatch, kernel, scale, tiny_tiles, pixfrac):
+    """The point/turbo fast path (clean tiles: all inside, finite, no weight map).
+
+    pixfrac 1 at s = 1/2 and 1/3: turbo windows of exactly 3 and 4 pixels everywhere.
+    """
     from ditherlab.drizzle import _resample as R
 
     rng = np.random.default_rng(zlib.crc32(f"fast {kernel} {scale}".encode()))
@@ -100,9 +104,10 @@ def test_matches_c_drizzle_fast_paths(monkeypatch, kernel, scale, tiny_tiles):
     calls = []
     fast = R._fast_chunk
     monkeypatch.setattr(R, "_fast_chunk", lambda *a: calls.append(r := fast(*a)) or r)
-    ours = _run(Drizzle, kernel, data, pm, out, pixfrac=0.9, pixel_scale_ratio=scale)
+    kw = {"pixfrac": pixfrac, "pixel_scale_ratio": scale}
+    ours = _run(Drizzle, kernel, data, pm, out, **kw)
     assert sum(r is not None for r in calls) >= (10 if tiny_tiles else 1)
-    ref = _run(cdriz.Drizzle, kernel, data, pm, out, pixfrac=0.9, pixel_scale_ratio=scale)
+    ref = _run(cdriz.Drizzle, kernel, data, pm, out, **kw)
     _assert_same(ours, ref)
 
 
