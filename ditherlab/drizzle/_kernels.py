@@ -215,7 +215,7 @@ def _areas_2x2(x, y, total):
     py = [np.maximum(v, 0.0) for v in y]
     pxb = px[1:] + px[:1]
     pyb = py[1:] + py[:1]
-    # the accumulators live in the result's cells (three arrays fewer in the working set):
+    # the accumulators live in the result's cells (no copies into it at the end):
     # q = area in x <= 0, y <= 0 (cell (0, 0)), by = area in y <= 0, lx = area in x <= 0
     out = np.zeros((2, 2, n))
     q, by, lx = out[0, 0], out[0, 1], out[1, 0]
