@@ -438,17 +438,20 @@ class Drizzle:
                 "out_img/out_wht/out_ctx hold part of it; start a new Drizzle"
             )
 
+    #: What an add changes before merging (restored when it fails before its first merge).
+    _STATE = (
+        "_ctx_id",
+        "_texptime",
+        "_out_shape",
+        "_out_img",
+        "_out_wht",
+        "_out_ctx",
+        "_fill_pending",
+    )
+
     def _state(self) -> tuple:
-        """What an add changes before merging (references: the arrays are not copied)."""
-        return (
-            self._ctx_id,
-            self._texptime,
-            self._out_shape,
-            self._out_img,
-            self._out_wht,
-            self._out_ctx,
-            self._fill_pending,
-        )
+        """The values of :attr:`_STATE` (references: the arrays are not copied)."""
+        return tuple(getattr(self, name) for name in self._STATE)
 
     def _failed(self, state: tuple, gate: _MergeGate, exc: BaseException) -> None:
         """An add failed: undo it if nothing was merged yet, else mark the outputs spoiled.
@@ -460,15 +463,8 @@ class Drizzle:
         if gate.close():
             self._spoiled = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         else:
-            (
-                self._ctx_id,
-                self._texptime,
-                self._out_shape,
-                self._out_img,
-                self._out_wht,
-                self._out_ctx,
-                self._fill_pending,
-            ) = state
+            for name, value in zip(self._STATE, state, strict=True):
+                setattr(self, name, value)
 
     # ------------------------------------------------------------------ public
     def add_image(

@@ -32,3 +32,13 @@ def out_shape_for(pixmap, margin=3):
         int(np.ceil(np.nanmax(pixmap[..., 1]))) + margin,
         int(np.ceil(np.nanmax(pixmap[..., 0]))) + margin,
     )
+
+
+def noisy_inputs(shape, seed):
+    """float32 data (2 % NaN) and weights in [0.5, 2] (10 % zero), fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(5, 1, shape).astype(np.float32)
+    data[rng.uniform(size=shape) < 0.02] = np.nan
+    weight = rng.uniform(0.5, 2, shape).astype(np.float32)
+    weight[rng.uniform(size=shape) < 0.1] = 0.0
+    return data, weight

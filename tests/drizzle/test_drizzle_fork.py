@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from _drizzle_cases import make_pixmap, out_shape_for
+from _drizzle_cases import make_pixmap, noisy_inputs, out_shape_for
 
 from ditherlab.drizzle import Drizzle
 from ditherlab.drizzle import _resample as R
@@ -40,22 +40,13 @@ def _no_children_left():
         os.waitpid(-1, os.WNOHANG)
 
 
-def _inputs(shape, seed=4):
-    rng = np.random.default_rng(seed)
-    data = rng.normal(5, 1, shape).astype(np.float32)
-    data[rng.uniform(size=shape) < 0.02] = np.nan
-    weight = rng.uniform(0.5, 2, shape).astype(np.float32)
-    weight[rng.uniform(size=shape) < 0.1] = 0.0
-    return data, weight
-
-
 def _run(kernel, scale, n_threads, monkeypatch, fork):
     monkeypatch.setattr(R, "_USE_FORK", fork)
     shape = (45, 60)
     pm = make_pixmap(shape, angle=23.0, scale=scale, shift=(0.3, -0.2), quad=0.8)
     out = out_shape_for(pm)
     out = (out[0] - 5, out[1] - 4)  # part of the image falls outside the output
-    data, weight = _inputs(shape)
+    data, weight = noisy_inputs(shape, 4)
     pf = 1.0 if kernel.startswith("lanczos") else 0.7
     d = Drizzle(kernel=kernel, out_shape=out, n_threads=n_threads, max_ctx_id=1)
     res = [

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from _drizzle_cases import make_pixmap, out_shape_for
+from _drizzle_cases import make_pixmap, noisy_inputs, out_shape_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,15 +17,6 @@ from ditherlab.drizzle import Drizzle
 from ditherlab.drizzle import _resample as R
 
 KERNELS = ["square", "turbo", "point", "gaussian", "lanczos3", "tophat"]
-
-
-def _inputs(shape, seed):
-    rng = np.random.default_rng(seed)
-    data = rng.normal(5, 1, shape).astype(np.float32)
-    data[rng.uniform(size=shape) < 0.02] = np.nan
-    weight = rng.uniform(0.5, 2, shape).astype(np.float32)
-    weight[rng.uniform(size=shape) < 0.1] = 0.0
-    return data, weight
 
 
 def _drizzle(kernel, pm, out, data, weight, scale, **kw):
@@ -47,7 +38,7 @@ def test_many_small_tiles_equal_one_tile(monkeypatch, kernel, scale, n_threads):
     pm = make_pixmap(shape, angle=17.0, scale=scale, shift=(0.3, -0.2), quad=0.8)
     out = out_shape_for(pm)
     out = (out[0] - 6, out[1] - 4)  # part of the image falls outside the output
-    data, weight = _inputs(shape, 3)
+    data, weight = noisy_inputs(shape, 3)
     whole, res_whole = _drizzle(kernel, pm, out, data, weight, scale, n_threads=n_threads)
     monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 40)
     monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
@@ -105,7 +96,7 @@ def test_fill_value_holds_wherever_weight_is_zero(kernel):
     shape = (30, 30)
     pm = make_pixmap(shape, angle=30.0, scale=0.7)
     out = out_shape_for(pm)
-    data, weight = _inputs(shape, 5)
+    data, weight = noisy_inputs(shape, 5)
     for fill in (-7.0, 0.0):
         d = Drizzle(kernel=kernel, out_shape=out, fillval=fill)
         for k in range(3):
