@@ -52,7 +52,7 @@ def test_fractional_steps_are_refused(n, sx, sy):
         return
     with pytest.raises(DitherlabValueError, match="must be whole pixels"):
         subpixel(n, step=(sx, sy))
-    with pytest.raises(DitherlabValueError, match="secondary_step=.*whole pixels"):
+    with pytest.raises(DitherlabValueError, match=r"secondary_step=.*whole pixels"):
         subpixel(n, secondary_step=(sx, sy))
     if not sx.is_integer():
         with pytest.raises(DitherlabValueError, match="whole pixels"):
