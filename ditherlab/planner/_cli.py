@@ -208,7 +208,17 @@ def pattern_from_args(args: argparse.Namespace):
         for part in parts:
             check_pattern_aperture(part, aperture, allow_mismatch=args.allow_mismatch)
     if len(parts) == 2:
-        pattern = pattern.cross(parts[1])
+        if parts[0].frame != parts[1].frame:
+            if aperture is None:
+                raise DitherlabValueError(
+                    f"{what}: one pattern is in pixels, the other in POS TARG arcsec; give "
+                    "--aperture to combine them"
+                )
+            from ditherlab.planner.apertures import get_aperture
+
+            ap = get_aperture(aperture)  # pixel steps as POS TARGs at the reference pixel
+            parts = [p if p.frame == "postarg" else ap.postarg_offsets(p) for p in parts]
+        pattern = parts[0].cross(parts[1])
     return pattern
 
 
