@@ -116,11 +116,13 @@ DETECTOR_PRESETS: dict[tuple[str, str], DetectorPreset] = {
         "ACS/SBC", 0.0, 0.0, 1.2e-5, 1024 * 1024, 102.0, 42.0,
         sources="ACS IHB Table 8.2",
     ),
-    # UVIS: CR flux "comparable to ... ACS" (WFC3 IHB §6.10.2); 2.1 min per full-frame
-    # exposure, as in the HST Primer's worked WFC3 example (Appendix A.5, Table A.17)
+    # UVIS: CR flux "comparable to ... ACS" (WFC3 IHB §6.10.2); 2.6 min for the first
+    # exposure (filter, set-up, read-out) and 2.1 min for each later one (read-out), as in
+    # WFC3 IHB §10.4 Table 10.4 (and the HST Primer's WFC3 example, App. A.5 Table A.17).
+    # UVIS buffer dumps for many short exposures (WFC3 IHB §10.4 example 2) are not modelled.
     ("WFC3", "UVIS"): DetectorPreset(
-        "WFC3/UVIS", 0.02 / 1000.0, 3.1, 0.003, 4096 * 2051, 126.0, 126.0,
-        sources="WFC3 IHB §6.10.2 (CRs); HST Primer App. A.5 Table A.17 (2.1 min/exposure)",
+        "WFC3/UVIS", 0.02 / 1000.0, 3.1, 0.003, 4096 * 2051, 156.0, 126.0,
+        sources="WFC3 IHB §6.10.2 (CRs) and §10.4 Table 10.4 (2.6 min first, 2.1 min later)",
     ),
     # IR: cosmic rays are removed by up-the-ramp fitting in calwf3 (none lost);
     # 1.0 min per exposure (HST Primer App. A.5 Table A.16)

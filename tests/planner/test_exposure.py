@@ -208,3 +208,13 @@ def test_split_cli_presets_and_orbit(capsys):
     assert [float(r[1]) for r in rows] == [2610.0, 1220.0, 756.7, 525.0]
     assert main(["split", "--visibility", "50"]) == 2
     assert "--visibility needs --orbit" in capsys.readouterr().err
+
+
+def test_wfc3_ihb_orbit_example_reproduced():
+    from ditherlab.planner import pack_orbit
+
+    # WFC3 IHB §10.4 Table 10.4 (example 1): guide-star acquisition 6.5 min, UVIS overhead
+    # 2.6 min (first) and 2.1 min (second), a < 1.25" dither, two 20-min exposures: 51.5 min.
+    # The handbook charges 0.3 min for the small move; ditherlab 20 s (COS IHB Table 9.2).
+    t = pack_orbit("wfc3-uvis", [2], visibility=51.5 * 60, step=0.1)
+    assert float(t["exptime"][0]) == pytest.approx(20 * 60, abs=1.0)
