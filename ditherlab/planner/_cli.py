@@ -95,6 +95,8 @@ def _need(args: argparse.Namespace, flag: str, spec: str, *names: str) -> None:
 
 
 def _subpixel_from_args(key: str, flag: str, args: argparse.Namespace):
+    import numpy as np
+
     from ditherlab import planner
 
     n = int(key)
@@ -104,6 +106,11 @@ def _subpixel_from_args(key: str, flag: str, args: argparse.Namespace):
             " points"
         )
     kw = {"step": _step_pair(args.step, (3, 3))}
+    if not all(float(v).is_integer() or not np.isfinite(v) for v in kw["step"]):
+        raise DitherlabValueError(
+            f"--step {' '.join(f'{v:g}' for v in args.step)}: the sub-pixel families take "
+            "whole-pixel steps (the family fixes the phases; use a POS TARG file for others)"
+        )
     used = {"step"}
     if n in (6, 8, 9):
         used.add("secondary_step")
@@ -205,8 +212,14 @@ def pattern_from_args(args: argparse.Namespace):
         )
     aperture = getattr(args, "aperture", None)
     if aperture is not None:
-        for part in parts:
-            check_pattern_aperture(part, aperture, allow_mismatch=args.allow_mismatch)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for part in parts:
+                check_pattern_aperture(part, aperture, allow_mismatch=args.allow_mismatch)
+        for w in caught:  # one line each, like the errors
+            print(f"ditherlab {args.command}: warning: {w.message}", file=sys.stderr)
     if len(parts) == 2:
         if parts[0].frame != parts[1].frame:
             if aperture is None:
@@ -222,10 +235,16 @@ def pattern_from_args(args: argparse.Namespace):
     return pattern
 
 
-def _aperture(name: str | None):
+def _aperture(name: str | None, flag: str = "--aperture"):
+    from ditherlab.errors import ApertureNotFoundError
     from ditherlab.planner.apertures import get_aperture
 
-    return None if name is None else get_aperture(name)
+    if name is None:
+        return None
+    try:
+        return get_aperture(name)
+    except ApertureNotFoundError as exc:
+        raise ApertureNotFoundError(f"{flag} {name}: {exc}") from None
 
 
 def _check_plot_format(path: str) -> str:
@@ -367,7 +386,8 @@ def _split_settings(args: argparse.Namespace) -> dict:
     """split_table keywords: the preset's numbers, replaced by any option given."""
     from ditherlab import planner
 
-    preset = planner.detector_preset(args.aperture or "wfpc2")
+    name = args.aperture or "wfpc2"
+    preset = planner.detector_preset(name if name.lower() == "wfpc2" else _aperture(name))
     given = {
         "cr_rate": None if args.cr_rate is None else args.cr_rate / 1000.0 / 100.0,
         "read_noise": args.read_noise,

@@ -171,6 +171,8 @@ def detector_preset(name: Any) -> DetectorPreset:
 
     if isinstance(name, DetectorPreset):
         return name
+    if hasattr(name, "instrument") and hasattr(name, "detector"):  # an Aperture
+        name = name.name
     if not isinstance(name, str):
         raise DitherlabTypeError(f"preset={name!r} must be an aperture name (a string)")
     if name.strip().lower() == "wfpc2":

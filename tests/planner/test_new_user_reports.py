@@ -2,7 +2,6 @@
 
 import csv
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from ditherlab.errors import (
     FileFormatError,
 )
 from ditherlab.planner import (
+    check_pattern_aperture,
     cr_loss_fraction,
     postarg_table,
     read_postargs,
@@ -111,7 +111,7 @@ def test_rounding_tolerance_in_pixels():
 
 def test_fractional_step_is_refused(capsys):
     err = one_line_error(capsys, "plan", "--pattern", "4", "--step", "0.5", "0.5")
-    assert "step=(0.5, 0.5) must be whole pixels" in err
+    assert "--step 0.5 0.5: the sub-pixel families take whole-pixel steps" in err
 
 
 def test_table_for_another_camera_is_refused(capsys, tmp_path):
@@ -120,20 +120,27 @@ def test_table_for_another_camera_is_refused(capsys, tmp_path):
     err = one_line_error(capsys, "plan", "--pattern", ir_table, "--aperture", "acs-wfc")
     assert "IIRFIX (WFC3/IR)" in err
     assert "--allow-mismatch" in err
-    with pytest.warns(DitherlabWarning, match="made for IIRFIX"):
-        code, _, _ = run(
-            capsys, "plan", "--pattern", ir_table, "--aperture", "acs-wfc", "--allow-mismatch"
-        )
+    code, _, err = run(
+        capsys, "plan", "--pattern", ir_table, "--aperture", "acs-wfc", "--allow-mismatch"
+    )
     assert code == 0
+    assert err.startswith("ditherlab plan: warning: pattern '4-point box' was made for IIRFIX")
+    assert err.count("\n") == 1
     # the same camera through another aperture: a warning, not an error
     wfc1 = tmp_path / "wfc1.csv"
     write_postargs(subpixel(4), wfc1, aperture="JWFC1FIX")
-    with pytest.warns(DitherlabWarning, match="written for aperture JWFC1FIX, used here with"):
-        assert run(capsys, "plan", "--pattern", wfc1, "--aperture", "acs-wfc")[0] == 0
+    code, _, err = run(capsys, "plan", "--pattern", wfc1, "--aperture", "acs-wfc")
+    assert code == 0
+    assert "warning: the pattern was written for aperture JWFC1FIX, used here with JWFC" in err
     # the same aperture: silent
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert run(capsys, "plan", "--pattern", wfc1, "--aperture", "JWFC1FIX")[0] == 0
+    code, _, err = run(capsys, "plan", "--pattern", wfc1, "--aperture", "JWFC1FIX")
+    assert code == 0
+    assert err == ""
+    # the library call warns through the warnings module
+    with pytest.warns(DitherlabWarning, match="same camera"):
+        check_pattern_aperture(read_postargs(wfc1), "acs-wfc")
+    with pytest.raises(DitherlabValueError, match="allow_mismatch=True"):
+        check_pattern_aperture(read_postargs(ir_table), "acs-wfc1")
 
 
 @pytest.mark.parametrize("command", ["plan", "simulate"])
