@@ -13,11 +13,13 @@ __all__ = ["pattern_from_args", "register"]
 
 _PATTERN_HELP = """\
 pattern to plan: an integer N in {2,3,4,6,8,9} (the sub-pixel family, see --step);
-a named STScI pattern (e.g. ACS-WFC-DITHER-BOX; `ditherlab patterns` lists them);
+a named STScI pattern (e.g. ACS-WFC-DITHER-BOX; `ditherlab patterns` lists them;
+--npoints/--point-spacing/--line-spacing/--orient/--angle/--center change its APT values);
 'line' or 'box' (APT LINE/BOX from --npoints/--point-spacing/--line-spacing/--orient/--angle);
 'subline' (one-axis sub-pixel line, --npoints, --step, --axis);
 'hotpixel' (integer-only dither, --npoints, --step);
-or the path of a POS TARG table (.txt/.apt/.ecsv/.csv/.json)"""
+or the path of a POS TARG table (.txt/.apt/.ecsv/.csv/.json).
+Options the pattern does not use are refused."""
 
 
 def add_pattern_arguments(p: argparse.ArgumentParser) -> None:
@@ -547,7 +549,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "0.05 px or merges two exposures",
     )
     p.set_defaults(func=_cmd_plan)
+    _register_lists(sub)
+    _register_split(sub)
 
+
+def _register_lists(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser(
         "patterns",
         help="list the named STScI patterns",
@@ -555,7 +561,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("-v", "--verbose", action="store_true", help="add purpose and source")
     q.set_defaults(func=_cmd_patterns)
+    r = sub.add_parser(
+        "apertures",
+        help="list the built-in apertures",
+        description="List the built-in HST apertures (SIAF names and aliases).",
+    )
+    r.set_defaults(func=_cmd_apertures)
 
+
+def _register_split(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser(
         "split",
         help="S/N, cosmic-ray loss and overhead for N = 1 … 9 exposures",
@@ -614,10 +628,3 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--orbit (moves only), the preset's with --orbit",
     )
     sp.set_defaults(func=_cmd_split)
-
-    r = sub.add_parser(
-        "apertures",
-        help="list the built-in apertures",
-        description="List the built-in HST apertures (SIAF names and aliases).",
-    )
-    r.set_defaults(func=_cmd_apertures)
