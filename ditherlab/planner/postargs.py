@@ -110,7 +110,8 @@ def postarg_table(
         Round the POS TARGs to this many decimal places (as written to APT).
     force : bool, optional
         Accept a rounding that changes the pattern: one that moves any exposure by more
-        than :data:`ROUNDING_TOLERANCE_PX` at ``at`` (checked when an aperture is given)
+        than :data:`ROUNDING_TOLERANCE_PX` (at ``at`` on ``aperture``; without one, on the
+        camera a named pattern was made for, else in WFC3/IR's 0.135″ pixels, the largest)
         or makes two different exposures identical.  Default False: refuse.
 
     Returns
@@ -168,9 +169,41 @@ def postarg_table(
     if decimals is not None:
         meta["decimals"] = decimals
         if not force:
-            _check_rounding(exact.offsets, offsets, decimals, meta.get("rounding_px"), ap)
+            if ap is None:
+                ap_check = _camera_aperture(written)
+                if ap_check is not None:  # a named pattern: check on its own camera
+                    moved = ap_check.pixel_offsets(written).offsets
+                    ref = ap_check.pixel_offsets(exact).offsets
+                    rounding = float(np.max(np.hypot(*(moved - ref).T)))
+                    _check_rounding(exact.offsets, offsets, decimals, rounding, ap_check)
+                else:
+                    _check_rounding(exact.offsets, offsets, decimals, None, None)
+            else:
+                _check_rounding(exact.offsets, offsets, decimals, meta.get("rounding_px"), ap)
     t.meta.update(meta)
     return t
+
+
+#: The aperture on which a named pattern's rounding is checked when none is given.
+_CAMERA_APERTURE = {
+    "ACS/WFC": "JWFC",
+    "ACS/HRC": "JHRCFIX",
+    "ACS/SBC": "JSBCFIX",
+    "WFC3/UVIS": "IUVIS",
+    "WFC3/IR": "IIRFIX",
+    "WFPC2": "UPC1FIX",  # the finer of WFPC2's two scales
+}
+#: With no aperture known at all, a rounding is refused if it moves an exposure by more
+#: than the tolerance in the largest built-in HST pixel (WFC3/IR, 0.1354″ in x): that is
+#: too much on every camera.
+_LARGEST_PIXEL_ARCSEC = 0.1354
+
+
+def _camera_aperture(pattern: Pattern):
+    from ditherlab.planner.checks import pattern_camera
+
+    name = _CAMERA_APERTURE.get(pattern_camera(pattern) or "")
+    return None if name is None else _resolve_aperture(name)
 
 
 def _check_rounding(exact, rounded, decimals, rounding_px, ap) -> None:
@@ -181,6 +214,13 @@ def _check_rounding(exact, rounded, decimals, rounding_px, ap) -> None:
             f"moves an exposure by {rounding_px:.3g} px on {ap.name} "
             f"(more than {ROUNDING_TOLERANCE_PX} px)"
         )
+    elif ap is None:
+        moved = float(np.max(np.hypot(*(np.asarray(rounded) - exact).T)))
+        if moved > ROUNDING_TOLERANCE_PX * _LARGEST_PIXEL_ARCSEC:
+            problems.append(
+                f"moves an exposure by {moved:.3g}″, more than {ROUNDING_TOLERANCE_PX} px "
+                "even of WFC3/IR's large pixels"
+            )
     n_exact = len(np.unique(exact, axis=0))
     n_rounded = len(np.unique(rounded, axis=0))
     if n_rounded < n_exact:

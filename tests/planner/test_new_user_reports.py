@@ -107,6 +107,17 @@ def test_rounding_tolerance_in_pixels():
         postarg_table(box, "acs-wfc", decimals=2)
     # on IR pixels (0.13") 2 decimals stay below 0.05 px
     assert postarg_table(box, "wfc3-ir", decimals=2).meta["rounding_px"] < 0.05
+    # without an aperture a named pattern is checked on its own camera
+    with pytest.raises(DitherlabValueError, match="on JWFC"):
+        postarg_table(standard_pattern("ACS-WFC-DITHER-BOX"), decimals=2)
+    assert len(postarg_table(standard_pattern("ACS-WFC-DITHER-BOX"), decimals=3)) == 4
+    # and any other POS TARG pattern against the largest HST pixel (WFC3/IR, 0.135")
+    from ditherlab.planner import Pattern
+
+    p = Pattern([[0, 0], [0.26, 0.1]], frame="postarg")
+    with pytest.raises(DitherlabValueError, match="even of WFC3/IR"):
+        postarg_table(p, decimals=1)  # 0.04" = 0.3 IR px
+    assert len(postarg_table(p, decimals=2)) == 2
 
 
 def test_fractional_step_is_refused(capsys):
