@@ -27,8 +27,10 @@ def _camera_of_aperture(ap: Any) -> str:
 def pattern_camera(pattern: Pattern) -> str | None:
     """The camera a pattern was made for (``"ACS/WFC"``, ``"WFC3/IR"``, …), if recorded.
 
-    From ``meta["instrument"]`` of a named pattern, else from the built-in aperture named
-    in ``meta["aperture"]``.  ``None`` when nothing is recorded or the aperture is unknown.
+    From ``meta["instrument"]`` of a named pattern (also when read back from ECSV/JSON),
+    else from the built-in aperture named in ``meta["aperture"]``, else from the pattern's
+    name if it is a catalog name (an APT text file keeps only that).  ``None`` when
+    nothing is recorded or known.
 
     Examples
     --------
@@ -43,6 +45,14 @@ def pattern_camera(pattern: Pattern) -> str | None:
     if isinstance(inst, str) and inst:
         return inst
     name = pattern.meta.get("aperture")
+    if not name and pattern.name:  # e.g. an APT text file that kept only the name
+        from ditherlab.errors import PatternNotFoundError
+        from ditherlab.planner.apt import standard_pattern_info
+
+        try:
+            return standard_pattern_info(pattern.name).instrument
+        except PatternNotFoundError:
+            return None
     if isinstance(name, str) and name:
         from ditherlab.planner.apertures import get_aperture
 

@@ -164,6 +164,14 @@ def test_acs_pattern_on_wfc3_ir_is_refused(capsys, tmp_path, command):
     assert not (tmp_path / "sim").exists()  # refused before any work
 
 
+@pytest.mark.parametrize("ext", ["ecsv", "json", "txt"])
+def test_named_pattern_read_back_keeps_its_camera(capsys, tmp_path, ext):
+    path = tmp_path / f"box.{ext}"
+    write_postargs(standard_pattern("ACS-WFC-DITHER-BOX"), path)  # no aperture recorded
+    err = one_line_error(capsys, "plan", "--pattern", path, "--aperture", "wfc3-uvis")
+    assert "made for ACS/WFC, not IUVIS (WFC3/UVIS)" in err
+
+
 def test_mixed_instrument_patterns_are_refused(capsys):
     err = one_line_error(
         capsys, "plan", "--pattern", "ACS-WFC-DITHER-LINE", "--secondary", "WFC3-IR-DITHER-LINE"
