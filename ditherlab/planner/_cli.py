@@ -206,7 +206,8 @@ def pattern_from_args(args: argparse.Namespace):
         what += f" --secondary {args.secondary}"
     _refuse_unused(args, used, what)
     cameras = {c for c in map(pattern_camera, parts) if c is not None}
-    if len(cameras) > 1 and not args.allow_mismatch:
+    allow = bool(getattr(args, "allow_mismatch", False))
+    if len(cameras) > 1 and not allow:
         raise DitherlabValueError(
             f"{what} mixes patterns of {' and '.join(sorted(cameras))}; the Phase II "
             "Proposal Instructions say not to mix instrument-specific patterns "
@@ -219,9 +220,10 @@ def pattern_from_args(args: argparse.Namespace):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for part in parts:
-                check_pattern_aperture(part, aperture, allow_mismatch=args.allow_mismatch)
+                check_pattern_aperture(part, aperture, allow_mismatch=allow)
+        command = getattr(args, "command", "plan")
         for w in caught:  # one line each, like the errors
-            print(f"ditherlab {args.command}: warning: {w.message}", file=sys.stderr)
+            print(f"ditherlab {command}: warning: {w.message}", file=sys.stderr)
     if len(parts) == 2:
         if parts[0].frame != parts[1].frame:
             if aperture is None:
