@@ -431,6 +431,10 @@ def _check_split_args(args: argparse.Namespace) -> None:
                 raise DitherlabValueError(f"{flag} needs --orbit")
     if args.visibility is not None and args.declination is not None:
         raise DitherlabValueError("--visibility and --declination exclude each other")
+    if args.visibility is not None and not args.visibility > 0:
+        raise DitherlabValueError(f"--visibility {args.visibility} must be > 0 (minutes)")
+    if args.declination is not None and not -90 <= args.declination <= 90:
+        raise DitherlabValueError(f"--declination {args.declination} must be within ±90°")
 
 
 def _cmd_split(args: argparse.Namespace) -> int:

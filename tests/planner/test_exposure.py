@@ -208,6 +208,10 @@ def test_split_cli_presets_and_orbit(capsys):
     assert [float(r[1]) for r in rows] == [2610.0, 1220.0, 756.7, 525.0]
     assert main(["split", "--visibility", "50"]) == 2
     assert "--visibility needs --orbit" in capsys.readouterr().err
+    assert main(["split", "--orbit", "--declination", "95"]) == 2
+    assert "--declination 95.0 must be within" in capsys.readouterr().err
+    assert main(["split", "--orbit", "--visibility", "10", "--aperture", "acs-wfc"]) == 2
+    assert "no exposure fits" in capsys.readouterr().err
 
 
 def test_wfc3_ihb_orbit_example_reproduced():
