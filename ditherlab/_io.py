@@ -10,7 +10,13 @@ from pathlib import Path
 
 from ditherlab.errors import OutputExistsError
 
-__all__ = ["atomic_path", "check_writable", "write_text_atomic", "write_with"]
+__all__ = [
+    "atomic_path",
+    "check_writable",
+    "write_all_or_nothing",
+    "write_text_atomic",
+    "write_with",
+]
 
 
 def check_writable(path: str | os.PathLike[str], overwrite: bool, name: str = "path") -> Path:
@@ -89,3 +95,67 @@ def write_with(
     with atomic_path(path, overwrite, name) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def write_all_or_nothing(
+    outputs: list[tuple[str, str | os.PathLike[str], Callable[[Path], None]]],
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write several command-line outputs so that either all of them appear or none does.
+
+    Every output is checked first (exists without ``--overwrite``, is a directory, its
+    directory missing or not writable: probed by creating the temporary file there), then
+    each ``writer(tmp_path)`` fills its temporary file, and only when all have succeeded
+    are they renamed into place.  Messages name the user's flag and path.
+
+    Parameters
+    ----------
+    outputs : list of (flag, path, writer)
+        ``flag`` is the option that named the file (``"-o"``, ``"--plot"``), for messages;
+        ``writer`` receives the (existing, empty) temporary path.
+    overwrite : bool, optional
+        Replace existing files (``--overwrite``).
+
+    Returns
+    -------
+    list of Path
+        The written files.
+    """
+    finals = []
+    for flag, path, _ in outputs:
+        p = Path(path)
+        if p.is_dir():
+            raise OutputExistsError(f"{flag} {str(p)!r} is a directory")
+        if p.exists() and not overwrite:
+            raise OutputExistsError(f"{flag} {str(p)!r} exists; pass --overwrite to replace it")
+        if not p.parent.is_dir():
+            raise FileNotFoundError(
+                f"{flag} {str(p)!r}: directory {str(p.parent)!r} does not exist"
+            )
+        if p.resolve() in [f.resolve() for f in finals]:
+            raise OutputExistsError(f"{flag} {str(p)!r} is named by two options")
+        finals.append(p)
+    tmps: list[Path] = []
+    try:
+        for (flag, _, _), final in zip(outputs, finals, strict=True):
+            try:
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{final.name}.", suffix=".part", dir=final.parent
+                )
+            except OSError as exc:
+                raise PermissionError(
+                    f"{flag} {str(final)!r}: cannot write in directory {str(final.parent)!r} "
+                    f"({exc.strerror})"
+                ) from None
+            os.close(fd)
+            tmps.append(Path(tmp))
+        for (_, _, writer), tmp in zip(outputs, tmps, strict=True):
+            writer(tmp)
+        for tmp, final in zip(tmps, finals, strict=True):
+            _set_mode(tmp, final)
+            os.replace(tmp, final)
+    finally:
+        for tmp in tmps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return finals

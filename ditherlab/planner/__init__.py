@@ -16,6 +16,7 @@ from ditherlab.planner.apt import (
     standard_pattern_info,
     standard_patterns,
 )
+from ditherlab.planner.checks import check_pattern_aperture, pattern_camera
 from ditherlab.planner.exposure import (
     SEED_WFPC2_CR_RATE,
     ccd_snr,
@@ -23,6 +24,15 @@ from ditherlab.planner.exposure import (
     move_overhead,
     pattern_overhead,
     split_table,
+)
+from ditherlab.planner.orbit import (
+    DETECTOR_PRESETS,
+    GUIDE_STAR_ACQUISITION,
+    GUIDE_STAR_REACQUISITION,
+    DetectorPreset,
+    detector_preset,
+    orbit_visibility,
+    pack_orbit,
 )
 from ditherlab.planner.patterns import (
     FRAMES,
@@ -35,18 +45,26 @@ from ditherlab.planner.patterns import (
 )
 from ditherlab.planner.postargs import (
     POSTARG_FORMATS,
+    ROUNDING_TOLERANCE_PX,
     format_apt,
+    postarg_format,
     postarg_table,
     read_postargs,
+    write_postarg_table,
     write_postargs,
 )
 
 __all__ = [
+    "DETECTOR_PRESETS",
     "FRAMES",
+    "GUIDE_STAR_ACQUISITION",
+    "GUIDE_STAR_REACQUISITION",
     "POSTARG_FORMATS",
+    "ROUNDING_TOLERANCE_PX",
     "SEED_WFPC2_CR_RATE",
     "SUBPIXEL_NPOINTS",
     "Aperture",
+    "DetectorPreset",
     "Pattern",
     "StandardPattern",
     "aperture_provenance",
@@ -54,16 +72,22 @@ __all__ = [
     "apt_line",
     "available_apertures",
     "ccd_snr",
+    "check_pattern_aperture",
     "cr_loss_fraction",
     "cross",
+    "detector_preset",
     "format_apt",
     "from_pysiaf",
     "get_aperture",
     "hot_pixel",
     "line",
     "move_overhead",
+    "orbit_visibility",
+    "pack_orbit",
     "parallel_offsets",
+    "pattern_camera",
     "pattern_overhead",
+    "postarg_format",
     "postarg_table",
     "read_postargs",
     "split_table",
@@ -71,5 +95,6 @@ __all__ = [
     "standard_pattern_info",
     "standard_patterns",
     "subpixel",
+    "write_postarg_table",
     "write_postargs",
 ]

@@ -902,6 +902,15 @@ _PYSIAF_INSTRUMENTS = {
     "roman": "Roman",
 }
 _HST_INSTRUMENTS = {"WFII": "WFPC2"}
+#: HST instrument names as users type them -> pysiaf's InstrName (all in Siaf("HST")).
+_HST_BY_USER_NAME = {
+    "acs": "ACS",
+    "wfc3": "WFC3",
+    "wfpc2": "WFII",
+    "stis": "STIS",
+    "cos": "COS",
+    "nicmos": "NICMOS",
+}
 
 
 def _import_pysiaf():
@@ -974,8 +983,11 @@ def from_pysiaf(name: str, instrument: str = "HST", *, shape: Any = None) -> Ape
     name : str
         SIAF aperture name, e.g. ``"JWFC1S2K"``, ``"NRCA1_FULL"``, ``"WFI01_FULL"``.
     instrument : str, optional
-        ``"HST"`` (default), a JWST instrument (``"NIRCam"``, ``"NIRISS"``, ``"MIRI"``,
-        ``"NIRSpec"``, ``"FGS"``) or ``"Roman"``.
+        ``"HST"`` (default) or an HST instrument name (``"ACS"``, ``"WFC3"``, ``"WFPC2"``,
+        ``"STIS"``, ``"COS"``, ``"NICMOS"``: all are read from pysiaf's ``Siaf("HST")``,
+        and the aperture must belong to that instrument), a JWST instrument
+        (``"NIRCam"``, ``"NIRISS"``, ``"MIRI"``, ``"NIRSpec"``, ``"FGS"`` — ``"FGS"`` is
+        JWST's) or ``"Roman"``.  Case-insensitive.
     shape : (int, int), optional
         ``(ny, nx)``; overrides the size taken from the SIAF or the chip.
 
@@ -994,13 +1006,15 @@ def from_pysiaf(name: str, instrument: str = "HST", *, shape: Any = None) -> Ape
     """
     if not isinstance(name, str):
         raise DitherlabTypeError(f"name={name!r} must be a string")
-    if not isinstance(instrument, str) or instrument.casefold() not in _PYSIAF_INSTRUMENTS:
+    key = instrument.casefold() if isinstance(instrument, str) else None
+    if key not in _PYSIAF_INSTRUMENTS and key not in _HST_BY_USER_NAME:
         raise DitherlabValueError(
-            f"instrument={instrument!r} is not one of "
-            "('HST', 'NIRCam', 'NIRISS', 'MIRI', 'NIRSpec', 'FGS', 'Roman')"
+            f"instrument={instrument!r} is not one of ('HST', 'ACS', 'WFC3', 'WFPC2', "
+            "'STIS', 'COS', 'NICMOS', 'NIRCam', 'NIRISS', 'MIRI', 'NIRSpec', 'FGS', 'Roman')"
         )
     _import_pysiaf()
-    inst = _PYSIAF_INSTRUMENTS[instrument.casefold()]
+    hst_instr = _HST_BY_USER_NAME.get(key)
+    inst = "HST" if hst_instr else _PYSIAF_INSTRUMENTS[key]
     if inst is None:
         raise DitherlabValueError(
             f"instrument={instrument!r}: name the JWST instrument, e.g. 'NIRCam'"
@@ -1017,6 +1031,12 @@ def from_pysiaf(name: str, instrument: str = "HST", *, shape: Any = None) -> Ape
                 f"name={name!r} is not an aperture of pysiaf.Siaf({inst!r}); {hint}".rstrip("; ")
             )
     a = siaf[name]
+    if hst_instr is not None and str(a.InstrName) != hst_instr:
+        owner = _HST_INSTRUMENTS.get(str(a.InstrName), str(a.InstrName))
+        raise DitherlabValueError(
+            f"name={name!r} is a {owner} aperture, not {instrument}: pass instrument="
+            f"{owner!r} (or 'HST')"
+        )
     if a.Sci2IdlDeg is None or a.V2Ref is None:
         raise DitherlabValueError(f"name={name!r}: pysiaf has no distortion polynomial for it")
     c_x, c_y = _coefficients(a, "X"), _coefficients(a, "Y")

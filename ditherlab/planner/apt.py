@@ -80,7 +80,7 @@ def apt_line(
 
     Examples
     --------
-    The ACS/WFC two-point line that spans the inter-chip gap (pre-Cycle 25 default):
+    The ACS/WFC line that spans the inter-chip gap (pre-Cycle 25 values, 3 points):
 
     >>> apt_line(3, 2.994, 85.27).offsets.round(3).tolist()
     [[0.0, 0.0], [0.247, 2.984], [0.494, 5.968]]
@@ -189,13 +189,18 @@ class StandardPattern:
         Where the parameters are published.
     published_postargs : tuple of (x, y), optional
         The POS TARG list printed in the source, when there is one (used by the tests).
-    status : {"published", "candidate"}
-        ``"published"``: parameters quoted from an STScI page.  ``"candidate"``:
-        geometry-consistent values (they give the documented pixel steps through the
-        SIAF at the detector centre) **not verified against the published table**;
-        override them with keyword arguments to :func:`standard_pattern`.
+    status : {"published", "partly published", "unconfirmed"}
+        ``"published"``: every parameter quoted from an STScI page.  ``"partly
+        published"``: some parameters quoted, the rest carried over (see ``note``).
+        ``"unconfirmed"``: geometry-consistent values (they give the documented pixel steps
+        through the SIAF at the detector centre) that could **not** be checked against
+        the published table; override them with keyword arguments to
+        :func:`standard_pattern`.
     note : str
         Caveats (inconsistencies in the source, unverified parameters).
+    epoch : str
+        Which APT cycles the values belong to (e.g. ``"Cycle 25+ (current default)"``,
+        ``"before Cycle 25"``).
     """
 
     name: str
@@ -212,6 +217,7 @@ class StandardPattern:
     published_postargs: tuple[tuple[float, float], ...] = ()
     status: str = "published"
     note: str = ""
+    epoch: str = ""
 
     def pattern(self, **overrides: Any) -> Pattern:
         """Build the pattern, optionally overriding APT parameters.
@@ -268,6 +274,7 @@ class StandardPattern:
             instrument=self.instrument,
             source=self.source,
             status=self.status,
+            epoch=self.epoch,
             overridden=sorted(overrides),
         )
         if self.note:
@@ -277,38 +284,60 @@ class StandardPattern:
 
 _ACS_DITH = "https://www.stsci.edu/hst/instrumentation/acs/proposing/dither-strategies"
 _WFPC2 = "WFPC2 dither page (stsci.edu/hst/wfpc2/analysis/wfpc2_dithers.html); P2PI 2006 §8.4.1"
-_CANDIDATE = (
-    "geometry-consistent, not verified against the published table (P2PI Table 7.3 / "
-    "WFC3 IHB C.2 were not available); override with keyword arguments"
+_P2PI_72 = "https://hst-docs.stsci.edu/hpiom/chapter-7-pointings-and-patterns/7-2-acs-patterns"
+_P2PI_73 = "https://hst-docs.stsci.edu/hpiom/chapter-7-pointings-and-patterns/7-3-wfc3-patterns"
+_UNCONFIRMED = (
+    "Unconfirmed: the pattern name is in P2PI §7.3 (12 WFC3 patterns) and WFC3 IHB App. C.2, "
+    "but their parameter table could not be read (searched Dec 2026); these values are "
+    "geometry-consistent (they give the listed pixel steps through the SIAF at the "
+    "detector centre). Override with keyword arguments."
 )
+_C25 = "Cycle 25+ (current APT default)"
+_PRE_C25 = "before Cycle 25"
+_ACS_PAGE = "current STScI ACS pattern page"
+_WFC3 = "WFC3 (2009+)"
 
 # fmt: off
 _CATALOG: tuple[StandardPattern, ...] = (
     StandardPattern(
-        "ACS-WFC-DITHER-LINE", "ACS/WFC", "LINE", 2, 2.994, 0.0, 85.27, 0.0, False,
+        "ACS-WFC-DITHER-LINE", "ACS/WFC", "LINE", 2, 3.034, 0.0, 85.27, 0.0, False,
+        "~5 × 60 px steps to span the WFC inter-chip gap (current APT default)",
+        f"{_P2PI_72} (Point_Spacing 3.034″ after the Cycle 25 WFC distortion revision)",
+        status="partly published", epoch=_C25,
+        note="Point_Spacing 3.034″ is the current APT default (P2PI §7.2, Cycle 25 "
+        "revision for the new WFC distortion solution). Its Pattern_Orient was not found "
+        "in a reachable source; the pre-Cycle 25 85.27° is kept. The pre-Cycle 25 "
+        "pattern is ACS-WFC-DITHER-LINE-PRE-C25.",
+    ),
+    StandardPattern(
+        "ACS-WFC-DITHER-LINE-PRE-C25", "ACS/WFC", "LINE", 2, 2.994, 0.0, 85.27, 0.0, False,
         "~5 × 60 px steps to span the WFC inter-chip gap (pre-Cycle 25 default; #11)",
         f"{_ACS_DITH}/acs-wfc-dither-line (archived ACS-WFC-DITHER-LINE.html, pattern #11)",
         ((0.0, 0.0), (0.247, 2.984), (0.494, 5.968)),
-        note="Cycle 25 changed Point_Spacing to 3.034″ for the new distortion solution; "
-        "its Pattern_Orient is not published in a source we could reach, so the "
-        "pre-Cycle 25 parameters are given. The published list is for 3 points.",
+        epoch=_PRE_C25,
+        note="The published list is for 3 points (the third rejects cosmic rays in the gap).",
     ),
     StandardPattern(
         "ACS-WFC-DITHER-BOX", "ACS/WFC", "BOX", 4, 0.264, 0.185, 20.86, 69.07, False,
         "pixel steps (0,0) (5,1.5) (2.5,4.5) (−2.5,3): half-pixel sampling in x and y (#16)",
         f"{_ACS_DITH}/acs-wfc-dither-box (pattern #16)",
         ((0.0, 0.0), (0.247, 0.094), (0.124, 0.232), (-0.124, 0.138)),
+        epoch=_PRE_C25,
+        note="P2PI §7.2 says Cycle 25 also revised this pattern's defaults for the new WFC "
+        "distortion; the revised values were not found, so the published #16 values are "
+        "given.",
     ),
     StandardPattern(
         "ACS-WFC-DITHER-BOX-UDF", "ACS/WFC", "BOX", 4, 0.171, 0.171, 30.16, 145.82, False,
         "Hubble Ultra Deep Field box: pixel steps (0,0) (3,1.5) (4.5,4.5) (1.5,3)",
         f"{_ACS_DITH}/acs-wfc-dither-box; HUDF Table 4 (stsci.edu/~svwb/HUDF/Table4.txt)",
         ((0.0, 0.0), (0.148, 0.086), (0.222, 0.240), (0.074, 0.154)),
+        epoch="HUDF (Cycle 12), before Cycle 25",
     ),
     StandardPattern(
         "ACS-WFC-MOSAIC-LINE", "ACS/WFC", "LINE", 2, 96.816, 0.0, 90.0, 0.0, True,
         "two-pointing mosaic (~200 × 300″) on the same guide stars, covering the gap",
-        f"{_ACS_DITH}/acs-wfc-mosaic-line",
+        f"{_ACS_DITH}/acs-wfc-mosaic-line", epoch=_ACS_PAGE,
         note="The source page lists POS TARGs (0, ±48.116)″, which would need "
         "Point_Spacing 96.232″, inconsistent with its Point_Spacing of 96.816″; "
         "ditherlab follows the parameters, giving (0, ±48.408)″.",
@@ -318,12 +347,14 @@ _CATALOG: tuple[StandardPattern, ...] = (
         "pixel steps (0,0) (5,1.5) (2.5,4.5) (−2.5,3) on HRC (#26)",
         f"{_ACS_DITH}/acs-hrc-dither-box (pattern #26)",
         ((0.0, 0.0), (0.142, 0.052), (0.071, 0.119), (-0.071, 0.067)),
+        epoch="HRC era (2002–2007; HRC unavailable since 2007)",
     ),
     StandardPattern(
         "ACS-HRC-MOSAIC-BOX", "ACS/HRC", "BOX", 4, 24.130, 27.680, 90.0, 264.0, True,
         "four-pointing HRC mosaic (#27)",
         f"{_ACS_DITH}/acs-hrc-mosaic-box (pattern #27)",
         ((-13.768, -13.476), (-13.768, 10.654), (13.768, 13.476), (13.768, -10.654)),
+        epoch="HRC era (2002–2007; HRC unavailable since 2007)",
         note="The page recommends Angle_Between_Sides 96° and mentions an APT sign error; "
         "its POS TARG list is reproduced (to 0.036″) only with the APT default 264°, "
         "which is used here.",
@@ -332,7 +363,7 @@ _CATALOG: tuple[StandardPattern, ...] = (
         "ACS-SBC-DITHER-LINE", "ACS/SBC", "LINE", 2, 0.472, 0.0, 44.40, 0.0, False,
         "10 × 10 px step across the SBC bad-anode strip (default, #31)",
         f"{_ACS_DITH}/acs-sbc-dither-line (pattern #31)",
-        ((0.0, 0.0), (0.336, 0.333)),
+        ((0.0, 0.0), (0.336, 0.333)), epoch=_ACS_PAGE,
         note="The page's POS TARG list (0.336, 0.333)″ corresponds to 0.473″ at 44.74° "
         "(the orient of pattern #30, and a 10 × 10 px step through the SIAF), not to the "
         "44.40° it prints; the parameters are followed, which differs by 0.003″.",
@@ -341,67 +372,66 @@ _CATALOG: tuple[StandardPattern, ...] = (
         "ACS-SBC-DITHER-LINE-HOTPIX", "ACS/SBC", "LINE", 2, 0.095, 0.0, 44.74, 0.0, False,
         "2 × 2 px integer step against hot pixels (#30)",
         f"{_ACS_DITH}/acs-sbc-dither-line (pattern #30)",
-        ((0.0, 0.0), (0.067, 0.067)),
+        ((0.0, 0.0), (0.067, 0.067)), epoch=_ACS_PAGE,
     ),
     StandardPattern(
         "ACS-SBC-DITHER-LINE-2PT", "ACS/SBC", "LINE", 2, 0.099, 0.0, 32.37, 0.0, False,
         "two-point sub-pixel line (#32)",
         f"{_ACS_DITH}/acs-sbc-dither-line (pattern #32)",
-        ((0.0, 0.0), (0.084, 0.053)),
+        ((0.0, 0.0), (0.084, 0.053)), epoch=_ACS_PAGE,
     ),
     StandardPattern(
         "ACS-SBC-DITHER-LINE-3PT", "ACS/SBC", "LINE", 3, 0.110, 0.0, 44.71, 0.0, False,
         "three-point sub-pixel line (#33)",
         f"{_ACS_DITH}/acs-sbc-dither-line (pattern #33)",
-        ((0.0, 0.0), (0.078, 0.078), (0.157, 0.156)),
+        ((0.0, 0.0), (0.078, 0.078), (0.157, 0.156)), epoch=_ACS_PAGE,
     ),
     StandardPattern(
         "WFPC2-LINE", "WFPC2", "LINE", 2, 0.3535, 0.0, 45.0, 0.0, False,
         "(2.5, 2.5) WF px = (5.5, 5.5) PC px: half-pixel in both cameras (default, #10)",
-        _WFPC2,
-        ((0.0, 0.0), (0.249, 0.249)),
+        _WFPC2, ((0.0, 0.0), (0.249, 0.249)),
+        epoch="WFPC2 era (to Cycle 16; WFPC2 removed 2009)",
     ),
     StandardPattern(
         "WFPC2-LINE-5PX", "WFPC2", "LINE", 2, 0.704, 0.0, 45.0, 0.0, False,
         "(5, 5) WF px = (11, 11) PC px integer step (#11/#12)",
-        _WFPC2,
-        ((0.0, 0.0), (0.498, 0.498)),
+        _WFPC2, ((0.0, 0.0), (0.498, 0.498)),
+        epoch="WFPC2 era (to Cycle 16; WFPC2 removed 2009)",
     ),
     StandardPattern(
         "WFC3-UVIS-DITHER-LINE", "WFC3/UVIS", "LINE", 2, 0.145, 0.0, 46.8, 0.0, False,
-        "(2.5, 2.5) px at the UVIS centre", "P2PI §7.3 (values remembered, see status)",
-        status="candidate", note=_CANDIDATE,
+        "(2.5, 2.5) px at the UVIS centre", _P2PI_73,
+        status="unconfirmed", note=_UNCONFIRMED, epoch=_WFC3,
     ),
     StandardPattern(
         "WFC3-UVIS-DITHER-LINE-3PT", "WFC3/UVIS", "LINE", 3, 0.135, 0.0, 46.8, 0.0, False,
-        "(2.33, 2.33) px steps at the UVIS centre", "P2PI §7.3 (values remembered, see status)",
-        status="candidate", note=_CANDIDATE,
+        "(2.33, 2.33) px steps at the UVIS centre", _P2PI_73,
+        status="unconfirmed", note=_UNCONFIRMED, epoch=_WFC3,
     ),
     StandardPattern(
         "WFC3-UVIS-DITHER-BOX", "WFC3/UVIS", "BOX", 4, 0.173, 0.112, 23.884, 81.785, False,
-        "(0,0) (4,1.5) (2.5,4) (−1.5,2.5) px at the UVIS centre",
-        "P2PI §7.3 (values remembered, see status)",
-        status="candidate", note=_CANDIDATE,
+        "(0,0) (4,1.5) (2.5,4) (−1.5,2.5) px at the UVIS centre", _P2PI_73,
+        status="unconfirmed", note=_UNCONFIRMED, epoch=_WFC3,
     ),
     StandardPattern(
         "WFC3-IR-DITHER-LINE", "WFC3/IR", "LINE", 2, 0.636, 0.0, 41.8, 0.0, False,
-        "(3.5, 3.5) px at the IR centre", "P2PI §7.3 (values remembered, see status)",
-        status="candidate", note=_CANDIDATE,
+        "(3.5, 3.5) px at the IR centre", _P2PI_73,
+        status="unconfirmed", note=_UNCONFIRMED, epoch=_WFC3,
     ),
     StandardPattern(
         "WFC3-IR-DITHER-LINE-3PT", "WFC3/IR", "LINE", 3, 0.606, 0.0, 41.9, 0.0, False,
-        "(3.33, 3.33) px steps at the IR centre", "P2PI §7.3 (values remembered, see status)",
-        status="candidate", note=_CANDIDATE,
+        "(3.33, 3.33) px steps at the IR centre", _P2PI_73,
+        status="unconfirmed", note=_UNCONFIRMED, epoch=_WFC3,
     ),
     StandardPattern(
         "WFC3-IR-DITHER-BOX-MIN", "WFC3/IR", "BOX", 4, 0.572, 0.365, 18.528, 74.72, False,
-        "(0,0) (4,1.5) (2.5,4) (−1.5,2.5) px at the IR centre",
-        "P2PI §7.3 (values remembered, see status)",
-        status="candidate",
-        note=_CANDIDATE + ". Angle_Between_Sides 74.72° is derived from the SIAF geometry; "
+        "(0,0) (4,1.5) (2.5,4) (−1.5,2.5) px at the IR centre", _P2PI_73,
+        status="unconfirmed", epoch=_WFC3,
+        note=_UNCONFIRMED + " Angle_Between_Sides 74.72° is derived from the SIAF geometry; "
         "a remembered 48.992° does not reproduce the documented pixel steps.",
     ),
 )
+# fmt: on
 
 _BY_NAME: Mapping[str, StandardPattern] = {p.name.upper(): p for p in _CATALOG}
 
@@ -459,7 +489,8 @@ def standard_patterns():
     """All named patterns as an :class:`astropy.table.Table`, one row each.
 
     Columns: name, instrument, type, points, point spacing and line spacing (arcsec),
-    orient and angle between sides (deg), centre, status, purpose and source.
+    orient and angle between sides (deg), centre, epoch (which APT cycles the values
+    belong to), status (published / partly published / unconfirmed), purpose and source.
     """
     from astropy.table import Table
 
@@ -474,6 +505,7 @@ def standard_patterns():
             p.pattern_orient,
             p.angle_between_sides,
             "YES" if p.center else "NO",
+            p.epoch,
             p.status,
             p.purpose,
             p.source,
@@ -492,6 +524,7 @@ def standard_patterns():
             "pattern_orient",
             "angle_between_sides",
             "center",
+            "epoch",
             "status",
             "purpose",
             "source",

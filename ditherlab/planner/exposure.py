@@ -57,7 +57,9 @@ def cr_loss_fraction(
 
     Each exposure lasts ``t = total_time / N``.  The per-exposure hit probability is
 
-    * ``model="linear"``: ``p = rate · t`` (capped at 1).  This is the form behind the
+    * ``model="linear"``: ``p = rate · t``, which must not exceed 1 (a probability):
+      past that the linear form is meaningless and an error is raised.  This is the form
+      behind the
       DrizzlePac Handbook's WFPC2 ETC table, which it reproduces to every printed digit
       (9.606250 %, 0.230700 %, 0.003283 %, 0.000033 % for 1–4 splits of 3000 s at
       ``rate = 3.2020833e-5`` s⁻¹);
@@ -84,6 +86,11 @@ def cr_loss_fraction(
     float or ndarray
         Lost fraction (0–1) for each ``n_exposures``.
 
+    Raises
+    ------
+    DitherlabValueError
+        With ``model="linear"``, if ``rate · t > 1`` for some N.
+
     Examples
     --------
     >>> [round(100 * cr_loss_fraction(3000, n), 6) for n in (1, 2, 3)]
@@ -94,7 +101,14 @@ def cr_loss_fraction(
     m = as_choice("model", model, ("linear", "poisson"))
     n, scalar = _counts(n_exposures)
     t = T / n
-    p = np.minimum(r * t, 1.0) if m == "linear" else -np.expm1(-r * t)
+    if m == "linear" and np.any(r * t > 1.0):
+        worst = float(np.max(r * t))
+        raise DitherlabValueError(
+            f"rate={r:.4g}/s over a {float(np.max(t)):.6g} s exposure gives a hit probability "
+            f"of {worst:.3g} > 1 in the linear model; lower the rate, split more, or use "
+            "model='poisson'"
+        )
+    p = r * t if m == "linear" else -np.expm1(-r * t)
     loss = p ** n.astype(float)
     return float(loss[0]) if scalar else loss
 
@@ -225,8 +239,21 @@ def pattern_overhead(pattern, aperture=None) -> float:
     return float(np.sum(move_overhead(steps))) if len(steps) else 0.0
 
 
+def _totals(total_time: Any, n: int) -> list[float]:
+    """One total time per row: a scalar repeated, or a sequence of ``n`` values."""
+    if np.ndim(getattr(total_time, "value", total_time)) == 0:
+        T = as_float("total_time", total_time, unit=u.s, minimum=0, min_inclusive=False)
+        return [T] * n
+    values = list(getattr(total_time, "value", total_time))
+    if len(values) != n:
+        raise DitherlabValueError(
+            f"total_time has {len(values)} values for {n} entries of n_exposures"
+        )
+    return [as_float("total_time", v, minimum=0, min_inclusive=False) for v in values]
+
+
 def split_table(
-    total_time: float | u.Quantity,
+    total_time: float | u.Quantity | Sequence[float],
     n_exposures: Sequence[int] = range(1, 10),
     cr_rate: float | u.Quantity = SEED_WFPC2_CR_RATE,
     source_rate: float | u.Quantity = 87 / 3000,
@@ -247,8 +274,10 @@ def split_table(
 
     Parameters
     ----------
-    total_time : float or Quantity
-        Total science time, s.
+    total_time : float, Quantity or sequence of float
+        Total science time, s; or one total per entry of ``n_exposures`` (e.g. the
+        ``science_time`` column of :func:`~ditherlab.planner.pack_orbit`, when what is
+        fixed is the orbit rather than the total).
     n_exposures : sequence of int, optional
         Split counts to tabulate (default 1 … 9).
     cr_rate : float or Quantity, optional
@@ -272,7 +301,8 @@ def split_table(
     -------
     astropy.table.Table
         Columns ``n_exposures``, ``exptime`` (s per exposure), ``snr``, ``snr_ratio``
-        (relative to N = 1), ``cr_lost_fraction``, ``cr_lost_pixels`` (per chip),
+        (relative to one exposure of the first row's total time), ``cr_lost_fraction``,
+        ``cr_lost_pixels`` (per chip),
         ``move_overhead`` (s of telescope moves) and ``overhead`` (moves plus
         ``N × exposure_overhead``).
     """
@@ -281,17 +311,19 @@ def split_table(
     n = np.asarray([as_int("n_exposures", k, minimum=1) for k in n_exposures])
     if n.size == 0:
         raise DitherlabValueError("n_exposures must not be empty")
-    T = as_float("total_time", total_time, unit=u.s, minimum=0, min_inclusive=False)
+    totals = _totals(total_time, len(n))
     npc = as_int("n_pixels_chip", n_pixels_chip, minimum=1)
-    snr = ccd_snr(source_rate, T, n, sky, dark, read_noise, n_pix)
-    snr1 = ccd_snr(source_rate, T, 1, sky, dark, read_noise, n_pix)
-    loss = cr_loss_fraction(T, n, cr_rate, cr_model)
+    pairs = list(zip(totals, n, strict=True))
+    snr = np.array([ccd_snr(source_rate, T, k, sky, dark, read_noise, n_pix) for T, k in pairs])
+    snr1 = ccd_snr(source_rate, totals[0], 1, sky, dark, read_noise, n_pix)
+    loss = np.array([cr_loss_fraction(T, k, cr_rate, cr_model) for T, k in pairs])
+    T = totals if len(set(totals)) > 1 else totals[0]
     per_exp = as_float("exposure_overhead", exposure_overhead, unit=u.s, minimum=0)
     moves = (n - 1) * move_overhead(step)
     t = Table(
         {
             "n_exposures": n,
-            "exptime": (T / n) * u.s,
+            "exptime": (np.asarray(totals) / n) * u.s,
             "snr": snr,
             "snr_ratio": snr / snr1 if snr1 > 0 else np.zeros_like(snr),
             "cr_lost_fraction": loss,
@@ -305,5 +337,6 @@ def split_table(
     t["snr_ratio"].format = ".3f"
     t["cr_lost_fraction"].format = ".3e"
     t["cr_lost_pixels"].format = ".1f"
-    t.meta.update(total_time=T, cr_rate=float(as_float("cr_rate", cr_rate, unit=1 / u.s)))
+    rate = float(as_float("cr_rate", cr_rate, unit=1 / u.s))
+    t.meta.update(total_time=T if np.ndim(T) == 0 else list(T), cr_rate=rate)
     return t

@@ -243,6 +243,18 @@ def cross(primary: Pattern, secondary: Pattern, name: str | None = None) -> Patt
     )
 
 
+def _whole_pair(name: str, value: Any) -> tuple[float, float]:
+    """A finite ``(x, y)`` pair of whole pixels (a scalar is used for both)."""
+    x, y = as_pair(name, value)
+    if not (x.is_integer() and y.is_integer()):
+        raise DitherlabValueError(
+            f"{name}={value!r} must be whole pixels: the family fixes the sub-pixel phases "
+            "and the step only adds whole pixels; for other phases build a "
+            "Pattern(offsets) directly"
+        )
+    return x, y
+
+
 def _diagonal(n: int, step: tuple[float, float], phase: Fraction) -> np.ndarray:
     """Points k·(step + phase·(1, 1)), k = 0..n-1."""
     k = np.arange(n, dtype=float)[:, None]
@@ -293,7 +305,8 @@ def subpixel(
     Raises
     ------
     DitherlabValueError
-        If ``npoints`` is not one of 2, 3, 4, 6, 8, 9, or a step is not finite.
+        If ``npoints`` is not one of 2, 3, 4, 6, 8, 9, or a step is not a whole number of
+        pixels.
 
     References
     ----------
@@ -307,8 +320,8 @@ def subpixel(
     [(0.0, 0.0), (0.0, 0.333), (0.0, 0.667)]
     """
     n = as_int("npoints", npoints, choices=SUBPIXEL_NPOINTS)
-    n_, m_ = as_pair("step", step)
-    a_, b_ = as_pair("secondary_step", secondary_step)
+    n_, m_ = _whole_pair("step", step)
+    a_, b_ = _whole_pair("secondary_step", secondary_step)
     meta = {"family": "subpixel", "npoints": n, "step": (n_, m_)}
     if n == 2:
         offs = _diagonal(2, (n_, m_), Fraction(1, 2))
@@ -351,7 +364,8 @@ def line(
     npoints : int
         Number of exposures, 2 to 20.
     step : float, optional
-        Whole-pixel part of each step (default 3).
+        Whole-pixel part of each step (default 3); must be a whole number, the phase
+        step ``1/npoints`` is added to it.
     axis : {"x", "y"}, optional
         Direction of the line (default ``"y"``, along a long slit).
 
@@ -362,6 +376,10 @@ def line(
     """
     n = as_int("npoints", npoints, minimum=2, maximum=20)
     s = as_float("step", step)
+    if not s.is_integer():
+        raise DitherlabValueError(
+            f"step={step!r} must be whole pixels (the phase step 1/npoints is added to it)"
+        )
     ax = as_choice("axis", axis, ("x", "y"))
     k = np.arange(n, dtype=float) * (s + 1.0 / n)
     offs = np.zeros((n, 2))

@@ -12,8 +12,12 @@ Four formats:
     An astropy ECSV table with units and metadata: pattern name and parameters, aperture,
     the field position and the pixel step of each exposure there.  Exact round trip.
 ``"csv"``
-    Plain comma-separated values with a header line (``#`` comments carry the metadata).
-    Exact round trip (values written with full float precision).
+    Plain comma-separated values: one header line, then one row per exposure, no comment
+    lines, so ``astropy.table.Table.read(path, format="csv")`` and Python's :mod:`csv`
+    read it as plain rows.  Columns ``exposure``, ``postarg_x_arcsec``,
+    ``postarg_y_arcsec`` and, with an aperture, ``pixel_x``, ``pixel_y`` and
+    ``aperture``.  The offsets round-trip exactly (full float precision); the pattern name
+    and the other metadata are kept only by ECSV and JSON.
 ``"json"``
     ``{"format": "ditherlab-postargs", "name": ..., "offsets": [[x, y], ...], ...}``.
     Exact round trip.
@@ -25,6 +29,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,8 +45,21 @@ from ditherlab._validation import as_choice, as_int
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError, FileFormatError
 from ditherlab.planner.patterns import Pattern
 
-__all__ = ["POSTARG_FORMATS", "format_apt", "postarg_table", "read_postargs", "write_postargs"]
+__all__ = [
+    "POSTARG_FORMATS",
+    "ROUNDING_TOLERANCE_PX",
+    "format_apt",
+    "postarg_format",
+    "postarg_table",
+    "read_postargs",
+    "write_postarg_table",
+    "write_postargs",
+]
 
+#: Largest pixel change APT rounding may make to any exposure before
+#: :func:`postarg_table` refuses (unless ``force=True``): 0.05 px keeps every sub-pixel
+#: phase of the families (spaced ≥ 1/4 px) well apart.
+ROUNDING_TOLERANCE_PX: float = 0.05
 #: Formats understood by :func:`write_postargs` and :func:`read_postargs`.
 POSTARG_FORMATS: tuple[str, ...] = ("apt", "ecsv", "csv", "json")
 _EXTENSIONS = {".ecsv": "ecsv", ".csv": "csv", ".json": "json", ".txt": "apt", ".apt": "apt"}
@@ -74,6 +92,7 @@ def postarg_table(
     aperture: Any = None,
     at: tuple[float, float] | None = None,
     decimals: int | None = None,
+    force: bool = False,
 ) -> Table:
     """The POS TARG table of a pattern, with pixel steps when an aperture is given.
 
@@ -89,6 +108,11 @@ def postarg_table(
         pixel.
     decimals : int, optional
         Round the POS TARGs to this many decimal places (as written to APT).
+    force : bool, optional
+        Accept a rounding that changes the pattern: one that moves any exposure by more
+        than :data:`ROUNDING_TOLERANCE_PX` (at ``at`` on ``aperture``; without one, on the
+        camera a named pattern was made for, else in WFC3/IR's 0.135″ pixels, the largest)
+        or makes two different exposures identical.  Default False: refuse.
 
     Returns
     -------
@@ -96,6 +120,11 @@ def postarg_table(
         Columns ``exposure``, ``postarg_x``, ``postarg_y`` (arcsec) and, with an
         aperture, ``pixel_x``, ``pixel_y`` (the step in pixels at ``at`` of the *written*
         POS TARG).  ``meta["rounding_px"]`` is the largest pixel error caused by rounding.
+
+    Raises
+    ------
+    DitherlabValueError
+        If ``decimals`` changes the pattern (see ``force``).
     """
     if not isinstance(pattern, Pattern):
         raise DitherlabTypeError(f"pattern must be a Pattern, got {type(pattern).__name__}")
@@ -139,8 +168,68 @@ def postarg_table(
         meta["rounding_px"] = float(np.max(np.hypot(*(pix - exact_pix).T)))
     if decimals is not None:
         meta["decimals"] = decimals
+        if not force:
+            if ap is None:
+                ap_check = _camera_aperture(written)
+                if ap_check is not None:  # a named pattern: check on its own camera
+                    moved = ap_check.pixel_offsets(written).offsets
+                    ref = ap_check.pixel_offsets(exact).offsets
+                    rounding = float(np.max(np.hypot(*(moved - ref).T)))
+                    _check_rounding(exact.offsets, offsets, decimals, rounding, ap_check)
+                else:
+                    _check_rounding(exact.offsets, offsets, decimals, None, None)
+            else:
+                _check_rounding(exact.offsets, offsets, decimals, meta.get("rounding_px"), ap)
     t.meta.update(meta)
     return t
+
+
+#: The aperture on which a named pattern's rounding is checked when none is given.
+_CAMERA_APERTURE = {
+    "ACS/WFC": "JWFC",
+    "ACS/HRC": "JHRCFIX",
+    "ACS/SBC": "JSBCFIX",
+    "WFC3/UVIS": "IUVIS",
+    "WFC3/IR": "IIRFIX",
+    "WFPC2": "UPC1FIX",  # the finer of WFPC2's two scales
+}
+#: With no aperture known at all, a rounding is refused if it moves an exposure by more
+#: than the tolerance in the largest built-in HST pixel (WFC3/IR, 0.1354″ in x): that is
+#: too much on every camera.
+_LARGEST_PIXEL_ARCSEC = 0.1354
+
+
+def _camera_aperture(pattern: Pattern):
+    from ditherlab.planner.checks import pattern_camera
+
+    name = _CAMERA_APERTURE.get(pattern_camera(pattern) or "")
+    return None if name is None else _resolve_aperture(name)
+
+
+def _check_rounding(exact, rounded, decimals, rounding_px, ap) -> None:
+    """Refuse a rounding that merges exposures or moves one by > ROUNDING_TOLERANCE_PX."""
+    problems = []
+    if rounding_px is not None and rounding_px > ROUNDING_TOLERANCE_PX:
+        problems.append(
+            f"moves an exposure by {rounding_px:.3g} px on {ap.name} "
+            f"(more than {ROUNDING_TOLERANCE_PX} px)"
+        )
+    elif ap is None:
+        moved = float(np.max(np.hypot(*(np.asarray(rounded) - exact).T)))
+        if moved > ROUNDING_TOLERANCE_PX * _LARGEST_PIXEL_ARCSEC:
+            problems.append(
+                f"moves an exposure by {moved:.3g}″, more than {ROUNDING_TOLERANCE_PX} px "
+                "even of WFC3/IR's large pixels"
+            )
+    n_exact = len(np.unique(exact, axis=0))
+    n_rounded = len(np.unique(rounded, axis=0))
+    if n_rounded < n_exact:
+        problems.append(f"leaves {n_rounded} distinct pointings of {n_exact}")
+    if problems:
+        raise DitherlabValueError(
+            f"decimals={decimals} {' and '.join(problems)}; write more decimals or pass "
+            "force=True (--force) to accept it"
+        )
 
 
 def write_postargs(
@@ -151,6 +240,7 @@ def write_postargs(
     overwrite: bool = False,
     at: tuple[float, float] | None = None,
     decimals: int = 4,
+    force: bool = False,
 ) -> Table:
     """Write a pattern's POS TARG table for a Phase II proposal.
 
@@ -170,6 +260,8 @@ def write_postargs(
         Field position for the pixel steps (default the reference pixel).
     decimals : int, optional
         APT precision in decimal places (default 4); only the ``"apt"`` format rounds.
+    force : bool, optional
+        Write even if the rounding changes the pattern (see :func:`postarg_table`).
 
     Returns
     -------
@@ -181,10 +273,25 @@ def write_postargs(
     ------
     OutputExistsError
         If ``path`` exists and ``overwrite`` is False.
+    DitherlabValueError
+        If APT rounding would change the pattern and ``force`` is False.
     """
     p = Path(path)
     fmt = _format_for(p, format)
-    table = postarg_table(pattern, aperture, at, decimals if fmt == "apt" else None)
+    table = postarg_table(pattern, aperture, at, decimals if fmt == "apt" else None, force)
+    write_postarg_table(table, p, fmt, overwrite)
+    return table
+
+
+def write_postarg_table(
+    table: Table, path: str | Path, format: str | None = None, overwrite: bool = False
+) -> None:
+    """Write a table made by :func:`postarg_table` (atomically; see :func:`write_postargs`).
+
+    Lets a caller build and check every output first, then write them all.
+    """
+    p = Path(path)
+    fmt = _format_for(p, format)
     if fmt == "apt":
         write_text_atomic(p, format_apt(table), overwrite)
     elif fmt == "ecsv":
@@ -195,7 +302,19 @@ def write_postargs(
         write_text_atomic(p, _csv_text(table), overwrite)
     else:
         write_text_atomic(p, _json_text(table), overwrite)
-    return table
+
+
+def postarg_format(path: str | Path, format: str | None = None) -> str:
+    """The POS TARG format for ``path``: ``format`` if given, else from the extension.
+
+    ``.ecsv``, ``.csv``, ``.json`` name themselves; anything else is APT text.
+
+    Examples
+    --------
+    >>> postarg_format("box.csv"), postarg_format("box.txt"), postarg_format("b", "json")
+    ('csv', 'apt', 'json')
+    """
+    return _format_for(Path(path), format)
 
 
 def _format_for(path: Path, format: str | None) -> str:
@@ -240,17 +359,19 @@ def format_apt(table: Table) -> str:
 
 def _csv_text(table: Table) -> str:
     buf = io.StringIO()
-    for line in _header_lines(table):
-        buf.write(f"# {line}\n")
     names = ["exposure", "postarg_x_arcsec", "postarg_y_arcsec"]
     cols = ["exposure", "postarg_x", "postarg_y"]
     if "pixel_x" in table.colnames:
         names += ["pixel_x", "pixel_y"]
         cols += ["pixel_x", "pixel_y"]
+    aperture = table.meta.get("aperture")
+    if aperture is not None:
+        names.append("aperture")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(names)
     for row in table:
-        w.writerow([int(row["exposure"]), *(repr(float(row[c])) for c in cols[1:])])
+        values = [int(row["exposure"]), *(repr(float(row[c])) for c in cols[1:])]
+        w.writerow(values + ([aperture] if aperture is not None else []))
     return buf.getvalue()
 
 
@@ -289,8 +410,16 @@ def read_postargs(path: str | Path, format: str | None = None) -> Pattern:
         If the file cannot be parsed; the message names the file and the line.
     FileNotFoundError
         If ``path`` does not exist.
+    DitherlabTypeError
+        If ``path`` is not a str or path-like.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise DitherlabTypeError(
+            f"path={path!r} must be a file name (str or path-like), not {type(path).__name__}"
+        )
     p = Path(path)
+    if p.is_dir():
+        raise FileFormatError(f"path={str(p)!r} is a directory, not a POS TARG table")
     if not p.is_file():
         raise FileNotFoundError(f"path={str(p)!r} does not exist")
     fmt = _format_for(p, format)
@@ -312,7 +441,14 @@ def _data_lines(p: Path, meta: dict[str, Any]):
 
     ``#`` comment lines are read for the pattern name and aperture (into ``meta``).
     """
-    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise FileFormatError(
+            f"{p}: not a text POS TARG table (binary content; FITS files are not POS TARG "
+            "tables)"
+        ) from None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line.startswith("#"):
             _comment(line, meta)
@@ -326,7 +462,7 @@ def _read_apt(p: Path) -> Pattern:
         m = _APT_LINE.match(line)
         if m is None:
             raise FileFormatError(
-                f"{p}: line {lineno}: expected 'POS TARG <x>,<y>' (arcsec), got {raw!r}"
+                f"{p}: line {lineno}: expected 'POS TARG <x>,<y>' (arcsec), got {_short(raw)}"
             )
         offsets.append([_number(p, lineno, m.group(1)), _number(p, lineno, m.group(2))])
     if not offsets:
@@ -335,13 +471,18 @@ def _read_apt(p: Path) -> Pattern:
     return Pattern(offsets, frame="postarg", name=name, meta=meta)
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """``repr`` of ``text``, cut to ``limit`` characters so an error stays one short line."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text)} chars)"
+
+
 def _number(p: Path, lineno: int, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise FileFormatError(f"{p}: line {lineno}: {text!r} is not a number") from None
+        raise FileFormatError(f"{p}: line {lineno}: {_short(text)} is not a number") from None
     if not math.isfinite(value):
-        raise FileFormatError(f"{p}: line {lineno}: {text!r} is not finite")
+        raise FileFormatError(f"{p}: line {lineno}: {_short(text)} is not finite")
     return value
 
 
@@ -349,7 +490,9 @@ def _read_ecsv(p: Path) -> Pattern:
     try:
         t = Table.read(p, format="ascii.ecsv")
     except Exception as exc:  # astropy raises several types for a broken file
-        raise FileFormatError(f"{p}: not a readable ECSV table ({exc})") from exc
+        raise FileFormatError(
+            f"{p}: not a readable ECSV table ({_short(str(exc), 120)})"
+        ) from None
     for col in ("postarg_x", "postarg_y"):
         if col not in t.colnames:
             raise FileFormatError(f"{p}: ECSV table has no {col!r} column (has {t.colnames})")
@@ -370,7 +513,7 @@ def _read_ecsv(p: Path) -> Pattern:
 
 
 def _read_csv(p: Path) -> Pattern:
-    meta, rows, header = {}, [], None
+    meta, rows, header, apertures, iap = {}, [], None, set(), None
     for lineno, line, _raw in _data_lines(p, meta):
         fields = next(csv.reader([line]))
         if header is None:
@@ -381,14 +524,21 @@ def _read_csv(p: Path) -> Pattern:
             except ValueError:
                 raise FileFormatError(
                     f"{p}: line {lineno}: header must name postarg_x_arcsec and "
-                    f"postarg_y_arcsec, got {header}"
+                    f"postarg_y_arcsec, got {_short(line)}"
                 ) from None
+            iap = header.index("aperture") if "aperture" in header else None
             continue
         if len(fields) != len(header):
             raise FileFormatError(
                 f"{p}: line {lineno}: {len(fields)} fields, header has {len(header)}"
             )
         rows.append([_number(p, lineno, fields[ix]), _number(p, lineno, fields[iy])])
+        if iap is not None:
+            apertures.add(fields[iap].strip())
+    if len(apertures) > 1:
+        raise FileFormatError(f"{p}: rows name different apertures {sorted(apertures)}")
+    if apertures:
+        meta["aperture"] = apertures.pop()
     if not rows:
         raise FileFormatError(f"{p}: no data rows")
     name = meta.pop("name", "")
@@ -398,6 +548,8 @@ def _read_csv(p: Path) -> Pattern:
 def _read_json(p: Path) -> Pattern:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise FileFormatError(f"{p}: not a text (JSON) POS TARG table") from None
     except json.JSONDecodeError as exc:
         raise FileFormatError(f"{p}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
     if not isinstance(doc, dict) or "offsets" not in doc:

@@ -45,10 +45,10 @@ def test_mosaic_line_follows_its_parameters():
     assert "inconsistent" in p.meta["note"]
 
 
-def test_candidates_are_flagged_and_overridable():
+def test_unconfirmed_are_flagged_and_overridable():
     p = standard_pattern("WFC3-IR-DITHER-LINE")
-    assert p.meta["status"] == "candidate"
-    assert "not verified" in p.meta["note"]
+    assert p.meta["status"] == "unconfirmed"
+    assert "could not be read" in p.meta["note"]
     q = standard_pattern("WFC3-IR-DITHER-LINE", point_spacing=0.7, n_points=3)
     assert len(q) == 3
     np.testing.assert_allclose(np.hypot(*q.offsets[1]), 0.7)
@@ -60,7 +60,27 @@ def test_standard_patterns_table():
     assert len(t) == len(_CATALOG)
     assert {"ACS-WFC-DITHER-BOX", "WFPC2-LINE", "ACS-SBC-DITHER-LINE"} <= set(t["name"])
     assert t["point_spacing"].unit == u.arcsec
-    assert set(t["status"]) == {"published", "candidate"}
+    assert set(t["status"]) == {"published", "partly published", "unconfirmed"}
+    # every entry says which APT cycles its values belong to
+    assert all(t["epoch"]), "an entry without an epoch"
+    wfc3 = t[[n.startswith("WFC3") for n in t["name"]]]
+    assert len(wfc3) == 6
+    assert set(wfc3["status"]) == {"unconfirmed"}
+
+
+def test_acs_wfc_dither_line_is_the_current_apt_default():
+    # P2PI §7.2: Point_Spacing 3.034" after the Cycle 25 WFC distortion revision;
+    # the pre-Cycle 25 published 2.994" (#11) stays as a named variant
+    cur = standard_pattern_info("ACS-WFC-DITHER-LINE")
+    old = standard_pattern_info("ACS-WFC-DITHER-LINE-PRE-C25")
+    assert cur.point_spacing == 3.034
+    assert "Cycle 25" in cur.epoch
+    assert cur.status == "partly published"
+    assert "Pattern_Orient" in cur.note
+    assert old.point_spacing == 2.994
+    assert old.epoch == "before Cycle 25"
+    np.testing.assert_allclose(np.hypot(*standard_pattern(cur.name).offsets[1]), 3.034)
+    assert standard_pattern(cur.name).meta["epoch"] == cur.epoch
 
 
 def test_unknown_pattern_suggests():

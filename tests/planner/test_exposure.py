@@ -51,6 +51,10 @@ def test_poisson_form_is_the_documented_alternative():
     n=st.integers(1, 12),
 )
 def test_cr_loss_physics(T, r, n):
+    if r * T / n > 1:  # the linear model refuses probabilities above 1
+        with pytest.raises(DitherlabValueError, match="> 1 in the linear model"):
+            cr_loss_fraction(T, n, r)
+        return
     lin = cr_loss_fraction(T, n, r)
     poi = cr_loss_fraction(T, n, r, model="poisson")
     assert 0 <= poi <= lin <= 1
@@ -95,7 +99,7 @@ def test_move_overheads():
         move_overhead(-1)
     # ACS-WFC-DITHER-BOX: three small moves
     assert pattern_overhead(standard_pattern("ACS-WFC-DITHER-BOX")) == 60.0
-    # the gap line: one 2.994" move
+    # the gap line: one 3.034" move
     assert pattern_overhead(standard_pattern("ACS-WFC-DITHER-LINE")) == 30.0
 
 
@@ -118,3 +122,103 @@ def test_split_table_adds_per_exposure_overhead():
     np.testing.assert_array_equal(t["overhead"].value, [100, 460])
     with pytest.raises(DitherlabValueError, match="exposure_overhead"):
         split_table(3000, exposure_overhead=-1)
+
+
+# -- detector presets and orbit packing ---------------------------------------------------
+def test_presets_agree_with_the_simulator():
+    # the planner keeps its own copy (imports flow planner -> simulate); it must not drift
+    from ditherlab.planner import DETECTOR_PRESETS
+    from ditherlab.simulate.detector import detector_model
+
+    for (inst, det), p in DETECTOR_PRESETS.items():
+        m = detector_model(inst, det)
+        assert p.read_noise == pytest.approx(m.read_noise, abs=0.03), (inst, det)
+        assert p.dark == m.dark, (inst, det)
+        assert p.cr_rate == m.cr_rate, (inst, det)
+
+
+def test_presets_hold_the_handbook_numbers():
+    from ditherlab.planner import detector_preset
+
+    wfc = detector_preset("acs-wfc")
+    # ACS IHB Table 8.2: WFC 4.0 min first, 2.5 min later exposures; buffer dump 5.8 min
+    # below 339 s; HRC 2.5/1.0; SBC 1.7/0.7
+    assert (wfc.first_exposure_overhead, wfc.exposure_overhead) == (4.0 * 60, 2.5 * 60)
+    assert wfc.buffer_dump == pytest.approx(5.8 * 60)
+    assert wfc.buffer_dump_below == 339
+    hrc, sbc = detector_preset("acs-hrc"), detector_preset("acs-sbc")
+    assert (hrc.first_exposure_overhead, hrc.exposure_overhead) == (150, 60)
+    assert (sbc.first_exposure_overhead, sbc.exposure_overhead) == pytest.approx((102, 42))
+    assert wfc.n_pixels_chip == 4096 * 2048
+    # the seed's WFPC2 numbers are still the default
+    seed = detector_preset("wfpc2")
+    assert (seed.cr_rate, seed.read_noise, seed.n_pixels_chip) == (SEED_WFPC2_CR_RATE, 5.24, 640000)
+
+
+def test_orbit_visibility_table():
+    from ditherlab.planner import orbit_visibility
+
+    # HST Primer (Cycle 17) Table 6.1
+    got = [orbit_visibility(d) / 60 for d in (0, 30, 35, 45, 55, 65, 75, 89, -89)]
+    assert got == [54, 54, 55, 57, 58, 59, 60, 61, 61]
+    with pytest.raises(DitherlabValueError, match="declination=91"):
+        orbit_visibility(91)
+
+
+@given(n=st.integers(1, 9), vis=st.floats(2000, 6000), step=st.floats(0, 50))
+def test_pack_orbit_accounts_for_every_second(n, vis, step):
+    from ditherlab.planner import pack_orbit
+
+    for preset in ("acs-wfc", "wfc3-uvis", "wfc3-ir", "wfpc2"):
+        row = pack_orbit(preset, [n], vis, step)[0]
+        used = sum(float(row[c]) for c in
+                   ("acquisition", "instrument_overhead", "move_overhead", "buffer_dumps"))
+        if row["exptime"] > 0:
+            assert used + float(row["science_time"]) == pytest.approx(vis, rel=1e-12)
+        else:
+            assert used >= vis - 1e-9
+
+
+def test_pack_orbit_worked_example():
+    from ditherlab.planner import pack_orbit
+
+    # ACS/WFC, 54 min: 3240 - 390 (GS acq) - 240 - 3 x 150 - 3 x 20 (0.3" moves) = 2100 s
+    t = pack_orbit("acs-wfc", [1, 4], step=0.3)
+    assert list(t["exptime"]) == [3240 - 390 - 240, 525.0]
+    # later orbit of a visit: re-acquisition instead of acquisition (both 6.5 min today)
+    assert pack_orbit("acs-wfc", [4], first_orbit=False)["exptime"][0] == 525.0
+    # short WFC exposures pay the serial buffer dump (5.8 min each but the last)
+    six = pack_orbit("acs-wfc", [6])[0]
+    assert six["buffer_dumps"] == 5 * 348
+    # the overhead column is now subtracted: N = 9 no longer gets 2200/9 s each
+    assert pack_orbit("wfc3-ir", [9], visibility=2200 + 390)["exptime"][0] < 2200 / 9
+
+
+def test_split_cli_presets_and_orbit(capsys):
+    from ditherlab.cli import main
+
+    assert main(["split", "--aperture", "acs-wfc", "--total-time", "2400"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ACS/WFC:")
+    first = out.splitlines()[4].split()
+    # 2 %/1000 s x 2400 s on a 4096 x 2048 chip
+    assert float(first[5]) == pytest.approx(0.048 * 4096 * 2048, rel=1e-3)
+    assert main(["split", "--aperture", "acs-wfc", "--orbit", "--max-exposures", "4"]) == 0
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines()[5:]]
+    assert [float(r[1]) for r in rows] == [2610.0, 1220.0, 756.7, 525.0]
+    assert main(["split", "--visibility", "50"]) == 2
+    assert "--visibility needs --orbit" in capsys.readouterr().err
+    assert main(["split", "--orbit", "--declination", "95"]) == 2
+    assert "--declination 95.0 must be within" in capsys.readouterr().err
+    assert main(["split", "--orbit", "--visibility", "10", "--aperture", "acs-wfc"]) == 2
+    assert "no exposure fits" in capsys.readouterr().err
+
+
+def test_wfc3_ihb_orbit_example_reproduced():
+    from ditherlab.planner import pack_orbit
+
+    # WFC3 IHB §10.4 Table 10.4 (example 1): guide-star acquisition 6.5 min, UVIS overhead
+    # 2.6 min (first) and 2.1 min (second), a < 1.25" dither, two 20-min exposures: 51.5 min.
+    # The handbook charges 0.3 min for the small move; ditherlab 20 s (COS IHB Table 9.2).
+    t = pack_orbit("wfc3-uvis", [2], visibility=51.5 * 60, step=0.1)
+    assert float(t["exptime"][0]) == pytest.approx(20 * 60, abs=1.0)

@@ -46,8 +46,26 @@ def test_subpixel_phases_independent_of_integer_steps(n, n_, m_, a, b):
     sx=st.floats(-20, 20),
     sy=st.floats(-20, 20),
 )
+def test_fractional_steps_are_refused(n, sx, sy):
+    # `plan --pattern 4 --step 0.5 0.5` gave a "4-point box" with every phase 0
+    if sx.is_integer() and sy.is_integer():
+        return
+    with pytest.raises(DitherlabValueError, match="must be whole pixels"):
+        subpixel(n, step=(sx, sy))
+    with pytest.raises(DitherlabValueError, match=r"secondary_step=.*whole pixels"):
+        subpixel(n, secondary_step=(sx, sy))
+    if not sx.is_integer():
+        with pytest.raises(DitherlabValueError, match="whole pixels"):
+            line(2, step=sx)
+
+
+@given(
+    n=st.sampled_from(sorted(EXPECTED_PHASES)),
+    sx=st.integers(-20, 20),
+    sy=st.integers(-20, 20),
+)
 def test_phases_are_offsets_mod_one(n, sx, sy):
-    p = subpixel(n, step=(sx, sy))
+    p = subpixel(n, step=(float(sx), float(sy)))
     ph = p.phases()
     assert np.all((ph >= 0) & (ph < 1))
     # offsets − phases is whole pixels

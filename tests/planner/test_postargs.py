@@ -23,19 +23,23 @@ def test_exact_round_trip(tmp_path, fmt, pattern):
     path = tmp_path / f"p.{fmt}"
     write_postargs(pattern, path, overwrite=True)
     back = read_postargs(path)
-    assert back == pattern  # offsets bit-identical, same name and frame
+    if fmt == "csv":  # plain rows: the offsets only, bit-identical
+        np.testing.assert_array_equal(back.offsets, pattern.offsets)
+        assert back.frame == "postarg"
+    else:
+        assert back == pattern  # offsets bit-identical, same name and frame
 
 
 @settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pattern=patterns, decimals=st.integers(0, 6))
 def test_apt_round_trip_is_exact_on_rounded_values(tmp_path, pattern, decimals):
     path = tmp_path / "p.txt"
-    write_postargs(pattern, path, decimals=decimals, overwrite=True)
+    write_postargs(pattern, path, decimals=decimals, overwrite=True, force=True)
     back = read_postargs(path)
     np.testing.assert_array_equal(back.offsets, np.round(pattern.offsets, decimals))
     # rewriting what was read gives the same file
     path2 = tmp_path / "p2.txt"
-    write_postargs(back, path2, decimals=decimals, overwrite=True)
+    write_postargs(back, path2, decimals=decimals, overwrite=True, force=True)
     assert path.read_text() == path2.read_text()
 
 
