@@ -191,6 +191,7 @@ def test_cli_simulate(tmp_path, capsys):
         "dlsim01_truth.fits",
         "dlsim02_flt.fits",
         "dlsim02_truth.fits",
+        "dlsim_manifest.json",
         "dlsim_scene.ecsv",
     ]
     e = read_exposure(out / "dlsim02_flt.fits")
