@@ -220,6 +220,8 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
             h["DL_GAIN"] = (_wfpc2_chip_gain(exp, chip), "e-/DN used to write this chip")
     elif extname == "TIME":
         h["BUNIT"] = ("SECONDS", "exposure time of each pixel")
+    elif extname == "DQ":
+        h["BUNIT"] = ("UNITLESS", "bit field")
     elif _is_rate(exp) and extname != "DQ":
         h["BUNIT"] = ("ELECTRONS/S", "brightness units (count rate, as calwf3 IR flt)")
     else:
