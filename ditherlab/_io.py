@@ -62,7 +62,15 @@ def atomic_path(
     failed run never leaves a half-written product.
     """
     final = check_writable(path, overwrite, name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    except OSError as exc:  # name the user's path, not the temporary one
+        from ditherlab.errors import OutputNotWritableError
+
+        raise OutputNotWritableError(
+            f"{name}={str(final)!r} cannot be written: cannot create files in "
+            f"{str(final.parent)!r} ({exc.strerror or type(exc).__name__})"
+        ) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -234,6 +234,14 @@ def test_cli_refuses_an_unwritable_outdir_before_simulating(capsys, monkeypatch)
     assert ".part" not in msg
 
 
+def test_write_exposure_into_an_unwritable_folder_names_the_users_path():
+    ro = _unwritable_dir()
+    scene = Scene.random_field(5, rng=1)
+    (e,) = observe(scene, subpixel(2), "acs-wfc1", 10.0, chips=[1], subarray=(0, 0, 8, 8))[:1]
+    with pytest.raises(OutputNotWritableError, match=r"'/proc/sys/x_truth.fits' cannot be"):
+        write_exposure(e, ro / "x_flt.fits")
+
+
 def test_probe_failure_is_reported_whatever_the_cause(tmp_path, monkeypatch):
     """A folder where creating a file fails (here: made to fail) is refused by name."""
 
