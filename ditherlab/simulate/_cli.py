@@ -161,8 +161,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     )
     # written into a staging folder inside outdir, moved into place together at the end
     with run as staging:
-        for exp, name in zip(exposures, names, strict=True):
-            write_exposure(exp, staging / name)
+        # a plain loop: zip()/enumerate() would keep the previous exposure alive in their
+        # cached result tuple while the next one is simulated (twice the memory)
+        paths = iter(names)
+        for exp in exposures:
+            write_exposure(exp, staging / next(paths))
             del exp
         scene.write(staging / scene_name)
     for name in names:

@@ -12,7 +12,8 @@ December 2026):
 ==========================================  ============  =========
 run                                         model         measured
 ==========================================  ============  =========
-ACS/WFC both chips, 2 exposures, streaming  0.96 GiB      0.92 GiB
+ACS/WFC both chips, 2 exposures, streaming  1.02 GiB      1.00 GiB
+(``ditherlab simulate``, files written)
 ACS/WFC both chips, 4 exposures, observe()  2.04 GiB      2.00 GiB
 64 × 64 px, 3 000 000 sources               1.27 GiB      1.25 GiB
 ==========================================  ============  =========
@@ -48,11 +49,14 @@ SOURCE_BYTES = 350
 HEADER_BYTES = 4 * 2880
 
 
-def memory_bytes(scene: Any, full: Sequence[int], cut: Sequence[int], held: int) -> float:
+def memory_bytes(
+    scene: Any, full: Sequence[int], cut: Sequence[int], held: int, write: float = 0.0
+) -> float:
     """Peak bytes of a simulation, with ``held`` exposures kept in memory.
 
     ``scene`` is a Scene or a number of sources; ``full`` the pixels of each chip
-    simulated, ``cut`` the pixels simulated on each (after any sub-array).
+    simulated, ``cut`` the pixels simulated on each (after any sub-array); ``write`` the
+    bytes that writing one exposure adds (:func:`write_bytes`).
     """
     nsrc = scene if isinstance(scene, int | np.integer) else len(scene)
     return float(
@@ -61,7 +65,20 @@ def memory_bytes(scene: Any, full: Sequence[int], cut: Sequence[int], held: int)
         + DEFECT_BYTES_PER_PX * sum(full)
         + EXPOSURE_BYTES_PER_PX * sum(cut) * max(int(held), 1)
         + WORK_BYTES_PER_PX * max(cut, default=0)
+        + write
     )
+
+
+def write_bytes(chip_aps: Sequence[Any], cut: Sequence[int]) -> float:
+    """Memory that :func:`~ditherlab.simulate.write_exposure` adds for one exposure."""
+    from ditherlab.simulate.io import _write_bytes_per_pixel
+
+    total, copy = 0.0, 0.0
+    for c, n in zip(chip_aps, cut, strict=True):
+        new, item = _write_bytes_per_pixel(str(c.instrument), str(c.detector))
+        total += new * n
+        copy = max(copy, item * n)
+    return total + copy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +92,12 @@ class SimulationCost:
     pixels : int
         Pixels simulated per exposure (all chips, after any sub-array).
     memory_streaming : float
-        Peak bytes with :func:`~ditherlab.simulate.iter_observe` (one exposure at a
-        time, as ``ditherlab simulate`` runs).
+        Peak bytes with :func:`~ditherlab.simulate.iter_observe`, each exposure written
+        (:func:`~ditherlab.simulate.write_exposure`) and dropped before the next, as
+        ``ditherlab simulate`` runs.
     memory_all : float
-        Peak bytes with :func:`~ditherlab.simulate.observe` (all exposures kept).
+        Peak bytes with :func:`~ditherlab.simulate.observe` (all exposures kept, none
+        written yet).
     disk : float
         Bytes of the ``*_flt.fits`` and ``*_truth.fits`` files of all exposures.
     """
@@ -121,7 +140,7 @@ def simulation_cost(
     >>> c.pixels, round(c.disk / 2**20)  # two 2048 x 4096 chips; 4 x (flt + truth)
     (16777216, 1473)
     >>> round(c.memory_streaming / 2**30, 2), round(c.memory_all / 2**30, 2)
-    (0.96, 2.04)
+    (1.02, 2.04)
     """
     from ditherlab._validation import as_int
     from ditherlab.simulate.io import _file_bytes_per_pixel
@@ -148,7 +167,7 @@ def simulation_cost(
     return SimulationCost(
         n_exposures=nexp,
         pixels=int(sum(cut)),
-        memory_streaming=memory_bytes(nsrc, full, cut, 1),
+        memory_streaming=memory_bytes(nsrc, full, cut, 1, write_bytes(chip_aps, cut)),
         memory_all=memory_bytes(nsrc, full, cut, nexp),
         disk=float(disk),
     )

@@ -89,6 +89,21 @@ def _file_bytes_per_pixel(instrument: str, detector: str) -> tuple[int, int]:
     return flt, 4 + 4 + 1 + 4  # NOISELESS, CRCHARGE float32, DEFECTS uint8, DARK float32
 
 
+def _write_bytes_per_pixel(instrument: str, detector: str) -> tuple[int, int]:
+    """Memory :func:`write_exposure` adds: ``(new arrays per pixel, one array's item size)``.
+
+    New arrays: the flt data converted for the file (DQ as int16; rates or DN in
+    float64, IR ``TIME``); then astropy writes big-endian copies of the (read-only)
+    arrays, one at a time.
+    """
+    inst, det = instrument.upper(), detector.upper()
+    if inst == "WFC3" and det == "IR":
+        return 8 + 8 + 2 + 4, 8
+    if inst == "WFPC2":
+        return 8 + 8 + 2, 8
+    return 2, 4
+
+
 _WCS_PREFIXES = ("WCSAXES", "CTYPE", "CUNIT", "CRPIX", "CRVAL", "CD1_", "CD2_", "A_", "B_")
 
 

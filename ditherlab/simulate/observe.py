@@ -193,12 +193,16 @@ def _npix(cuts: Sequence[tuple[tuple[int, int], tuple[int, int]]]) -> int:
 
 
 def _memory_estimate(scene: Any, chip_aps: Sequence[Any], cuts: Any, held: int) -> float:
-    """Peak bytes of a simulation holding ``held`` exposures (see :mod:`.cost`)."""
-    from ditherlab.simulate.cost import memory_bytes
+    """Peak bytes of a simulation holding ``held`` exposures (see :mod:`.cost`).
+
+    One held exposure is taken to be written before the next (``iter_observe``'s use).
+    """
+    from ditherlab.simulate.cost import memory_bytes, write_bytes
 
     full = [int(np.prod(c.shape)) for c in chip_aps]
     cut = [sy * sx for _, (sy, sx) in cuts]
-    return memory_bytes(scene, full, cut, held)
+    write = write_bytes(chip_aps, cut) if held == 1 else 0.0
+    return memory_bytes(scene, full, cut, held, write)
 
 
 def _subarrays(
@@ -428,7 +432,7 @@ def iter_observe(
     :func:`observe` with the same arguments) are simulated one per ``next()``, so that a
     long full-frame pattern can be written exposure by exposure and need not be held in
     memory at once: the peak is one exposure and its working arrays (a full two-chip
-    ACS/WFC exposure: ~0.9 GiB), where :func:`observe` holds all of them (~0.37 GiB more
+    ACS/WFC exposure: ~1.0 GiB), where :func:`observe` holds all of them (~0.37 GiB more
     per exposure).  :func:`~ditherlab.simulate.simulation_cost` gives both in advance.
     ``max_memory`` is checked against the one-exposure peak.
 

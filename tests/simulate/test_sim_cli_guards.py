@@ -24,7 +24,7 @@ from ditherlab.errors import (
 )
 from ditherlab.planner import subpixel
 from ditherlab.simulate import Scene, iter_observe, observe, simulation_cost, write_exposure
-from ditherlab.simulate.cost import BASELINE_BYTES
+from ditherlab.simulate.cost import BASELINE_BYTES, memory_bytes
 
 SMALL = ["--aperture", "acs-wfc1", "--exptime", "10", "--chips", "1", "-q"]
 SMALL += ["--subarray", "0", "0", "16", "16", "--nstars", "5"]
@@ -321,10 +321,33 @@ def test_memory_model_matches_measured_peaks(nsrc, subarray):
     """The estimate is within 25 % of the traced peak of real runs (arrays only)."""
     scene = Scene.random_field(nsrc, size=150, sky=5.0, rng=2)
     cost = simulation_cost(scene, subpixel(2), "wfc3-ir", subarray=subarray)
-    for run, est in ((iter_observe, cost.memory_streaming), (observe, cost.memory_all)):
+    npix = 1014 * 1014
+    cut = npix if subarray is None else subarray[2] * subarray[3]
+    # iter_observe alone (nothing written): the streaming model without its write term
+    streaming = memory_bytes(scene, [npix], [cut], 1)
+    for run, est in ((iter_observe, streaming), (observe, cost.memory_all)):
         peak = _traced_peak(run, scene, subpixel(2), "wfc3-ir", 100.0, subarray=subarray, rng=2)
         ratio = peak / (est - BASELINE_BYTES)
         assert 0.75 < ratio < 1.25, (run.__name__, peak / 2**20, (est - BASELINE_BYTES) / 2**20)
+
+
+def test_the_cli_holds_one_exposure_at_a_time(tmp_path):
+    """Its traced peak is the streaming estimate: 1.03 of it, where a loop keeping the
+    previous exposure alive while simulating the next (as zip() did) gives 1.12."""
+    sub = (0, 0, 2048, 1024)
+    args = ["simulate", "--pattern", "3", "--aperture", "wfc3-uvis1", "--chips", "1"]
+    args += ["--subarray", *map(str, sub), "--exptime", "100", "-q", "--nstars", "100"]
+    args += ["--outdir", str(tmp_path / "o"), "--seed", "1"]
+    assert _simulate(tmp_path / "warm", 2) == 0  # imports and caches, before tracing
+    tracemalloc.start()
+    try:
+        assert main(args) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    cost = simulation_cost(100, subpixel(3), "wfc3-uvis1", chips=[1], subarray=sub)
+    est = cost.memory_streaming - BASELINE_BYTES
+    assert 0.9 < peak / est < 1.08, (peak / 2**20, est / 2**20)
 
 
 def test_disk_estimate_matches_the_files_written(tmp_path):
