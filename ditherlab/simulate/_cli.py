@@ -61,15 +61,68 @@ def _max_memory(args: argparse.Namespace) -> float | None:
     return float(args.max_memory) * 2**30
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
-    from ditherlab._io import RunOutput, check_disk_space, check_stem
+def _run_output(args: argparse.Namespace, root: str, names: list[str], aperture: str, pattern):
+    """The run's files as a unit (staged, manifest), with their truth files added."""
+    from ditherlab._io import RunOutput
+    from ditherlab.simulate.io import truth_path
+
+    flts = [n for n in names if n.endswith("_flt.fits")]
+    return RunOutput(
+        args.outdir,
+        root,
+        [*names, *(truth_path(n).name for n in flts)],
+        # every name a simulate run of this rootname writes
+        claims=re.escape(root) + r"(\d{2,}_(flt|truth)\.fits|_scene\.ecsv)",
+        overwrite=args.overwrite,
+        record={
+            "command": "simulate",
+            "aperture": aperture,
+            "pattern": pattern.name,
+            "n_exposures": len(pattern),
+            "seed": args.seed,
+        },
+        name="--outdir",
+    )
+
+
+def _check_resources(args, nsrc: int, pattern, ap, subarray, max_memory) -> None:
+    """Refuse a run that would not fit in memory (limit: --max-memory) or on the disk."""
+    from ditherlab._io import check_disk_space
     from ditherlab._resources import check_memory
-    from ditherlab.planner._cli import pattern_from_args
     from ditherlab.simulate.cost import simulation_cost
-    from ditherlab.simulate.io import truth_path, write_exposure
+
+    cost = simulation_cost(max(nsrc, 0), pattern, ap, chips=args.chips, subarray=subarray)
+    check_memory(
+        cost.memory_streaming,
+        max_memory,
+        f"simulating {nsrc} sources on {cost.pixels} pixels per exposure",
+        "use fewer sources (--nstars), a --subarray or fewer --chips",
+        name="--max-memory",
+        raise_with=f"--max-memory {np.ceil(cost.memory_streaming / 2**30):.0f} (GiB)",
+    )
+    check_disk_space(args.outdir, cost.disk, "--outdir")
+
+
+def _random_field(args: argparse.Namespace):
+    from ditherlab.simulate.scene import Scene
+
+    return Scene.random_field(
+        500 if args.nstars is None else args.nstars,
+        n_galaxies=args.ngalaxies or 0,
+        size=210.0 if args.field_size is None else args.field_size,
+        ra=args.ra if args.ra is not None else 150.1,
+        dec=args.dec if args.dec is not None else 2.2,
+        sky=args.sky if args.sky is not None else 40.0,
+        rng=args.seed,
+    )
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from ditherlab._io import check_stem
+    from ditherlab.planner._cli import pattern_from_args
+    from ditherlab.simulate.io import write_exposure
     from ditherlab.simulate.observe import Pointing, iter_observe, resolve_aperture
     from ditherlab.simulate.psf import ImagePSF
-    from ditherlab.simulate.scene import Scene
 
     _check_combinations(args)
     max_memory = _max_memory(args)
@@ -80,22 +133,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     names = [f"{root}{k + 1:02d}_flt.fits" for k in range(len(pattern))]
     scene_name = f"{root}_scene.ecsv"
-    run = RunOutput(
-        outdir,
-        root,
-        [*names, *(truth_path(n).name for n in names), scene_name],
-        # every name a simulate run of this rootname writes
-        claims=re.escape(root) + r"(\d{2,}_(flt|truth)\.fits|_scene\.ecsv)",
-        overwrite=args.overwrite,
-        record={
-            "command": "simulate",
-            "aperture": ap.name,
-            "pattern": pattern.name,
-            "n_exposures": len(pattern),
-            "seed": args.seed,
-        },
-        name="--outdir",
-    )
+    run = _run_output(args, root, [*names, scene_name], ap.name, pattern)
     run.check()  # before any work: writable, nothing replaced unasked, no foreign files
     scene = None
     if args.scene is not None:
@@ -106,29 +144,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     else:
         nsrc = (500 if args.nstars is None else args.nstars) + (args.ngalaxies or 0)
     # refuse before the work (and before a random field is drawn) what cannot fit
-    cost = simulation_cost(max(nsrc, 0), pattern, ap, chips=args.chips, subarray=subarray)
-    check_memory(
-        cost.memory_streaming,
-        max_memory,
-        f"simulating {nsrc} sources on {cost.pixels} pixels per exposure",
-        "use fewer sources (--nstars), a --subarray or fewer --chips",
-        name="--max-memory",
-        raise_with=f"--max-memory {np.ceil(cost.memory_streaming / 2**30):.0f} (GiB)",
-    )
-    check_disk_space(outdir, cost.disk, "--outdir")
+    _check_resources(args, nsrc, pattern, ap, subarray, max_memory)
     psf = None
     if args.psf is not None:
         psf = ImagePSF.from_fits(args.psf, oversampling=args.psf_oversampling)
     if scene is None:
-        scene = Scene.random_field(
-            500 if args.nstars is None else args.nstars,
-            n_galaxies=args.ngalaxies or 0,
-            size=210.0 if args.field_size is None else args.field_size,
-            ra=args.ra if args.ra is not None else 150.1,
-            dec=args.dec if args.dec is not None else 2.2,
-            sky=args.sky if args.sky is not None else 40.0,
-            rng=args.seed,
-        )
+        scene = _random_field(args)
     pointing = Pointing(
         ra=args.ra,
         dec=args.dec,
