@@ -234,6 +234,8 @@ def run_demo(
     cfg = config or DemoConfig()
     say = progress or (lambda msg: None)
     out = Path(outdir)
+    from ditherlab._io import check_output_dir
+    check_output_dir(out, "outdir")  # before the work: a writable folder, named as given
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"outdir={str(out)!r} exists and is not a directory")
     existing = [n for n in (*_DEMO_FILES, "exposures", "drz_sci.fits") if (out / n).exists()]

@@ -21,7 +21,9 @@ __all__ = [
     "MissingDependencyError",
     "OffChipError",
     "OutputExistsError",
+    "OutputNotWritableError",
     "PatternNotFoundError",
+    "ResourceLimitError",
 ]
 
 
@@ -55,6 +57,18 @@ class FileFormatError(DitherlabError, ValueError):
 
 class OutputExistsError(DitherlabError, FileExistsError):
     """An output file exists and ``overwrite`` was not requested."""
+
+
+class OutputNotWritableError(DitherlabError, PermissionError):
+    """Files cannot be created in the output directory (checked before the work)."""
+
+
+class ResourceLimitError(DitherlabValueError):
+    """A run would need more memory (or disk) than its limit; the message says how much.
+
+    Raised before the work starts.  The memory limit can be raised (``max_memory=``,
+    ``--max-memory``).
+    """
 
 
 class MissingDependencyError(DitherlabError, ImportError):

@@ -3,15 +3,17 @@
 Typical use::
 
     from ditherlab.planner import subpixel
-    from ditherlab.simulate import Scene, observe, write_exposure
+    from ditherlab.simulate import Scene, iter_observe, write_exposure
 
     scene = Scene.random_field(500, sky=40.0, rng=1)
-    for exp in observe(scene, subpixel(4), "acs-wfc", 500.0, rng=1):
+    # one full exposure in memory at a time (~1 GiB); observe() keeps all four (~2 GiB)
+    for exp in iter_observe(scene, subpixel(4), "acs-wfc", 500.0, rng=1):
         write_exposure(exp, f"{exp.rootname}_flt.fits")
 
 Importing this package does no I/O and does not import matplotlib.
 """
 
+from ditherlab.simulate.cost import SimulationCost, simulation_cost
 from ditherlab.simulate.detector import (
     ACS_DQ,
     WFC3_DQ,
@@ -49,6 +51,7 @@ __all__ = [
     "MoffatPSF",
     "Pointing",
     "Scene",
+    "SimulationCost",
     "Truth",
     "atod_saturate",
     "cosmic_rays",
@@ -63,6 +66,7 @@ __all__ = [
     "pattern_postargs",
     "read_exposure",
     "saturate",
+    "simulation_cost",
     "truth_path",
     "write_exposure",
 ]

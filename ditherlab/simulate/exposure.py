@@ -5,8 +5,10 @@ WCS that includes the distortion, plus exposure time, gain, read noise and sky ‚
 kept apart in :attr:`Exposure.truth`, what only the simulator knows: the noiseless
 image, the cosmic-ray charge, the defect map and the true pointing.
 
-All images are in electrons (``BUNIT = ELECTRONS``, as ACS and WFC3/UVIS ``flt`` files),
-stored as float32 (``dq`` uint16, defects uint8); arrays are read-only.
+All images are in electrons, stored as float32 (``dq`` uint16, defects uint8); arrays are
+read-only.  In memory every detector is in electrons; on disk
+(:func:`~ditherlab.simulate.write_exposure`) each file holds its instrument's units:
+electrons for ACS and WFC3/UVIS, e‚Åª/s for WFC3/IR, DN for WFPC2.
 """
 
 from __future__ import annotations

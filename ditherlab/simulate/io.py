@@ -5,9 +5,19 @@
 * ``x_flt.fits``: a primary header and, per chip, ``SCI``, ``ERR`` and ``DQ`` extensions
   (``EXTVER`` = 1, 2 ...), each with the chip's TAN-SIP WCS and the keywords AstroDrizzle
   reads (``INSTRUME``, ``DETECTOR``, ``EXPTIME``, ``CCDCHIP``, ``IDCSCALE``, ``BUNIT``,
-  ``LTV1/2`` ...).  Data are in electrons, except WFPC2, whose ``SCI``/``ERR`` hold DN
-  (``BUNIT = COUNTS``, float64, divided by the drizzlepac gain of the chip for the
-  ``ATODGAIN`` setting, as drizzlepac expects); reading converts them back exactly;
+  ``LTV1/2`` ...).  ``SCI``/``ERR`` hold what the real instrument's flt files hold:
+
+  - electrons (``BUNIT = ELECTRONS``) for ACS, WFC3/UVIS;
+  - electrons per second (``BUNIT = ELECTRONS/S``) for WFC3/IR, whose calwf3 flt
+    files are count rates from the up-the-ramp fit (WFC3 Data Handbook §2.2.2), with a
+    ``TIME`` extension per chip (exposure time of each pixel, s) beside ``SCI``, ``ERR``
+    and ``DQ``, as drizzlepac's IR reader expects.  (Real IR flt files also carry
+    ``SAMP``, the number of reads fitted; the simulator has no ramp, so it is absent.);
+  - DN (``BUNIT = COUNTS``) for WFPC2, divided by the drizzlepac gain of the chip for
+    the ``ATODGAIN`` setting, as drizzlepac expects.
+
+  Rates and DN are stored as float64 so that reading converts them back to exactly the
+  float32 electrons of the :class:`Exposure` (in memory, every exposure is in electrons);
 * ``x_truth.fits``: the truth — per chip ``NOISELESS``, ``CRCHARGE``, ``DEFECTS`` and
   ``DARK`` — kept out of the file a pipeline reads.
 
@@ -60,6 +70,38 @@ def _wfpc2_chip_gain(exp: Exposure, chip: ChipExposure) -> float:
             f"WFPC2 chip ccdchip={chip.ccdchip!r} is not one of {sorted(WFPC2_GAINS)}"
         )
     return table[_wfpc2_atodgain(exp.gain)]
+
+
+def _is_rate(exp: Exposure) -> bool:
+    """WFC3/IR flt files hold count rates (e⁻/s), like calwf3's."""
+    return exp.instrument.upper() == "WFC3" and exp.detector.upper() == "IR"
+
+
+def _file_bytes_per_pixel(instrument: str, detector: str) -> tuple[int, int]:
+    """Bytes per simulated pixel of the ``(flt, truth)`` files' data (headers apart)."""
+    inst, det = instrument.upper(), detector.upper()
+    if inst == "WFC3" and det == "IR":
+        flt = 8 + 8 + 2 + 4  # SCI, ERR float64 (e-/s), DQ int16, TIME float32
+    elif inst == "WFPC2":
+        flt = 8 + 8 + 2  # DN in float64
+    else:
+        flt = 4 + 4 + 2
+    return flt, 4 + 4 + 1 + 4  # NOISELESS, CRCHARGE float32, DEFECTS uint8, DARK float32
+
+
+def _write_bytes_per_pixel(instrument: str, detector: str) -> tuple[int, int]:
+    """Memory :func:`write_exposure` adds: ``(new arrays per pixel, one array's item size)``.
+
+    New arrays: the flt data converted for the file (DQ as int16; rates or DN in
+    float64, IR ``TIME``); then astropy writes big-endian copies of the (read-only)
+    arrays, one at a time.
+    """
+    inst, det = instrument.upper(), detector.upper()
+    if inst == "WFC3" and det == "IR":
+        return 8 + 8 + 2 + 4, 8
+    if inst == "WFPC2":
+        return 8 + 8 + 2, 8
+    return 2, 4
 
 
 _WCS_PREFIXES = ("WCSAXES", "CTYPE", "CUNIT", "CRPIX", "CRVAL", "CD1_", "CD2_", "A_", "B_")
@@ -165,7 +207,8 @@ def _primary_header(exp: Exposure):
     h["ASN_TAB"] = "NONE"
     h["ASN_ID"] = "NONE"
     h["SUBARRAY"] = any(c.shape != c.full_shape for c in exp.chips)
-    h["NEXTEND"] = (3 * len(exp.chips), "number of standard extensions")
+    next_ = (4 if _is_rate(exp) else 3) * len(exp.chips)
+    h["NEXTEND"] = (next_, "number of standard extensions")
     h["DL_VERS"] = (__version__, "ditherlab version")
     h["DL_SKY"] = (exp.sky, "simulated sky (e-/pixel)")
     h["DL_DARK"] = (exp.dark, "mean dark current (e-/s/pixel)")
@@ -190,6 +233,12 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
         if extname != "DQ":
             h["BUNIT"] = ("COUNTS", "brightness units (DN)")
             h["DL_GAIN"] = (_wfpc2_chip_gain(exp, chip), "e-/DN used to write this chip")
+    elif extname == "TIME":
+        h["BUNIT"] = ("SECONDS", "exposure time of each pixel")
+    elif extname == "DQ":
+        h["BUNIT"] = ("UNITLESS", "bit field")
+    elif _is_rate(exp) and extname != "DQ":
+        h["BUNIT"] = ("ELECTRONS/S", "brightness units (count rate, as calwf3 IR flt)")
     else:
         h["BUNIT"] = ("ELECTRONS", "brightness units")
     h["IDCSCALE"] = exp.idcscale if chip.idcscale is None else chip.idcscale
@@ -210,7 +259,8 @@ def _sci_header(exp: Exposure, chip: ChipExposure, extname: str):
     if extname == "SCI":
         good = chip.dq == 0
         h["NGOODPIX"] = int(good.sum())
-        h["GOODMEAN"] = float(chip.sci[good].mean()) if good.any() else 0.0
+        mean = float(chip.sci[good].mean()) if good.any() else 0.0
+        h["GOODMEAN"] = mean / exp.exptime if _is_rate(exp) else mean
         snr = chip.sci[good] / np.maximum(chip.err[good], 1e-30)
         h["SNRMEAN"] = float(snr.mean()) if good.any() else 0.0
     return h
@@ -244,12 +294,19 @@ def _flt_hdulist(exp: Exposure):
             g = _wfpc2_chip_gain(exp, chip)
             sci = sci.astype(np.float64) / g
             err = err.astype(np.float64) / g
+        elif _is_rate(exp):
+            # e-/s in float64, so that rate x EXPTIME rounds back to the same float32 e-
+            sci = sci.astype(np.float64) / exp.exptime
+            err = err.astype(np.float64) / exp.exptime
         hdus.append(fits.ImageHDU(sci, header=_sci_header(exp, chip, "SCI")))
         hdus.append(fits.ImageHDU(err, header=_sci_header(exp, chip, "ERR")))
         # int16 on disk, as in HST flt files (bit 32768 is never set); drizzlepac's
         # resetbits fails on unsigned (BZERO = 32768) DQ arrays under numpy 2
         dq = chip.dq.astype(np.int16)
         hdus.append(fits.ImageHDU(dq, header=_sci_header(exp, chip, "DQ")))
+        if _is_rate(exp):
+            time = np.full(chip.sci.shape, exp.exptime, np.float32)
+            hdus.append(fits.ImageHDU(time, header=_sci_header(exp, chip, "TIME")))
     return fits.HDUList(hdus)
 
 
@@ -381,10 +438,13 @@ def read_exposure(path: str | os.PathLike[str], truth: bool | None = None) -> Ex
             g = groups[ver]
             sh, sci = g["SCI"]
             err = g["ERR"][1]
-            if str(sh.get("BUNIT", "ELECTRONS")).upper() == "COUNTS":
-                gain = float(sh["DL_GAIN"])
-                sci = (sci.astype(np.float64) * gain).astype(np.float32)
-                err = (err.astype(np.float64) * gain).astype(np.float32)
+            bunit = str(sh.get("BUNIT", "ELECTRONS")).strip().upper()
+            to_e = float(sh["DL_GAIN"]) if bunit == "COUNTS" else None
+            if bunit.endswith("/S"):
+                to_e = float(ph["EXPTIME"])  # WFC3/IR: e-/s x EXPTIME (as drizzlepac)
+            if to_e is not None:
+                sci = (sci.astype(np.float64) * to_e).astype(np.float32)
+                err = (err.astype(np.float64) * to_e).astype(np.float32)
             chips.append(
                 ChipExposure(
                     sci=sci,

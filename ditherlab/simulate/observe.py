@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from astropy import units as u
 
+from ditherlab._io import check_stem
+from ditherlab._resources import check_memory
 from ditherlab._validation import as_array, as_float, as_int, as_rng
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 from ditherlab.planner.patterns import Pattern
@@ -166,6 +168,41 @@ def pattern_postargs(pattern: Pattern, aperture: Any) -> np.ndarray:
     if pattern.frame == "postarg":
         return np.array(pattern.offsets, float)
     return np.asarray(pattern.offsets, float) @ _linear(aperture).T
+
+
+def _select_chips(ap: Any, chips: Sequence[int] | None) -> list[Any]:
+    """The chip apertures of ``ap``'s camera that ``chips`` (CCDCHIP values) selects."""
+    chip_aps = list(ap.chips)
+    if chips is None:
+        return chip_aps
+    want = [as_int("chips", c) for c in np.atleast_1d(chips)]
+    if not want:
+        raise DitherlabValueError(
+            f"chips={chips!r} selects no chip; give some of "
+            f"{[int(c.chip) for c in chip_aps]} or None for all"
+        )
+    have = [int(c.chip) for c in chip_aps]
+    for c in want:
+        if c not in have:
+            raise DitherlabValueError(f"chips={list(want)!r}: chip {c} not in {have}")
+    return [c for c in chip_aps if int(c.chip) in want]
+
+
+def _npix(cuts: Sequence[tuple[tuple[int, int], tuple[int, int]]]) -> int:
+    return int(sum(sy * sx for _, (sy, sx) in cuts))
+
+
+def _memory_estimate(scene: Any, chip_aps: Sequence[Any], cuts: Any, held: int) -> float:
+    """Peak bytes of a simulation holding ``held`` exposures (see :mod:`.cost`).
+
+    One held exposure is taken to be written before the next (``iter_observe``'s use).
+    """
+    from ditherlab.simulate.cost import memory_bytes, write_bytes
+
+    full = [int(np.prod(c.shape)) for c in chip_aps]
+    cut = [sy * sx for _, (sy, sx) in cuts]
+    write = write_bytes(chip_aps, cut) if held == 1 else 0.0
+    return memory_bytes(scene, full, cut, held, write)
 
 
 def _subarrays(
@@ -387,13 +424,17 @@ def iter_observe(
     noise: bool = True,
     progress: Callable[[int, int], None] | None = None,
     rng: Any = None,
+    max_memory: Any = None,
 ) -> Iterator[Exposure]:
     """Like :func:`observe`, but yield each exposure as soon as it is simulated.
 
     The arguments are validated at the call; the exposures (identical to those of
     :func:`observe` with the same arguments) are simulated one per ``next()``, so that a
     long full-frame pattern can be written exposure by exposure and need not be held in
-    memory at once.
+    memory at once: the peak is one exposure and its working arrays (a full two-chip
+    ACS/WFC exposure: ~1.0 GiB), where :func:`observe` holds all of them (~0.37 GiB more
+    per exposure).  :func:`~ditherlab.simulate.simulation_cost` gives both in advance.
+    ``max_memory`` is checked against the one-exposure peak.
 
     Examples
     --------
@@ -424,20 +465,16 @@ def iter_observe(
     pointing = Pointing() if pointing is None else pointing
     if not isinstance(pointing, Pointing):
         raise DitherlabTypeError(f"pointing={pointing!r} must be a Pointing")
-    chip_aps = list(ap.chips)
-    if chips is not None:
-        want = [as_int("chips", c) for c in np.atleast_1d(chips)]
-        if not want:
-            raise DitherlabValueError(
-                f"chips={chips!r} selects no chip; give some of "
-                f"{[int(c.chip) for c in chip_aps]} or None for all"
-            )
-        have = [int(c.chip) for c in chip_aps]
-        for c in want:
-            if c not in have:
-                raise DitherlabValueError(f"chips={list(want)!r}: chip {c} not in {have}")
-        chip_aps = [c for c in chip_aps if int(c.chip) in want]
+    chip_aps = _select_chips(ap, chips)
     cuts = _subarrays(chip_aps, subarray)
+    rootname = check_stem(rootname, "rootname")
+    # refuse before any array is allocated: the scene, the defect maps, one exposure
+    check_memory(
+        _memory_estimate(scene, chip_aps, cuts, held=1),
+        max_memory,
+        f"simulating {len(scene)} sources on {_npix(cuts)} pixels per exposure",
+        "use fewer sources, a sub-array or fewer chips",
+    )
     # each chip gets its own detector's model (WFPC2: PC1 differs from WF2-4) and always
     # its own detector's pixel scale, whatever model the caller gave
     models = _chip_models(detector, chip_aps, ap)
@@ -629,6 +666,7 @@ def observe(
     noise: bool = True,
     progress: Callable[[int, int], None] | None = None,
     rng: Any = None,
+    max_memory: Any = None,
 ) -> list[Exposure]:
     """Simulate one exposure per step of ``pattern``.
 
@@ -670,6 +708,11 @@ def observe(
         Called as ``progress(k, n)`` after exposure *k* of *n*.
     rng : Generator, int or None
         Random state; the same seed gives identical exposures.
+    max_memory : float or Quantity, optional
+        Refuse (before any work) a run whose estimated peak memory (all exposures held,
+        see :func:`~ditherlab.simulate.simulation_cost`) exceeds this many bytes (or
+        e.g. ``8 * u.GiB``).  Default: half the machine's memory, at most 80 % of what
+        is available now; ``float("inf")`` switches the check off.
 
     Returns
     -------
@@ -678,8 +721,13 @@ def observe(
 
     Raises
     ------
+    ResourceLimitError
+        If the run would need more memory than ``max_memory``: use
+        :func:`iter_observe` (one exposure in memory at a time), fewer sources, a
+        sub-array or fewer chips.
     DitherlabValueError
-        For a non-positive exposure time, an unknown chip, a bad sub-array ...
+        For a non-positive exposure time, an unknown chip, a bad sub-array, a
+        ``rootname`` that is not a plain file-name stem ...
     DitherlabTypeError
         For arguments of the wrong type.
 
@@ -694,6 +742,18 @@ def observe(
     >>> [round(v, 4) for v in exps[1].postarg]  # (3.5, 3.5) px at the reference
     [0.1718, 0.1857]
     """
+    if isinstance(scene, Scene):  # refuse before any work: every exposure is kept
+        ap = resolve_aperture(aperture)
+        chip_aps = _select_chips(ap, chips)
+        cuts = _subarrays(chip_aps, subarray)
+        nexp = len(pattern_postargs(pattern, ap))
+        check_memory(
+            _memory_estimate(scene, chip_aps, cuts, held=nexp),
+            max_memory,
+            f"observe() keeping {nexp} exposures of {_npix(cuts)} pixels",
+            "iter_observe() holds one exposure at a time (write each as it comes); or "
+            "use a sub-array, fewer chips or fewer sources",
+        )
     return list(
         iter_observe(
             scene,
@@ -713,5 +773,6 @@ def observe(
             noise=noise,
             progress=progress,
             rng=rng,
+            max_memory=max_memory,
         )
     )

@@ -1,9 +1,14 @@
 """flt/truth files: exact round trips, determinism, refusal to overwrite, the CLI."""
 
+import dataclasses
+import functools
+
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sim_helpers import camera
 
 from ditherlab.cli import main
@@ -191,6 +196,7 @@ def test_cli_simulate(tmp_path, capsys):
         "dlsim01_truth.fits",
         "dlsim02_flt.fits",
         "dlsim02_truth.fits",
+        "dlsim_manifest.json",
         "dlsim_scene.ecsv",
     ]
     e = read_exposure(out / "dlsim02_flt.fits")
@@ -346,3 +352,54 @@ def test_cli_simulate_never_overwrites_the_scene_file_without_overwrite(tmp_path
     assert sorted(p.name for p in out.iterdir()) == ["dlsim_scene.ecsv"]  # nothing written
     assert main([*args, "--overwrite"]) == 0
     assert scene_file.read_text() != "precious\n"
+
+
+def test_wfc3_ir_files_hold_count_rates_like_calwf3(tmp_path):
+    """Real WFC3/IR flt files are in e-/s (BUNIT = ELECTRONS/S, SCI and ERR) with a TIME
+    extension (WFC3 Data Handbook §2.2.2); the simulated ones too, and read back exactly."""
+    scene = Scene.random_field(200, size=140, sky=1.0, rng=8)
+    e = observe(scene, subpixel(2), "wfc3-ir", 302.9, subarray=(400, 380, 48, 40), rng=8)[1]
+    path = write_exposure(e, tmp_path / "i_flt.fits")
+    assert_same_exposure(e, read_exposure(path))
+    chip = e.chips[0]
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "ERR", "DQ", "TIME"]
+        assert hdul[0].header["NEXTEND"] == 4
+        t = hdul[0].header["EXPTIME"]
+        assert t == 302.9
+        for ext, arr in (("SCI", chip.sci), ("ERR", chip.err)):
+            assert hdul[ext].header["BUNIT"] == "ELECTRONS/S"
+            assert np.array_equal((hdul[ext].data * t).astype(np.float32), arr)
+        assert hdul["DQ"].header["BUNIT"] == "UNITLESS"
+        assert hdul["TIME"].header["BUNIT"] == "SECONDS"
+        assert np.all(hdul["TIME"].data == np.float32(t))
+        good = chip.dq == 0
+        assert hdul["SCI"].header["GOODMEAN"] == pytest.approx(chip.sci[good].mean() / t)
+    # UVIS (a CCD) stays in electrons, with no TIME extension
+    u = observe(scene, subpixel(2), "wfc3-uvis1", 100.0, chips=[2], subarray=(0, 0, 8, 8), rng=8)
+    with fits.open(write_exposure(u[0], tmp_path / "u_flt.fits")) as hdul:
+        assert hdul["SCI"].header["BUNIT"] == "ELECTRONS"
+        assert "TIME" not in hdul
+
+
+@functools.cache
+def _ir_pixel_exposure():
+    scene = Scene(ra=150.0, dec=2.0, x=[], y=[], flux=[])
+    pat = Pattern([[0, 0]])
+    return observe(scene, pat, "wfc3-ir", 1.0, subarray=(0, 0, 2, 2), rng=1, noise=False)[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.floats(0.5, 5000.0),
+    st.lists(st.floats(-1e6, 1e6, width=32), min_size=4, max_size=4),
+)
+def test_ir_rate_conversion_reads_back_the_same_float32_electrons(tmp_path_factory, t, vals):
+    e = _ir_pixel_exposure()
+    arr = np.array(vals, np.float32).reshape(2, 2)
+    chip = dataclasses.replace(e.chips[0], sci=arr, err=np.abs(arr))
+    e = e.replace(chips=(chip,), exptime=t, truth=None)
+    path = write_exposure(e, tmp_path_factory.mktemp("ir") / "x_flt.fits")
+    r = read_exposure(path, truth=False).chips[0]
+    assert np.array_equal(r.sci, arr)
+    assert np.array_equal(r.err, np.abs(arr))
