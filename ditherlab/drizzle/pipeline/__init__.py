@@ -22,7 +22,13 @@ from ditherlab.drizzle.pipeline.config import (
 from ditherlab.drizzle.pipeline.crdetect import blot_derivative, driz_cr_mask
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry, output_wcs
 from ditherlab.drizzle.pipeline.inputs import InputChip, InputExposure, load_inputs
-from ditherlab.drizzle.pipeline.masks import dq_good_mask, interpret_bits, reset_bits, static_mask
+from ditherlab.drizzle.pipeline.masks import (
+    box_dilate,
+    dq_good_mask,
+    interpret_bits,
+    reset_bits,
+    static_mask,
+)
 from ditherlab.drizzle.pipeline.median import combine_masks, combine_singles, masked_median, minmed
 from ditherlab.drizzle.pipeline.products import PipelineProducts
 from ditherlab.drizzle.pipeline.run import run_pipeline
@@ -40,6 +46,7 @@ __all__ = [
     "PipelineProducts",
     "SkyResult",
     "blot_derivative",
+    "box_dilate",
     "build_geometry",
     "chip_sky",
     "combine_masks",

@@ -1,7 +1,8 @@
 """What the pipeline returns (:class:`PipelineProducts`) and how it is written to disk.
 
 Files (AstroDrizzle's conventions): ``<output>_drz.fits`` with ``SCI``, ``WHT`` and
-``CTX`` image extensions and the parameters in the primary header; one
+``CTX`` image extensions and the parameters in the primary header (``HIERARCH ADRIZ
+FINAL_PIXFRAC = 1.0`` ..., AstroDrizzle's names in capitals); one
 ``<input>_crmask.fits`` per input exposure with one uint8 image per chip (1 = good,
 0 = cosmic ray, as AstroDrizzle's ``_crmask.fits``); ``<output>_sky.ecsv`` with the sky of
 every chip (``MDRIZSKY``).  Every file is written to a temporary name and renamed only
@@ -126,7 +127,9 @@ class PipelineProducts:
             for j, value in enumerate(row, 1):
                 ph[f"MDRSK{i:02d}{j}"] = (float(value), f"MDRIZSKY of input {i} chip {j} (e-)")
         for name, value in self.config.as_header_cards():
-            ph[f"HIERARCH {name}"] = value
+            if isinstance(value, str):
+                value = value[:40]
+            ph[f"HIERARCH ADRIZ {name}"] = value
         hdr = self.wcs.to_header()
         hdr["BUNIT"] = units
         hdus = [

@@ -24,7 +24,7 @@ from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry
 from ditherlab.drizzle.pipeline.inputs import InputExposure, load_inputs
 from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask
-from ditherlab.drizzle.pipeline.median import combine_singles
+from ditherlab.drizzle.pipeline.median import combine_masks, combine_singles, extend_edges
 from ditherlab.drizzle.pipeline.products import PipelineProducts
 from ditherlab.drizzle.pipeline.sky import compute_sky
 from ditherlab.errors import DitherlabTypeError
@@ -105,10 +105,15 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     return singles, weights
 
 
-def _blot_and_detect(exps, median, sky, geo, cfg, progress):
+def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
     """Blot the median to every chip and find the cosmic rays there."""
     crs, cleans = [], []
     n = len(exps)
+    # the median where no single has a good pixel is 0: extend it by the blot stencil
+    covered = np.zeros(median.shape, bool)
+    for bad in combine_masks(weights, cfg.combine_maskpt, cfg.median_newmasks):
+        covered |= ~bad
+    median = extend_edges(median, covered, 3)
     for i, e in enumerate(exps):
         row, crow = [], []
         for j, c in enumerate(e.chips):
@@ -287,7 +292,7 @@ def run_pipeline(
             progress("median", 1, 1)
         tick("median")
     if run_cr:
-        crs, crclean = _blot_and_detect(exps, median, sky, geometry, cfg, progress)
+        crs, crclean = _blot_and_detect(exps, median, weights, sky, geometry, cfg, progress)
         tick("blot+driz_cr")
     if crs is None:
         crs = tuple(tuple(np.zeros(c.shape, bool) for c in e.chips) for e in exps)
