@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ditherlab.errors import DitherlabValueError
+from ditherlab.errors import DitherlabValueError, OutputExistsError
 
 __all__ = ["PRESETS", "register"]
 
@@ -72,8 +72,6 @@ def _cmd_drizzle(args: argparse.Namespace) -> int:
     # refuse existing outputs before the (long) run, not after it
     targets = [outdir / f"{args.output}_drz.fits", outdir / f"{args.output}_sky.ecsv"]
     if not args.overwrite:
-        from ditherlab._io import check_writable
-
         for e in exposures:
             stem = Path(e.name).name
             for suffix in ("_flt.fits", "_flc.fits", ".fits"):
@@ -82,7 +80,8 @@ def _cmd_drizzle(args: argparse.Namespace) -> int:
                     break
             targets.append(outdir / f"{stem}_crmask.fits")
         for p in targets:
-            check_writable(p, False, "output")
+            if p.exists():
+                raise OutputExistsError(f"{str(p)!r} exists; pass --overwrite to replace it")
 
     def progress(step: str, done: int, total: int) -> None:
         if not quiet:
