@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab.drizzle import Drizzle, blot_image
+from ditherlab.drizzle import Drizzle
+from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
 from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry
 from ditherlab.drizzle.pipeline.inputs import InputExposure, load_inputs
 from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask
-from ditherlab.drizzle.pipeline.median import combine_masks, combine_singles, extend_edges
+from ditherlab.drizzle.pipeline.median import combine_singles
 from ditherlab.drizzle.pipeline.products import PipelineProducts
 from ditherlab.drizzle.pipeline.sky import compute_sky
 from ditherlab.errors import DitherlabTypeError
@@ -109,20 +110,12 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
     """Blot the median to every chip and find the cosmic rays there."""
     crs, cleans = [], []
     n = len(exps)
-    # the median where no single has a good pixel is 0: extend it by the blot stencil
-    covered = np.zeros(median.shape, bool)
-    for bad in combine_masks(weights, cfg.combine_maskpt, cfg.median_newmasks):
-        covered |= ~bad
-    median = extend_edges(median, covered, 3)
+    median = median_for_blot(median, weights, cfg)
     for i, e in enumerate(exps):
         row, crow = [], []
         for j, c in enumerate(e.chips):
-            s = geo.sep_ratio[i][j]
-            b = blot_image(median, geo.sep_pixmaps[i][j], pix_ratio=s, exptime=e.exptime,
-                           interp=cfg.blot_interp, sinscl=cfg.blot_sinscl)  # fmt: skip
-            add = sky.computed[i][j] if cfg.blot_addsky else cfg.blot_skyval
-            if add:
-                b += np.float32(add)
+            b = blot_chip(median, geo.sep_pixmaps[i][j], geo.sep_ratio[i][j], e.exptime,
+                          sky.computed[i][j], cfg)  # fmt: skip
             if cfg.driz_cr_noise == "astrodrizzle":
                 noise_sky = sky.subtracted[i][j]
             else:  # count the sky once: only what the user removed from the data
@@ -344,4 +337,5 @@ def run_pipeline(
         crclean=crclean,
         dq=dq_out,
         timings=dict(times),
+        exptimes=tuple(e.exptime for e in exps),
     )
