@@ -86,9 +86,9 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
     singles, weights = [], []
     n = len(exps)
-    fill = 0.0 if cfg.driz_sep_fillval is None else cfg.driz_sep_fillval
     for i, e in enumerate(exps):
-        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape, fillval=fill,
+        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape,
+                    fillval=cfg.driz_sep_fillval,
                     disable_ctx=True, n_threads=cfg.num_cores)  # fmt: skip
         for j, c in enumerate(e.chips):
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])

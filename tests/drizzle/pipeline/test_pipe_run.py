@@ -220,3 +220,16 @@ def test_wfc3_uvis_stack_recall():
     s = truth_scores(exps, p)
     assert s["recall5"] >= 0.98, s
     assert s["core_flagged"] <= 0.001, s
+
+
+def test_cr_cleaned_inputs_and_clean(acs):
+    """driz_cr_corr: CR pixels replaced by the blot; clean=True drops the intermediates."""
+    exps, p = acs
+    q = run_pipeline(exps, driz_cr_corr=True, clean=True, geometry=p.geometry, **BITS)
+    assert q.singles is None
+    assert q.median is None
+    assert q.single_weights is None
+    m, c = q.cr_masks[1][0], exps[1].chips[0]
+    np.testing.assert_array_equal(q.crclean[1][0][~m], c.sci[~m])
+    np.testing.assert_allclose(q.crclean[1][0][m], p.blot_median(1, 0)[m], rtol=1e-6)
+    assert np.all(np.isnan(p.singles[0][p.single_weights[0] == 0]))  # INDEF fill
