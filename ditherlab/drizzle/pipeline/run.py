@@ -44,7 +44,7 @@ def _config(config: Any, overrides: dict[str, Any]) -> PipelineConfig:
 
 
 def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[InputExposure]:
-    """Header overrides: ``exptime`` and ``rdnoise`` (``gain`` applies to the noise)."""
+    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading)."""
     import dataclasses
 
     out = []
@@ -239,7 +239,7 @@ def run_pipeline(
         times[name] = times.get(name, 0.0) + now - t0
         t0 = now
 
-    exps = _apply_overrides(load_inputs(inputs), cfg)
+    exps = _apply_overrides(load_inputs(inputs, cfg.gain), cfg)
     tick("init")
     if geometry is None:
         geometry = build_geometry(exps, cfg)
