@@ -197,7 +197,7 @@ def run_pipeline(
     progress : callable, optional
         Called as ``progress(step, done, total)`` as the steps advance (``step`` is an
         AstroDrizzle step name: ``static``, ``sky``, ``driz_separate``, ``median``,
-        ``driz_cr``, ``driz_combine``).
+        ``driz_cr``, ``driz_combine``; ``geometry`` before them).
     geometry : PipelineGeometry, optional
         Grids and pixmaps from :func:`build_geometry` or an earlier run's
         ``products.geometry``: skips the geometry (Monte Carlo realisations of one
@@ -246,6 +246,8 @@ def run_pipeline(
     elif not isinstance(geometry, PipelineGeometry):
         raise DitherlabTypeError(f"geometry={geometry!r} must be a PipelineGeometry")
     geometry.check(exps)
+    if progress:
+        progress("geometry", 1, 1)
     tick("geometry")
     dqs = [[reset_bits(c.dq, cfg.resetbits) for c in e.chips] for e in exps]
     statics = _static_masks(exps, dqs, cfg)
