@@ -12,7 +12,7 @@ Examples
 >>> check_filter("WFC3", "IR", "F606W")
 Traceback (most recent call last):
 ...
-ditherlab.errors.DitherlabValueError: filter='F606W' is not a WFC3/IR filter; valid: F105W, F110W, F125W, F140W, F160W, ... (15 in all; default F160W)
+ditherlab.errors.DitherlabValueError: filter='F606W' is not a filter of WFC3/IR; valid: F105W, F110W, F125W, F140W, F160W, ... (15 in all; default F160W)
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def check_filter(instrument: str, detector: str, name: Any, argname: str = "filt
     common = [n for n in _COMMON if n in entry["filters"]][:6]
     shown = common if len(common) >= 3 else names[:6]
     raise DitherlabValueError(
-        f"{argname}={name!r} is not a {instrument.upper()}/{detector.upper()} filter; valid: "
+        f"{argname}={name!r} is not a filter of {instrument.upper()}/{detector.upper()}; valid: "
         f"{', '.join(shown)}, ... ({len(names)} in all; default {entry['default_filter']})"
     )
 

@@ -33,7 +33,7 @@ from ditherlab.simulate.detector import (
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.filters import check_filter, default_filter, pivot_wavelength
-from ditherlab.simulate.psf import PSF, HSTPSF, ImagePSF, default_psf, pixel_kernel
+from ditherlab.simulate.psf import HSTPSF, PSF, ImagePSF, default_psf, pixel_kernel
 from ditherlab.simulate.scene import Scene, sersic_profile
 
 __all__ = ["Pointing", "iter_observe", "observe", "pattern_postargs", "resolve_aperture"]
@@ -275,6 +275,15 @@ def _render_chip(
         ext, np.ceil((trunc * scene.r_eff + psf.radius) / scale_px).astype(int) + 1, psf_half
     )
     half_src = np.maximum(half_src, far_half)
+    wing = None
+    if far_fraction > 0:
+        # the wing (beyond psf.radius, out to psf.far_radius) is smooth on the pixel scale:
+        # one stamp per chip, at the chip's reference Jacobian and centred on a pixel,
+        # serves every source (its flux is exact; its shape is off by the pixel-area
+        # change across the chip, a few per cent of a few per cent of the light)
+        wing = _kernels.render_far(psf.far_profile, cmap.jacobian(*cmap.ref), (0.0, 0.0),
+                                   far_half)
+        wing /= wing.sum()
     finite = np.isfinite(px) & np.isfinite(py)
     near = (
         finite
@@ -305,10 +314,13 @@ def _render_chip(
                 psf_half,
                 os=_oversampling(fwhm_px),
                 core_half=max(3, int(np.ceil(3.0 * fwhm_px))),
+                # beyond 3 FWHM the rings of a wide (1") stamp need no 4 x 4 sampling
+                os_outer=4 if psf_half <= 16 else 2,
             )
             half = psf_half
         else:
-            half = int(min(half_src[i] if far_half == 0 else _near_half(scene, i, psf, scale_px), 600))
+            near = half_src[i] if far_half == 0 else _near_half(scene, i, psf, scale_px)
+            half = int(min(near, 600))
             n = 0.5 if scene.kind[i] == "gaussian" else scene.n[i]
             prof = sersic_profile(scene.r_eff[i], n, scene.q[i], scene.pa[i], truncate=trunc)
             os = _galaxy_oversampling(scene.r_eff[i] / np.sqrt(area[k]), 2 * half + 1)
@@ -318,16 +330,11 @@ def _render_chip(
         if kernel is not None:
             stamp = _kernels.apply_pixel_kernel(stamp, kernel)
             half += kernel.shape[0] // 2
-        if far_fraction > 0:
-            # the far wing (beyond psf.radius) is smooth: one sample per pixel, and for a
-            # galaxy it is laid around the centre (the galaxy's own extent is neglected)
+        if wing is not None:  # for a galaxy the wing is laid around its centre
             _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0,
                                total * (1.0 - far_fraction))
-            wing = _kernels.render_far(psf.far_profile, j, frac, far_half)
-            wsum = wing.sum()
-            if wsum > 0:
-                _kernels.add_stamp(image, wing, ix - far_half - x0, iy - far_half - y0,
-                                   total * far_fraction / wsum)
+            _kernels.add_stamp(image, wing, ix - far_half - x0, iy - far_half - y0,
+                               total * far_fraction)
             continue
         _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0, total)
 
@@ -406,8 +413,11 @@ def _chip_psfs(
     detector_kernel: Any,
     psf_jitter: Any,
 ) -> tuple[list[PSF], list[np.ndarray | None]]:
-    """Each chip's PSF (the default: its detector's :class:`HSTPSF` in ``filter``) and
-    its detector's pixel kernel at the PSF's wavelength (None if switched off)."""
+    """Each chip's PSF and its detector's pixel kernel (None if switched off).
+
+    The default PSF is the chip detector's :class:`HSTPSF` in ``filter``; the kernel is
+    taken at the PSF's wavelength (for a user PSF: the filter's pivot).
+    """
     if not isinstance(detector_kernel, (bool, np.bool_)):
         raise DitherlabTypeError(f"detector_kernel={detector_kernel!r} must be True or False")
     jitter = as_float("psf_jitter", psf_jitter, minimum=0.0, maximum=1000.0)
