@@ -9,10 +9,13 @@ Examples
 'F160W'
 >>> pivot_wavelength("ACS", "WFC", "f814w")
 805.0
->>> check_filter("WFC3", "IR", "F606W")
-Traceback (most recent call last):
-...
-ditherlab.errors.DitherlabValueError: filter='F606W' is not a filter of WFC3/IR; valid: F105W, F110W, F125W, F140W, F160W, ... (15 in all; default F160W)
+>>> try:
+...     check_filter("WFC3", "IR", "F606W")
+... except ValueError as exc:
+...     print(str(exc).replace("; ", ";\n"))
+filter='F606W' is not a filter of WFC3/IR;
+valid: F105W, F110W, F125W, F140W, F160W, ... (15 in all;
+default F160W)
 """
 
 from __future__ import annotations
