@@ -550,6 +550,30 @@ class HSTPSF(PSF):
         img, samp = self._state[0], self._state[1]
         return _bilinear(img, np.asarray(xi, float) / samp, np.asarray(eta, float) / samp)
 
+    def encircled_energy(self, r) -> np.ndarray:
+        """Fraction of the light within radius ``r`` (arcsec) on the sky, before pixels.
+
+        Examples
+        --------
+        >>> p = HSTPSF("ACS", "WFC", "F606W")
+        >>> bool(abs(p.encircled_energy(5.5) - 1.0) < 1e-9)
+        True
+        """
+        img, samp, rr, sb = self._state[:4]
+        r = np.atleast_1d(np.asarray(r, float))
+        h = img.shape[0] // 2
+        y, x = np.mgrid[-h : h + 1, -h : h + 1] * samp
+        rad = np.hypot(x, y).ravel()
+        order = np.argsort(rad)
+        cum_near = np.cumsum(img.ravel()[order])
+        near = cum_near[np.searchsorted(rad[order], np.minimum(r, self.radius), "right") - 1]
+        dr = np.diff(rr)
+        ring = 0.5 * (sb[1:] * rr[1:] + sb[:-1] * rr[:-1]) * 2.0 * np.pi * dr
+        cum_far = np.concatenate([[0.0], np.cumsum(ring)])
+        far = np.interp(r, rr, cum_far, left=0.0)
+        out = near + far * (self.far_fraction / cum_far[-1])
+        return out if out.size > 1 else float(out[0])
+
     def far_profile(self, r):
         """Surface brightness (flux fraction per arcsec²) beyond ``radius``; 0 inside."""
         rr, sb = self._state[2], self._state[3]
@@ -580,7 +604,7 @@ def _build_hst(ota, scatter, cold, wave_nm, scale, jitter_mas, angle):
     n += n % 2
     samp = lod / q
     # the image's x axis is xi (east), its y axis eta (north); spikes at `angle` from north
-    diff = _diffraction(_pupil(n, ota, cold, 90.0 - angle), q)
+    diff = _diffraction(_pupil(n, ota, cold, angle), q)
     m = diff.shape[0]
     half = int(np.ceil(1.02 * r_near / samp)) + 2
     c = m // 2
