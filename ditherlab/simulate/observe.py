@@ -435,14 +435,16 @@ def _chip_psfs(
         key = (m.instrument, m.detector)
         if psf is None:
             if key not in cache:  # the spiders lie along the V2/V3 diagonals on the sky
-                cache[key] = default_psf(m, filter, jitter=jitter, spider_angle=pa_v3 + 45.0)
+                cache[key] = HSTPSF(m.instrument, m.detector, filter, jitter=jitter,
+                                    spider_angle=pa_v3 + 45.0,
+                                    charge_diffusion=bool(detector_kernel))
             p = cache[key]
         elif isinstance(psf, ImagePSF) and psf.pixel_scale is None:
             p = psf.with_scale(sc / psf.oversampling)  # 1/oversampling of the chip's pixel
         else:
             p = psf
         psfs.append(p)
-        if detector_kernel:
+        if detector_kernel and not getattr(p, "charge_diffusion", False):
             wave = p.wavelength if isinstance(p, HSTPSF) else pivot_wavelength(*key, filter)
             kernels.append(pixel_kernel(m.instrument, m.detector, wave))
         else:

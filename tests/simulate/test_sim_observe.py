@@ -79,9 +79,9 @@ def test_star_flux_is_recovered_within_one_percent(where):
     ra, dec = scene.radec()
     px, py = chip.wcs.all_world2pix(ra, dec, 0, tolerance=1e-10)
     cx, cy = _centroid(truth.noiseless, round(px[0]), round(py[0]), 16)
-    # the OTA's three mirror pads make the PSF slightly lopsided: ~5e-3 px in 16 px
-    assert cx == pytest.approx(px[0], abs=0.01)
-    assert cy == pytest.approx(py[0], abs=0.01)
+    # a 16 px box off-centre by < 0.5 px cuts the 5.5" PSF wing unevenly: ~0.01 px
+    assert cx == pytest.approx(px[0], abs=0.02)
+    assert cy == pytest.approx(py[0], abs=0.02)
     assert px[0] + x0 == pytest.approx(x, abs=1e-6)
     assert py[0] + y0 == pytest.approx(y, abs=1e-6)
 
