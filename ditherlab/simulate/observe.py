@@ -33,7 +33,7 @@ from ditherlab.simulate.detector import (
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.filters import check_filter, default_filter, pivot_wavelength
-from ditherlab.simulate.psf import HSTPSF, PSF, ImagePSF, default_psf, pixel_kernel
+from ditherlab.simulate.psf import HSTPSF, PSF, ImagePSF, pixel_kernel
 from ditherlab.simulate.scene import Scene, sersic_profile
 
 __all__ = ["Pointing", "iter_observe", "observe", "pattern_postargs", "resolve_aperture"]

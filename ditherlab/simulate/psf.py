@@ -475,8 +475,10 @@ def _halo_ee(r: np.ndarray, a: float, index: float, rmax: float) -> np.ndarray:
 
 
 def _kept_1d(sigma: float) -> float:
-    """Fraction of charge made uniformly in a pixel that a Gaussian diffusion of ``sigma``
-    pixels leaves in it, along one axis."""
+    """Fraction of a pixel's uniformly made charge that stays in it, along one axis.
+
+    The diffusion is a Gaussian of ``sigma`` pixels.
+    """
     x = (np.arange(400) + 0.5) / 400 - 0.5
     s2 = sigma * np.sqrt(2.0)
     return float(np.mean(0.5 * (erf((0.5 - x) / s2) - erf((-0.5 - x) / s2))))
@@ -484,9 +486,11 @@ def _kept_1d(sigma: float) -> float:
 
 @functools.lru_cache(maxsize=256)
 def _diffusion_sigma(centre: float) -> float:
-    """Gaussian sigma (pixels) of a charge diffusion that keeps ``centre`` of a uniformly lit
-    pixel's charge in it: the continuous form of a published 3 × 3 kernel (same centre;
-    the neighbours then agree to ~10 %, see the tests)."""
+    """Gaussian sigma (pixels) of the diffusion keeping ``centre`` of a lit pixel's charge.
+
+    The continuous form of a published 3 × 3 kernel: same centre; the side neighbours then
+    agree to ≲ 15 % and the corners to 0.01 (see the tests).
+    """
     from scipy.optimize import brentq
 
     if centre >= 1.0:

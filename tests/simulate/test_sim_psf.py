@@ -88,7 +88,8 @@ def test_continuous_charge_diffusion_gives_the_published_kernel(wave):
     # and the PSF with it folded in is broader than without
     with_cd = HSTPSF("ACS", "WFC", wavelength=wave)
     without = HSTPSF("ACS", "WFC", wavelength=wave, charge_diffusion=False)
-    assert with_cd.charge_diffusion and not without.charge_diffusion
+    assert with_cd.charge_diffusion
+    assert not without.charge_diffusion
     assert with_cd.fwhm > without.fwhm
     assert not HSTPSF("WFC3", "IR").charge_diffusion  # IPC is applied after the pixels
 
