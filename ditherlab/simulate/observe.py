@@ -305,6 +305,13 @@ def _render_chip(
         iy = int(np.floor(py[i] + 0.5))
         frac = (px[i] - ix, py[i] - iy)
         total = scene.flux[i] * rate_to_e * idcscale**2 / area[k]
+        if wing is not None:
+            # a source whose near stamp misses the cut-out adds only its wing
+            nh = 2 + (psf_half if scene.kind[i] == "point" else _near_half(scene, i, psf, scale_px))
+            if (ix + nh < x0 or ix - nh >= x0 + nx or iy + nh < y0 or iy - nh >= y0 + ny):
+                _kernels.add_stamp(image, wing, ix - far_half - x0, iy - far_half - y0,
+                                   total * far_fraction)
+                continue
         if scene.kind[i] == "point":
             fwhm_px = psf.fwhm / np.sqrt(area[k])
             stamp = _kernels.render_profile(
