@@ -567,7 +567,7 @@ class HSTPSF(PSF):
     --------
     >>> p = HSTPSF("ACS", "WFC", "F606W")
     >>> p.wavelength, round(p.fwhm, 3), round(p.far_fraction, 3)
-    (592.0, 0.049, 0.047)
+    (592.0, 0.063, 0.047)
     """
 
     instrument: str
