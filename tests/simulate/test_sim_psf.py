@@ -1,5 +1,7 @@
 """The default HST PSF and detector kernels against the handbooks' published numbers."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -252,3 +254,39 @@ def test_galaxies_go_through_the_same_psf_and_kernel():
     yy, xx = np.mgrid[0:280, 0:280]
     far = np.hypot(xx - 140, yy - 140) > 21
     assert 0.03 < a[far].sum() / a.sum() < 0.08
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--aperture", "wfc3-ir", "--filter", "F606W"], r"--filter=.F606W. is not a filter"),
+        (["--aperture", "acs-wfc", "--filter", "F999Q"], r"--filter='F999Q'.*valid: F435W"),
+        (["--aperture", "acs-wfc", "--psf-jitter", "-2"], r"--psf-jitter -2.0"),
+    ],
+)
+def test_cli_refuses_bad_filters_and_jitter_before_writing(tmp_path, capsys, extra, match):
+    from ditherlab.cli import main
+
+    out = tmp_path / "out"
+    args = ["simulate", "--pattern", "2", "--exptime", "100", "--outdir", str(out),
+            "--nstars", "5", "--subarray", "400", "400", "32", "32", "-q", *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert re.search(match, err)
+    assert not out.exists()
+
+
+def test_cli_filter_default_and_header(tmp_path, capsys):
+    from astropy.io import fits
+
+    from ditherlab.cli import main
+
+    out = tmp_path / "out"
+    args = ["simulate", "--pattern", "2", "--aperture", "wfc3-ir", "--exptime", "100",
+            "--outdir", str(out), "--nstars", "5", "--subarray", "400", "400", "32", "32",
+            "--seed", "1", "-q"]
+    assert main(args) == 0
+    hdr = fits.getheader(out / "dlsim01_flt.fits")
+    assert hdr["FILTER"] == "F160W"
+    assert hdr["PHOTMODE"].endswith("F160W")
