@@ -520,6 +520,9 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where(ok, top + fy * (bot - top), 0.0)
 
 
+_BUILT: dict[tuple, tuple] = {}  # HSTPSF states by (instrument, detector, λ, blur, angle)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class HSTPSF(PSF):
     """ditherlab's default HST PSF: diffraction, scattering halo and jitter, on the sky.
@@ -612,8 +615,14 @@ class HSTPSF(PSF):
         if cd:  # a continuous blur that gives the published kernel (see _diffusion_sigma)
             k0 = float(pixel_kernel(inst, det, wave)[1, 1])
             blur = float(np.hypot(blur, 1000.0 * scale * _diffusion_sigma(k0)))
-        state = _build_hst(data["ota"], data["scatter"], entry.get("cold_mask"), wave,
-                           scale, blur, angle, entry.get("zernikes"))
+        key = (inst, det, wave, blur, angle % 360.0)
+        state = _BUILT.get(key)
+        if state is None:  # the FFT takes ~0.1-1 s: build each PSF once per process
+            state = _build_hst(data["ota"], data["scatter"], entry.get("cold_mask"), wave,
+                               scale, blur, angle, entry.get("zernikes"))
+            if len(_BUILT) >= 64:
+                _BUILT.pop(next(iter(_BUILT)))
+            _BUILT[key] = state
         object.__setattr__(self, "_state", state)
         for name in ("radius", "fwhm", "far_radius", "far_fraction"):
             object.__setattr__(self, name, float(state[-1][name]))
