@@ -131,6 +131,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     ap = resolve_aperture(args.aperture)
     subarray = tuple(args.subarray) if args.subarray is not None else None
     outdir = Path(args.outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise DitherlabValueError(f"--outdir {str(outdir)!r} is not a directory")
+    if args.filter is not None:  # refused before anything is written, naming the flag
+        from ditherlab.simulate.filters import check_filter
+
+        check_filter(ap.instrument, ap.detector, args.filter, argname="--filter")
+    if args.psf_jitter < 0 or (args.psf is not None and args.psf_jitter > 0):
+        raise DitherlabValueError(
+            f"--psf-jitter {args.psf_jitter!r} must be >= 0 and applies to the default PSF "
+            "only (not with --psf)"
+        )
     names = [f"{root}{k + 1:02d}_flt.fits" for k in range(len(pattern))]
     scene_name = f"{root}_scene.ecsv"
     run = _run_output(args, root, [*names, scene_name], ap.name, pattern)
@@ -174,6 +185,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         chips=args.chips,
         subarray=subarray,
         filter=args.filter,
+        detector_kernel=not args.no_detector_kernel,
+        psf_jitter=args.psf_jitter,
         rootname=root,
         cosmic_rays_on=not args.no_cosmic_rays,
         progress=progress,
@@ -255,7 +268,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--psf",
         metavar="FITS",
-        help="oversampled PSF image (TinyTim/WebbPSF); default an Airy pattern",
+        help="oversampled PSF image (TinyTim/WebbPSF); default the HST PSF of the "
+        "detector and --filter (diffraction, scattering halo, --psf-jitter)",
     )
     p.add_argument(
         "--psf-oversampling",
@@ -263,7 +277,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="PSF pixels per detector pixel (default: the OVERSAMP keyword)",
     )
-    p.add_argument("--filter", default="F606W", help="filter name for the headers")
+    p.add_argument(
+        "--filter",
+        default=None,
+        help="filter of the prime detector (default F606W; F160W on WFC3/IR, F125LP on "
+        "ACS/SBC): sets the PSF's wavelength and the headers",
+    )
+    p.add_argument(
+        "--psf-jitter",
+        type=float,
+        default=0.0,
+        metavar="MAS",
+        help="pointing jitter within an exposure, mas RMS per axis, blurred into the "
+        "default PSF (HST: a few mas)",
+    )
+    p.add_argument(
+        "--no-detector-kernel",
+        action="store_true",
+        help="do not apply the detector's charge-diffusion/IPC kernel (for a --psf that "
+        "already includes it)",
+    )
     p.add_argument("--rootname", default="dlsim", help="file name stem (default dlsim)")
     p.add_argument("--no-cosmic-rays", action="store_true", help="switch cosmic rays off")
     p.add_argument(
