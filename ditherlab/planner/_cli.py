@@ -410,19 +410,34 @@ def _split_settings(args: argparse.Namespace) -> dict:
     return {"preset": preset, **kw}
 
 
+#: Largest ``split --max-exposures``: far more exposures than fit in any HST orbit, and a
+#: bound on the table's size (a typo of 10**8 would otherwise run for ever).
+_MAX_EXPOSURES = 100
+
+
 def _check_split_args(args: argparse.Namespace) -> None:
+    import math
+
     for flag, value in (
         ("--cr-rate", args.cr_rate),
         ("--step-arcsec", args.step_arcsec),
-        ("--total-time", args.total_time),
         ("--exposure-overhead", args.exposure_overhead),
         ("--read-noise", args.read_noise),
         ("--dark", args.dark),
+        ("--sky", args.sky),
+        ("--source-rate", args.source_rate),
     ):
-        if value is not None and not value >= 0:
-            raise DitherlabValueError(f"{flag} {value} must be >= 0")
-    if args.max_exposures < 1:
-        raise DitherlabValueError(f"--max-exposures {args.max_exposures} must be >= 1")
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise DitherlabValueError(f"{flag} {value:g} must be finite and >= 0")
+    for flag, value in (("--total-time", args.total_time), ("--n-pix", args.n_pix)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise DitherlabValueError(f"{flag} {value:g} must be finite and > 0")
+    if args.chip_pixels is not None and args.chip_pixels < 1:
+        raise DitherlabValueError(f"--chip-pixels {args.chip_pixels} must be >= 1")
+    if not 1 <= args.max_exposures <= _MAX_EXPOSURES:
+        raise DitherlabValueError(
+            f"--max-exposures {args.max_exposures} must be between 1 and {_MAX_EXPOSURES}"
+        )
     if args.orbit and args.total_time is not None:
         raise DitherlabValueError("--total-time and --orbit exclude each other")
     if not args.orbit:

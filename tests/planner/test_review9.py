@@ -19,3 +19,20 @@ def test_demo_fractional_step_names_the_flag(capsys, tmp_path, step):
     err = one_line_error(capsys, "demo", "--step", *step, "--outdir", tmp_path / "d")
     assert f"--step {float(step[0]):g} {float(step[1]):g}" in err
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--max-exposures", "100000000"], "--max-exposures 100000000"),  # ran for ever
+        (["--total-time", "0"], "--total-time 0"),  # reported total_time=0.0
+        (["--total-time", "inf"], "--total-time inf"),  # reported "the CR rate"
+        (["--sky", "nan"], "--sky nan"),
+        (["--n-pix", "0"], "--n-pix 0"),
+        (["--chip-pixels", "0"], "--chip-pixels 0"),  # reported n_pixels_chip=0
+        (["--source-rate", "-1"], "--source-rate -1"),
+    ],
+)
+def test_split_errors_name_the_flag(capsys, argv, flag):
+    err = one_line_error(capsys, "split", "--aperture", "acs-wfc", *argv)
+    assert flag in err
