@@ -236,7 +236,21 @@ def pattern_from_args(args: argparse.Namespace):
             ap = get_aperture(aperture)  # pixel steps as POS TARGs at the reference pixel
             parts = [p if p.frame == "postarg" else ap.postarg_offsets(p) for p in parts]
         pattern = parts[0].cross(parts[1])
+        _refuse_repeats(pattern, what)
     return pattern
+
+
+def _refuse_repeats(pattern, what: str) -> None:
+    """Refuse a crossed pattern whose exposures repeat pointings (e.g. ``4`` × ``4``)."""
+    import numpy as np
+
+    distinct = len(np.unique(np.round(pattern.offsets, 9), axis=0))
+    if distinct < len(pattern):
+        raise DitherlabValueError(
+            f"{what} gives {len(pattern)} exposures at only {distinct} distinct pointings "
+            "(the secondary repeats the primary's steps); choose a secondary with other "
+            "steps, or write the pointings you want to a POS TARG file"
+        )
 
 
 def _aperture(name: str | None, flag: str = "--aperture"):

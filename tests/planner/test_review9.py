@@ -36,3 +36,19 @@ def test_demo_fractional_step_names_the_flag(capsys, tmp_path, step):
 def test_split_errors_name_the_flag(capsys, argv, flag):
     err = one_line_error(capsys, "split", "--aperture", "acs-wfc", *argv)
     assert flag in err
+
+
+@pytest.mark.parametrize(
+    "argv, n, distinct",
+    [(["--pattern", "4", "--secondary", "4"], 16, 9), (["--pattern", "2", "--secondary", "2"], 4, 3)],
+)
+def test_secondary_that_repeats_pointings_is_refused(capsys, argv, n, distinct):
+    # a 4-point box crossed with itself visits (0, 3.5) twice, (3.5, 3.5) three times...
+    err = one_line_error(capsys, "plan", *argv)
+    assert f"{n} exposures at only {distinct} distinct pointings" in err
+
+
+def test_secondary_with_other_steps_is_accepted(capsys):
+    assert main(["plan", "--pattern", "hotpixel", "--secondary", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "8 exposures" in out
