@@ -287,6 +287,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     at = tuple(args.at) if args.at is not None else None
     if at is not None and ap is None:
         raise DitherlabValueError("--at needs --aperture (a field position on its chip)")
+    if at is not None:
+        ap._at(at, name="--at")  # finite and on the chip, checked before any work
+    if not 0 <= args.decimals <= 10:
+        raise DitherlabValueError(f"--decimals {args.decimals} must be between 0 and 10")
     needs_postarg = args.format in ("apt", "ecsv", "csv", "json") or args.output
     if pattern.frame == "pixel" and ap is None and needs_postarg:
         raise DitherlabValueError(

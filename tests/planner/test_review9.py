@@ -52,3 +52,15 @@ def test_secondary_with_other_steps_is_accepted(capsys):
     assert main(["plan", "--pattern", "hotpixel", "--secondary", "4"]) == 0
     out = capsys.readouterr().out
     assert "8 exposures" in out
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--at", "nan", "5", "--aperture", "acs-wfc"], "--at=(nan, 5.0)"),  # was at=(...)
+        (["--at", "1e9", "1e9", "--aperture", "acs-wfc"], "--at=(1e+09, 1e+09) is off"),
+        (["--decimals", "-1", "--aperture", "acs-wfc"], "--decimals -1"),  # was decimals=-1
+    ],
+)
+def test_plan_errors_name_the_flag(capsys, argv, flag):
+    assert flag in one_line_error(capsys, "plan", "--pattern", "4", *argv)
