@@ -520,7 +520,21 @@ def _cmd_split(args: argparse.Namespace) -> int:
     t.pprint(max_lines=-1, max_width=-1)
     if args.orbit and packed.meta["do_not_fit"]:
         print(f"N = {packed.meta['do_not_fit']} do not fit in the orbit", file=sys.stderr)
+    if args.orbit:
+        _note_buffer_dumps(fits, preset)
     return 0
+
+
+def _note_buffer_dumps(fits, preset) -> None:
+    """Say which N lose time to serial buffer dumps (else a collapse to seconds is a puzzle)."""
+    dumped = [int(n) for n, d in zip(fits["n_exposures"], fits["buffer_dumps"]) if d > 0]
+    if dumped:
+        print(
+            f"N = {dumped}: exposures shorter than {preset.buffer_dump_below:g} s each pay a "
+            f"{preset.buffer_dump / 60:g} min serial buffer dump (ACS IHB §8.2), included in "
+            "the overhead column; fewer exposures or a subarray avoid it",
+            file=sys.stderr,
+        )
 
 
 def _check_cr_rate(args: argparse.Namespace, rate: float, totals) -> None:

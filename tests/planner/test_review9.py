@@ -64,3 +64,26 @@ def test_secondary_with_other_steps_is_accepted(capsys):
 )
 def test_plan_errors_name_the_flag(capsys, argv, flag):
     assert flag in one_line_error(capsys, "plan", "--pattern", "4", *argv)
+
+
+def test_move_overhead_reproduces_the_primer_and_acs_ihb():
+    from ditherlab.planner import move_overhead
+
+    # HST Primer App. A.5 (WFC3 example): "for a two arcsec offset maneuver, the three
+    # dither offsets will take 0.5 minutes each"
+    assert move_overhead(2.0) == 30.0
+    # ACS IHB §8.2: moves take 20 to 60 s by slew size; 1 min from 10" to 1.5'
+    sizes = [0.01, 1.0, 5.0, 30.0, 89.0]
+    assert min(move_overhead(sizes)) == 20.0
+    assert max(move_overhead(sizes)) == 60.0
+
+
+def test_split_orbit_says_why_short_wfc_exposures_collapse(capsys):
+    # ACS/WFC, N = 6 in one 54-min orbit: 293 s each before dumps, so 5 buffer dumps of
+    # 5.8 min leave 3.3 s per exposure; the table alone looked like a bug
+    assert main(["split", "--aperture", "acs-wfc", "--orbit", "--max-exposures", "6"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].split()[:2] == ["6", "3.3"]
+    assert "N = [6]: exposures shorter than 339 s" in err
+    assert main(["split", "--aperture", "wfc3-ir", "--orbit"]) == 0
+    assert "buffer dump" not in capsys.readouterr().err
