@@ -527,7 +527,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 def _note_buffer_dumps(fits, preset) -> None:
     """Say which N lose time to serial buffer dumps (else a collapse to seconds is a puzzle)."""
-    dumped = [int(n) for n, d in zip(fits["n_exposures"], fits["buffer_dumps"]) if d > 0]
+    pairs = zip(fits["n_exposures"], fits["buffer_dumps"], strict=True)
+    dumped = [int(n) for n, d in pairs if d > 0]
     if dumped:
         print(
             f"N = {dumped}: exposures shorter than {preset.buffer_dump_below:g} s each pay a "

@@ -22,7 +22,7 @@ def test_demo_fractional_step_names_the_flag(capsys, tmp_path, step):
 
 
 @pytest.mark.parametrize(
-    "argv, flag",
+    ("argv", "flag"),
     [
         (["--max-exposures", "100000000"], "--max-exposures 100000000"),  # ran for ever
         (["--total-time", "0"], "--total-time 0"),  # reported total_time=0.0
@@ -39,8 +39,11 @@ def test_split_errors_name_the_flag(capsys, argv, flag):
 
 
 @pytest.mark.parametrize(
-    "argv, n, distinct",
-    [(["--pattern", "4", "--secondary", "4"], 16, 9), (["--pattern", "2", "--secondary", "2"], 4, 3)],
+    ("argv", "n", "distinct"),
+    [
+        (["--pattern", "4", "--secondary", "4"], 16, 9),
+        (["--pattern", "2", "--secondary", "2"], 4, 3),
+    ],
 )
 def test_secondary_that_repeats_pointings_is_refused(capsys, argv, n, distinct):
     # a 4-point box crossed with itself visits (0, 3.5) twice, (3.5, 3.5) three times...
@@ -55,7 +58,7 @@ def test_secondary_with_other_steps_is_accepted(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv, flag",
+    ("argv", "flag"),
     [
         (["--at", "nan", "5", "--aperture", "acs-wfc"], "--at=(nan, 5.0)"),  # was at=(...)
         (["--at", "1e9", "1e9", "--aperture", "acs-wfc"], "--at=(1e+09, 1e+09) is off"),
