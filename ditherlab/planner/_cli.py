@@ -302,7 +302,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     # build every product first, then write them all or none
     outputs = []
     if args.output:
-        fmt = planner.postarg_format(args.output, None if args.format == "table" else args.format)
+        given = None if args.format == "table" else args.format
+        try:
+            fmt = planner.postarg_format(args.output, given)
+        except DitherlabValueError:
+            raise DitherlabValueError(
+                f"--format {args.format} contradicts the extension of -o {args.output}: it "
+                "would not read back by its name; rename the file or leave --format out"
+            ) from None
         decimals = args.decimals if fmt == "apt" else None
         table = planner.postarg_table(pattern, ap, at, decimals, force=args.force)
         outputs.append(("-o", args.output, _table_writer(table, fmt)))

@@ -63,6 +63,7 @@ ROUNDING_TOLERANCE_PX: float = 0.05
 #: Formats understood by :func:`write_postargs` and :func:`read_postargs`.
 POSTARG_FORMATS: tuple[str, ...] = ("apt", "ecsv", "csv", "json")
 _EXTENSIONS = {".ecsv": "ecsv", ".csv": "csv", ".json": "json", ".txt": "apt", ".apt": "apt"}
+_SUFFIX = {"ecsv": ".ecsv", "csv": ".csv", "json": ".json", "apt": ".txt"}
 _APT_LINE = re.compile(
     r"^\s*POS(?:ITION)?\s+TARG(?:ET)?\s+([^,\s]+)\s*,\s*([^,\s]+)\s*$", re.IGNORECASE
 )
@@ -277,7 +278,7 @@ def write_postargs(
         If APT rounding would change the pattern and ``force`` is False.
     """
     p = Path(path)
-    fmt = _format_for(p, format)
+    fmt = postarg_format(p, format)
     table = postarg_table(pattern, aperture, at, decimals if fmt == "apt" else None, force)
     write_postarg_table(table, p, fmt, overwrite)
     return table
@@ -307,14 +308,24 @@ def write_postarg_table(
 def postarg_format(path: str | Path, format: str | None = None) -> str:
     """The POS TARG format for ``path``: ``format`` if given, else from the extension.
 
-    ``.ecsv``, ``.csv``, ``.json`` name themselves; anything else is APT text.
+    ``.ecsv``, ``.csv``, ``.json`` name themselves; anything else is APT text.  A
+    ``format`` that contradicts the extension (JSON into ``box.csv``) is refused: the
+    file would not read back by its name.
 
     Examples
     --------
     >>> postarg_format("box.csv"), postarg_format("box.txt"), postarg_format("b", "json")
     ('csv', 'apt', 'json')
     """
-    return _format_for(Path(path), format)
+    p = Path(path)
+    fmt = _format_for(p, format)
+    named = _EXTENSIONS.get(p.suffix.lower())
+    if named is not None and named != fmt:
+        raise DitherlabValueError(
+            f"format={format!r} contradicts the extension of {str(p)!r} ({named}); "
+            f"name the file *{_SUFFIX[fmt]} or leave the format out"
+        )
+    return fmt
 
 
 def _format_for(path: Path, format: str | None) -> str:

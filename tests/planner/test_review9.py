@@ -90,3 +90,22 @@ def test_split_orbit_says_why_short_wfc_exposures_collapse(capsys):
     assert "N = [6]: exposures shorter than 339 s" in err
     assert main(["split", "--aperture", "wfc3-ir", "--orbit"]) == 0
     assert "buffer dump" not in capsys.readouterr().err
+
+
+def test_format_that_contradicts_the_extension_is_refused(capsys, tmp_path):
+    from ditherlab.errors import DitherlabValueError
+    from ditherlab.planner import read_postargs, subpixel, write_postargs
+
+    # was: JSON written into box.csv, which read_postargs then failed to read as CSV
+    out = tmp_path / "box.csv"
+    err = one_line_error(
+        capsys, "plan", "--pattern", "4", "--aperture", "acs-wfc", "-o", out, "--format", "json"
+    )
+    assert f"--format json contradicts the extension of -o {out}" in err
+    assert not out.exists()
+    with pytest.raises(DitherlabValueError, match="format='json' contradicts"):
+        write_postargs(subpixel(4), out, aperture="acs-wfc", format="json")
+    # a name without a known extension takes any format, and reads back with it
+    plain = tmp_path / "box"
+    write_postargs(subpixel(4), plain, aperture="acs-wfc", format="json")
+    assert len(read_postargs(plain, format="json")) == 4
