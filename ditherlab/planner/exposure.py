@@ -249,7 +249,10 @@ def _totals(total_time: Any, n: int) -> list[float]:
     if np.ndim(getattr(total_time, "value", total_time)) == 0:
         T = as_float("total_time", total_time, unit=u.s, minimum=0, min_inclusive=False)
         return [T] * n
-    values = list(getattr(total_time, "value", total_time))
+    if isinstance(total_time, u.Quantity):  # in seconds, whatever unit it came in
+        values = [as_float("total_time", v, unit=u.s) for v in total_time]
+    else:
+        values = list(total_time)
     if len(values) != n:
         raise DitherlabValueError(
             f"total_time has {len(values)} values for {n} entries of n_exposures"

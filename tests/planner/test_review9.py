@@ -109,3 +109,23 @@ def test_format_that_contradicts_the_extension_is_refused(capsys, tmp_path):
     plain = tmp_path / "box"
     write_postargs(subpixel(4), plain, aperture="acs-wfc", format="json")
     assert len(read_postargs(plain, format="json")) == 4
+
+
+def test_split_table_per_row_totals_keep_their_unit():
+    import astropy.units as u
+
+    from ditherlab.planner import split_table
+
+    # was: [10, 20] min read as [10, 20] s
+    t = split_table([10, 20] * u.min, [1, 2])
+    assert t["exptime"].unit == u.s
+    assert t["exptime"].tolist() == [600.0, 600.0]
+    assert split_table([600, 1200], [1, 2])["snr"].tolist() == t["snr"].tolist()
+
+
+def test_check_pattern_aperture_refuses_a_non_pattern():
+    from ditherlab.errors import DitherlabTypeError
+    from ditherlab.planner import check_pattern_aperture
+
+    with pytest.raises(DitherlabTypeError, match="pattern must be a Pattern, got str"):
+        check_pattern_aperture("box.csv", "acs-wfc")  # was a raw AttributeError
