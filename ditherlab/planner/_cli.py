@@ -179,6 +179,36 @@ def _single_pattern(spec: str, args: argparse.Namespace, flag: str = "--pattern"
     return _named_from_args(key, flag, args)
 
 
+#: Library keyword -> the flag that set it, to name the user's flag in pattern errors.
+_FLAG_OF_KEYWORD = {
+    "n_points": "--npoints",
+    "npoints": "--npoints",
+    "point_spacing": "--point-spacing",
+    "line_spacing": "--line-spacing",
+    "pattern_orient": "--orient",
+    "orient": "--orient",
+    "angle_between_sides": "--angle",
+    "angle": "--angle",
+    "step": "--step",
+    "secondary_step": "--secondary-step",
+}
+
+
+def _pattern_with_flags(spec: str, args: argparse.Namespace, flag: str = "--pattern"):
+    """:func:`_single_pattern`, its ``keyword=value`` errors re-worded with the user's flag."""
+    import re
+
+    try:
+        return _single_pattern(spec, args, flag)
+    except DitherlabValueError as exc:
+        m = re.match(r"(\w+)=(\S+) (.*)", str(exc), re.DOTALL)
+        if m is None or m.group(1) not in _FLAG_OF_KEYWORD:
+            raise
+        raise DitherlabValueError(
+            f"{flag} {spec}: {_FLAG_OF_KEYWORD[m.group(1)]} {m.group(2)} {m.group(3)}"
+        ) from None
+
+
 def _refuse_unused(args: argparse.Namespace, used: set[str], what: str) -> None:
     unused = [
         flag for dest, flag in _PATTERN_OPTIONS.items() if getattr(args, dest) is not None
@@ -197,10 +227,10 @@ def pattern_from_args(args: argparse.Namespace):
     """
     from ditherlab.planner.checks import check_pattern_aperture, pattern_camera
 
-    pattern, used = _single_pattern(args.pattern, args)
+    pattern, used = _pattern_with_flags(args.pattern, args)
     parts, what = [pattern], f"--pattern {args.pattern}"
     if args.secondary:
-        secondary, used2 = _single_pattern(args.secondary, args, "--secondary")
+        secondary, used2 = _pattern_with_flags(args.secondary, args, "--secondary")
         parts.append(secondary)
         used |= used2
         what += f" --secondary {args.secondary}"

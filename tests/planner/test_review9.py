@@ -129,3 +129,34 @@ def test_check_pattern_aperture_refuses_a_non_pattern():
 
     with pytest.raises(DitherlabTypeError, match="pattern must be a Pattern, got str"):
         check_pattern_aperture("box.csv", "acs-wfc")  # was a raw AttributeError
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # library keywords re-worded with the flag the user typed
+        (["--pattern", "ACS-WFC-DITHER-LINE", "--point-spacing", "0"], "--point-spacing 0.0"),
+        (["--pattern", "subline", "--npoints", "30"], "--pattern subline: --npoints 30"),
+        (
+            ["--pattern", "box", "--point-spacing", "0.5", "--line-spacing", "0.5", "--orient",
+             "nan", "--angle", "30"],
+            "--pattern box: --orient nan must be finite",
+        ),
+        (["--pattern", "4", "--secondary", "subline", "--npoints", "40"], "--secondary subline"),
+        # APT's published ranges for the ACS dither patterns (STScI ACS pattern pages):
+        # Number_Of_Points 2-9, spacings 0.01-10"; 99 points used to be accepted
+        (["--pattern", "ACS-WFC-DITHER-LINE", "--npoints", "99"], "outside APT's allowed 2–9"),
+        (["--pattern", "ACS-WFC-DITHER-BOX", "--point-spacing", "20"], "allowed 0.01–10"),
+    ],
+)
+def test_pattern_errors_name_the_flag(capsys, argv, message):
+    assert message in one_line_error(capsys, "plan", *argv)
+
+
+def test_apt_ranges_allow_the_published_extremes():
+    from ditherlab.planner import standard_pattern
+
+    assert len(standard_pattern("ACS-WFC-DITHER-LINE", n_points=9)) == 9
+    assert len(standard_pattern("ACS-SBC-DITHER-LINE", n_points=2, point_spacing=10.0)) == 2
+    # mosaics have other ranges, not checked
+    assert len(standard_pattern("ACS-WFC-MOSAIC-LINE", n_points=3)) == 3
