@@ -123,8 +123,13 @@ def _subpixel_from_args(key: str, flag: str, args: argparse.Namespace):
 
 def _named_from_args(key: str, flag: str, args: argparse.Namespace):
     from ditherlab import planner
+    from ditherlab.errors import PatternNotFoundError
 
-    info = planner.standard_pattern_info(key)
+    try:
+        info = planner.standard_pattern_info(key)
+    except PatternNotFoundError as exc:
+        msg = str(exc).removeprefix(f"name={key!r} ")
+        raise PatternNotFoundError(f"{flag} {key}: {msg}") from None
     names = {"npoints": "n_points", "point_spacing": "point_spacing", "orient": "pattern_orient"}
     names["center"] = "center"
     if info.shape == "BOX":

@@ -160,3 +160,11 @@ def test_apt_ranges_allow_the_published_extremes():
     assert len(standard_pattern("ACS-SBC-DITHER-LINE", n_points=2, point_spacing=10.0)) == 2
     # mosaics have other ranges, not checked
     assert len(standard_pattern("ACS-WFC-MOSAIC-LINE", n_points=3)) == 3
+
+
+def test_unknown_pattern_name_names_the_flag(capsys):
+    err = one_line_error(capsys, "plan", "--pattern", "ACS-WFC-DITHER-BOKS")
+    assert err.startswith("ditherlab plan: error: --pattern ACS-WFC-DITHER-BOKS: is not a")
+    assert "ACS-WFC-DITHER-BOX" in err  # the suggestion survives
+    err = one_line_error(capsys, "plan", "--pattern", "4", "--secondary", "nonsense")
+    assert "--secondary nonsense: is not a" in err
