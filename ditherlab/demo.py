@@ -595,6 +595,11 @@ def _fmt(v: float | None, spec: str = ".4f", missing: str = "n/a") -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if not all(float(v).is_integer() for v in args.step):
+        raise DitherlabValueError(
+            f"--step {args.step[0]:g} {args.step[1]:g}: the sub-pixel family takes whole, "
+            "finite pixel steps (the family fixes the sub-pixel phases)"
+        )
     cfg = DemoConfig(
         npoints=args.pattern,
         step=tuple(args.step),

@@ -123,8 +123,13 @@ def _subpixel_from_args(key: str, flag: str, args: argparse.Namespace):
 
 def _named_from_args(key: str, flag: str, args: argparse.Namespace):
     from ditherlab import planner
+    from ditherlab.errors import PatternNotFoundError
 
-    info = planner.standard_pattern_info(key)
+    try:
+        info = planner.standard_pattern_info(key)
+    except PatternNotFoundError as exc:
+        msg = str(exc).removeprefix(f"name={key!r} ")
+        raise PatternNotFoundError(f"{flag} {key}: {msg}") from None
     names = {"npoints": "n_points", "point_spacing": "point_spacing", "orient": "pattern_orient"}
     names["center"] = "center"
     if info.shape == "BOX":
@@ -179,6 +184,36 @@ def _single_pattern(spec: str, args: argparse.Namespace, flag: str = "--pattern"
     return _named_from_args(key, flag, args)
 
 
+#: Library keyword -> the flag that set it, to name the user's flag in pattern errors.
+_FLAG_OF_KEYWORD = {
+    "n_points": "--npoints",
+    "npoints": "--npoints",
+    "point_spacing": "--point-spacing",
+    "line_spacing": "--line-spacing",
+    "pattern_orient": "--orient",
+    "orient": "--orient",
+    "angle_between_sides": "--angle",
+    "angle": "--angle",
+    "step": "--step",
+    "secondary_step": "--secondary-step",
+}
+
+
+def _pattern_with_flags(spec: str, args: argparse.Namespace, flag: str = "--pattern"):
+    """:func:`_single_pattern`, its ``keyword=value`` errors re-worded with the user's flag."""
+    import re
+
+    try:
+        return _single_pattern(spec, args, flag)
+    except DitherlabValueError as exc:
+        m = re.match(r"(\w+)=(\S+) (.*)", str(exc), re.DOTALL)
+        if m is None or m.group(1) not in _FLAG_OF_KEYWORD:
+            raise
+        raise DitherlabValueError(
+            f"{flag} {spec}: {_FLAG_OF_KEYWORD[m.group(1)]} {m.group(2)} {m.group(3)}"
+        ) from None
+
+
 def _refuse_unused(args: argparse.Namespace, used: set[str], what: str) -> None:
     unused = [
         flag for dest, flag in _PATTERN_OPTIONS.items() if getattr(args, dest) is not None
@@ -197,10 +232,10 @@ def pattern_from_args(args: argparse.Namespace):
     """
     from ditherlab.planner.checks import check_pattern_aperture, pattern_camera
 
-    pattern, used = _single_pattern(args.pattern, args)
+    pattern, used = _pattern_with_flags(args.pattern, args)
     parts, what = [pattern], f"--pattern {args.pattern}"
     if args.secondary:
-        secondary, used2 = _single_pattern(args.secondary, args, "--secondary")
+        secondary, used2 = _pattern_with_flags(args.secondary, args, "--secondary")
         parts.append(secondary)
         used |= used2
         what += f" --secondary {args.secondary}"
@@ -236,7 +271,21 @@ def pattern_from_args(args: argparse.Namespace):
             ap = get_aperture(aperture)  # pixel steps as POS TARGs at the reference pixel
             parts = [p if p.frame == "postarg" else ap.postarg_offsets(p) for p in parts]
         pattern = parts[0].cross(parts[1])
+        _refuse_repeats(pattern, what)
     return pattern
+
+
+def _refuse_repeats(pattern, what: str) -> None:
+    """Refuse a crossed pattern whose exposures repeat pointings (e.g. ``4`` × ``4``)."""
+    import numpy as np
+
+    distinct = len(np.unique(np.round(pattern.offsets, 9), axis=0))
+    if distinct < len(pattern):
+        raise DitherlabValueError(
+            f"{what} gives {len(pattern)} exposures at only {distinct} distinct pointings "
+            "(the secondary repeats the primary's steps); choose a secondary with other "
+            "steps, or write the pointings you want to a POS TARG file"
+        )
 
 
 def _aperture(name: str | None, flag: str = "--aperture"):
@@ -273,6 +322,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     at = tuple(args.at) if args.at is not None else None
     if at is not None and ap is None:
         raise DitherlabValueError("--at needs --aperture (a field position on its chip)")
+    if at is not None:
+        ap._at(at, name="--at")  # finite and on the chip, checked before any work
+    if not 0 <= args.decimals <= 10:
+        raise DitherlabValueError(f"--decimals {args.decimals} must be between 0 and 10")
     needs_postarg = args.format in ("apt", "ecsv", "csv", "json") or args.output
     if pattern.frame == "pixel" and ap is None and needs_postarg:
         raise DitherlabValueError(
@@ -284,7 +337,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     # build every product first, then write them all or none
     outputs = []
     if args.output:
-        fmt = planner.postarg_format(args.output, None if args.format == "table" else args.format)
+        given = None if args.format == "table" else args.format
+        try:
+            fmt = planner.postarg_format(args.output, given)
+        except DitherlabValueError:
+            raise DitherlabValueError(
+                f"--format {args.format} contradicts the extension of -o {args.output}: it "
+                "would not read back by its name; rename the file or leave --format out"
+            ) from None
         decimals = args.decimals if fmt == "apt" else None
         table = planner.postarg_table(pattern, ap, at, decimals, force=args.force)
         outputs.append(("-o", args.output, _table_writer(table, fmt)))
@@ -410,19 +470,34 @@ def _split_settings(args: argparse.Namespace) -> dict:
     return {"preset": preset, **kw}
 
 
+#: Largest ``split --max-exposures``: far more exposures than fit in any HST orbit, and a
+#: bound on the table's size (a typo of 10**8 would otherwise run for ever).
+_MAX_EXPOSURES = 100
+
+
 def _check_split_args(args: argparse.Namespace) -> None:
+    import math
+
     for flag, value in (
         ("--cr-rate", args.cr_rate),
         ("--step-arcsec", args.step_arcsec),
-        ("--total-time", args.total_time),
         ("--exposure-overhead", args.exposure_overhead),
         ("--read-noise", args.read_noise),
         ("--dark", args.dark),
+        ("--sky", args.sky),
+        ("--source-rate", args.source_rate),
     ):
-        if value is not None and not value >= 0:
-            raise DitherlabValueError(f"{flag} {value} must be >= 0")
-    if args.max_exposures < 1:
-        raise DitherlabValueError(f"--max-exposures {args.max_exposures} must be >= 1")
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise DitherlabValueError(f"{flag} {value:g} must be finite and >= 0")
+    for flag, value in (("--total-time", args.total_time), ("--n-pix", args.n_pix)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise DitherlabValueError(f"{flag} {value:g} must be finite and > 0")
+    if args.chip_pixels is not None and args.chip_pixels < 1:
+        raise DitherlabValueError(f"--chip-pixels {args.chip_pixels} must be >= 1")
+    if not 1 <= args.max_exposures <= _MAX_EXPOSURES:
+        raise DitherlabValueError(
+            f"--max-exposures {args.max_exposures} must be between 1 and {_MAX_EXPOSURES}"
+        )
     if args.orbit and args.total_time is not None:
         raise DitherlabValueError("--total-time and --orbit exclude each other")
     if not args.orbit:
@@ -487,7 +562,22 @@ def _cmd_split(args: argparse.Namespace) -> int:
     t.pprint(max_lines=-1, max_width=-1)
     if args.orbit and packed.meta["do_not_fit"]:
         print(f"N = {packed.meta['do_not_fit']} do not fit in the orbit", file=sys.stderr)
+    if args.orbit:
+        _note_buffer_dumps(fits, preset)
     return 0
+
+
+def _note_buffer_dumps(fits, preset) -> None:
+    """Say which N lose time to serial buffer dumps (else a collapse to seconds is a puzzle)."""
+    pairs = zip(fits["n_exposures"], fits["buffer_dumps"], strict=True)
+    dumped = [int(n) for n, d in pairs if d > 0]
+    if dumped:
+        print(
+            f"N = {dumped}: exposures shorter than {preset.buffer_dump_below:g} s each pay a "
+            f"{preset.buffer_dump / 60:g} min serial buffer dump (ACS IHB §8.2), included in "
+            "the overhead column; fewer exposures or a subarray avoid it",
+            file=sys.stderr,
+        )
 
 
 def _check_cr_rate(args: argparse.Namespace, rate: float, totals) -> None:

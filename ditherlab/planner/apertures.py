@@ -1004,39 +1004,8 @@ def from_pysiaf(name: str, instrument: str = "HST", *, shape: Any = None) -> Ape
     DitherlabValueError
         If ``instrument`` is unknown or the shape cannot be determined.
     """
-    if not isinstance(name, str):
-        raise DitherlabTypeError(f"name={name!r} must be a string")
-    key = instrument.casefold() if isinstance(instrument, str) else None
-    if key not in _PYSIAF_INSTRUMENTS and key not in _HST_BY_USER_NAME:
-        raise DitherlabValueError(
-            f"instrument={instrument!r} is not one of ('HST', 'ACS', 'WFC3', 'WFPC2', "
-            "'STIS', 'COS', 'NICMOS', 'NIRCam', 'NIRISS', 'MIRI', 'NIRSpec', 'FGS', 'Roman')"
-        )
-    _import_pysiaf()
-    hst_instr = _HST_BY_USER_NAME.get(key)
-    inst = "HST" if hst_instr else _PYSIAF_INSTRUMENTS[key]
-    if inst is None:
-        raise DitherlabValueError(
-            f"instrument={instrument!r}: name the JWST instrument, e.g. 'NIRCam'"
-        )
-    siaf = _siaf(inst)
-    if name not in siaf.apertures:
-        upper = {n.upper(): n for n in siaf.apertures}
-        if name.upper() in upper:
-            name = upper[name.upper()]
-        else:
-            close = difflib.get_close_matches(name.upper(), list(upper), n=5, cutoff=0.6)
-            hint = "did you mean " + ", ".join(repr(upper[c]) for c in close) + "?" if close else ""
-            raise ApertureNotFoundError(
-                f"name={name!r} is not an aperture of pysiaf.Siaf({inst!r}); {hint}".rstrip("; ")
-            )
-    a = siaf[name]
-    if hst_instr is not None and str(a.InstrName) != hst_instr:
-        owner = _HST_INSTRUMENTS.get(str(a.InstrName), str(a.InstrName))
-        raise DitherlabValueError(
-            f"name={name!r} is a {owner} aperture, not {instrument}: pass instrument="
-            f"{owner!r} (or 'HST')"
-        )
+    inst, a = _siaf_aperture(name, instrument)
+    name = str(a.AperName)
     if a.Sci2IdlDeg is None or a.V2Ref is None:
         raise DitherlabValueError(f"name={name!r}: pysiaf has no distortion polynomial for it")
     c_x, c_y = _coefficients(a, "X"), _coefficients(a, "Y")
@@ -1089,6 +1058,44 @@ def from_pysiaf(name: str, instrument: str = "HST", *, shape: Any = None) -> Ape
         observatory=observatory,
         note=f"from pysiaf.Siaf({inst!r})",
     )
+
+
+def _siaf_aperture(name: Any, instrument: Any):
+    """``(pysiaf instrument, aperture)`` for :func:`from_pysiaf`'s arguments, checked."""
+    if not isinstance(name, str):
+        raise DitherlabTypeError(f"name={name!r} must be a string")
+    key = instrument.casefold() if isinstance(instrument, str) else None
+    if key not in _PYSIAF_INSTRUMENTS and key not in _HST_BY_USER_NAME:
+        raise DitherlabValueError(
+            f"instrument={instrument!r} is not one of ('HST', 'ACS', 'WFC3', 'WFPC2', "
+            "'STIS', 'COS', 'NICMOS', 'NIRCam', 'NIRISS', 'MIRI', 'NIRSpec', 'FGS', 'Roman')"
+        )
+    _import_pysiaf()
+    hst_instr = _HST_BY_USER_NAME.get(key)
+    inst = "HST" if hst_instr else _PYSIAF_INSTRUMENTS[key]
+    if inst is None:
+        raise DitherlabValueError(
+            f"instrument={instrument!r}: name the JWST instrument, e.g. 'NIRCam'"
+        )
+    siaf = _siaf(inst)
+    if name not in siaf.apertures:
+        upper = {n.upper(): n for n in siaf.apertures}
+        if name.upper() in upper:
+            name = upper[name.upper()]
+        else:
+            close = difflib.get_close_matches(name.upper(), list(upper), n=5, cutoff=0.6)
+            hint = "did you mean " + ", ".join(repr(upper[c]) for c in close) + "?" if close else ""
+            raise ApertureNotFoundError(
+                f"name={name!r} is not an aperture of pysiaf.Siaf({inst!r}); {hint}".rstrip("; ")
+            )
+    a = siaf[name]
+    if hst_instr is not None and str(a.InstrName) != hst_instr:
+        owner = _HST_INSTRUMENTS.get(str(a.InstrName), str(a.InstrName))
+        raise DitherlabValueError(
+            f"name={name!r} is a {owner} aperture, not {instrument}: pass instrument="
+            f"{owner!r} (or 'HST')"
+        )
+    return inst, a
 
 
 def _hst_host_chip(instrument: str, xs: float, ys: float, v2: float, v3: float) -> Aperture | None:

@@ -243,6 +243,7 @@ class StandardPattern:
                 f"unknown parameter(s) {sorted(unknown)} for {self.name} "
                 f"(a {self.shape}); allowed: {sorted(allowed)}"
             )
+        _check_apt_ranges(self, overrides)
         p = {
             "n_points": self.n_points,
             "point_spacing": self.point_spacing,
@@ -280,6 +281,25 @@ class StandardPattern:
         if self.note:
             meta["note"] = self.note
         return pat.replace(meta=meta)
+
+
+#: APT's allowed ranges for the ACS dither patterns' parameters, as the STScI ACS pattern
+#: pages list them ("allowable parameter ranges": Number_Of_Points 2-9, Point_Spacing and
+#: Line_Spacing 0.01-10.0 arcsec).  The mosaic and WFC3 ranges are not checked (not found).
+_ACS_DITHER_RANGES = {"n_points": (2, 9), "point_spacing": (0.01, 10.0),
+                      "line_spacing": (0.01, 10.0)}
+
+
+def _check_apt_ranges(info: StandardPattern, overrides: dict[str, Any]) -> None:
+    """Refuse an override APT would refuse for an ACS dither pattern."""
+    if not (info.instrument.startswith("ACS") and "-DITHER-" in info.name):
+        return
+    for key, (lo, hi) in _ACS_DITHER_RANGES.items():
+        value = overrides.get(key)
+        if isinstance(value, int | float) and not lo <= value <= hi:
+            raise DitherlabValueError(
+                f"{key}={value!r} is outside APT's allowed {lo:g}–{hi:g} for {info.name}"
+            )
 
 
 _ACS_DITH = "https://www.stsci.edu/hst/instrumentation/acs/proposing/dither-strategies"

@@ -14,7 +14,12 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ditherlab.errors import ApertureNotFoundError, DitherlabValueError, DitherlabWarning
+from ditherlab.errors import (
+    ApertureNotFoundError,
+    DitherlabTypeError,
+    DitherlabValueError,
+    DitherlabWarning,
+)
 from ditherlab.planner.patterns import Pattern
 
 __all__ = ["check_pattern_aperture", "pattern_camera"]
@@ -99,6 +104,8 @@ def check_pattern_aperture(pattern: Pattern, aperture: Any, allow_mismatch: bool
     """
     from ditherlab.planner.apertures import get_aperture
 
+    if not isinstance(pattern, Pattern):
+        raise DitherlabTypeError(f"pattern must be a Pattern, got {type(pattern).__name__}")
     if pattern.frame != "postarg":
         return pattern
     ap = get_aperture(aperture)

@@ -194,8 +194,13 @@ def move_overhead(offset: float | u.Quantity | np.ndarray) -> float | np.ndarray
 
     References
     ----------
-    COS Instrument Handbook Table 9.2 (generic observatory overheads); WFC3 Instrument
-    Handbook §10.2.
+    ACS Instrument Handbook §8.2 and Table 8.1 (moves take "20 to 60 seconds, depending on
+    the size of the slew"; 1 min from 10″ to 1.5′); the three size bands are tabulated in
+    the COS Instrument Handbook §9.2, Table 9.2, as generic observatory overheads that
+    hold for every HST instrument; HST Primer App. A.5 (WFC3 example: a 2″ dither offset
+    takes 0.5 min).  Beyond ~1.5′ guide stars are likely lost (COS IHB Table 9.2, note);
+    WFC3 Instrument Handbook §10.2 charges a new guide-star acquisition, 6 min, for moves
+    of more than 2′.
 
     Examples
     --------
@@ -244,7 +249,10 @@ def _totals(total_time: Any, n: int) -> list[float]:
     if np.ndim(getattr(total_time, "value", total_time)) == 0:
         T = as_float("total_time", total_time, unit=u.s, minimum=0, min_inclusive=False)
         return [T] * n
-    values = list(getattr(total_time, "value", total_time))
+    if isinstance(total_time, u.Quantity):  # in seconds, whatever unit it came in
+        values = [as_float("total_time", v, unit=u.s) for v in total_time]
+    else:
+        values = list(total_time)
     if len(values) != n:
         raise DitherlabValueError(
             f"total_time has {len(values)} values for {n} entries of n_exposures"

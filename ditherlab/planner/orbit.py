@@ -117,12 +117,15 @@ DETECTOR_PRESETS: dict[tuple[str, str], DetectorPreset] = {
         sources="ACS IHB Table 8.2",
     ),
     # UVIS: CR flux "comparable to ... ACS" (WFC3 IHB §6.10.2); 2.6 min for the first
-    # exposure (filter, set-up, read-out) and 2.1 min for each later one (read-out), as in
-    # WFC3 IHB §10.4 Table 10.4 (and the HST Primer's WFC3 example, App. A.5 Table A.17).
+    # full-frame exposure (filter, set-up, read-out) and 2.1 min for each later one, WFC3
+    # IHB ch. 10 (§10.3, exposure overheads; used in the §10.4 orbit example 1, Table
+    # 10.4).  The 2.1 min agrees with the HST Primer's WFC3 example (App. A.5 Table A.17,
+    # "2 × 2.1"); the 2.6 min could not be re-checked in a reachable source during the
+    # issue-9 review, so it is the less certain of the two.
     # UVIS buffer dumps for many short exposures (WFC3 IHB §10.4 example 2) are not modelled.
     ("WFC3", "UVIS"): DetectorPreset(
         "WFC3/UVIS", 0.02 / 1000.0, 3.1, 0.003, 4096 * 2051, 156.0, 126.0,
-        sources="WFC3 IHB §6.10.2 (CRs) and §10.4 Table 10.4 (2.6 min first, 2.1 min later)",
+        sources="WFC3 IHB §6.10.2 (CRs) and §10.3 (2.6 min first, 2.1 min later exposures)",
     ),
     # IR: cosmic rays are removed by up-the-ramp fitting in calwf3 (none lost);
     # 1.0 min per exposure (HST Primer App. A.5 Table A.16)
@@ -238,8 +241,9 @@ def pack_orbit(
 
     References
     ----------
-    HST Primer Table 6.1 (visibility); ACS IHB §8.2 and Table 8.2; WFC3 IHB §10.2; HST
-    Primer App. A.5; COS IHB Table 9.2 (moves).
+    HST Primer Table 6.1 (visibility); ACS IHB §8.2 and Table 8.2; WFC3 IHB §10.2–10.3;
+    HST Primer App. A.5; moves as in :func:`~ditherlab.planner.move_overhead` (ACS IHB
+    Table 8.1, COS IHB Table 9.2).
 
     Examples
     --------

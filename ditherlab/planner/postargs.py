@@ -63,6 +63,7 @@ ROUNDING_TOLERANCE_PX: float = 0.05
 #: Formats understood by :func:`write_postargs` and :func:`read_postargs`.
 POSTARG_FORMATS: tuple[str, ...] = ("apt", "ecsv", "csv", "json")
 _EXTENSIONS = {".ecsv": "ecsv", ".csv": "csv", ".json": "json", ".txt": "apt", ".apt": "apt"}
+_SUFFIX = {"ecsv": ".ecsv", "csv": ".csv", "json": ".json", "apt": ".txt"}
 _APT_LINE = re.compile(
     r"^\s*POS(?:ITION)?\s+TARG(?:ET)?\s+([^,\s]+)\s*,\s*([^,\s]+)\s*$", re.IGNORECASE
 )
@@ -169,17 +170,7 @@ def postarg_table(
     if decimals is not None:
         meta["decimals"] = decimals
         if not force:
-            if ap is None:
-                ap_check = _camera_aperture(written)
-                if ap_check is not None:  # a named pattern: check on its own camera
-                    moved = ap_check.pixel_offsets(written).offsets
-                    ref = ap_check.pixel_offsets(exact).offsets
-                    rounding = float(np.max(np.hypot(*(moved - ref).T)))
-                    _check_rounding(exact.offsets, offsets, decimals, rounding, ap_check)
-                else:
-                    _check_rounding(exact.offsets, offsets, decimals, None, None)
-            else:
-                _check_rounding(exact.offsets, offsets, decimals, meta.get("rounding_px"), ap)
+            _check_rounding(exact, written, decimals, ap, at)
     t.meta.update(meta)
     return t
 
@@ -206,23 +197,33 @@ def _camera_aperture(pattern: Pattern):
     return None if name is None else _resolve_aperture(name)
 
 
-def _check_rounding(exact, rounded, decimals, rounding_px, ap) -> None:
-    """Refuse a rounding that merges exposures or moves one by > ROUNDING_TOLERANCE_PX."""
+def _check_rounding(exact: Pattern, written: Pattern, decimals: int, ap: Any, at: Any) -> None:
+    """Refuse a rounding that merges exposures or moves one by > ROUNDING_TOLERANCE_PX.
+
+    Measured in pixels on ``ap`` at ``at``; without an aperture, on the camera a named
+    pattern was made for; else in arcsec against WFC3/IR's large pixels.
+    """
     problems = []
-    if rounding_px is not None and rounding_px > ROUNDING_TOLERANCE_PX:
-        problems.append(
-            f"moves an exposure by {rounding_px:.3g} px on {ap.name} "
-            f"(more than {ROUNDING_TOLERANCE_PX} px)"
-        )
-    elif ap is None:
-        moved = float(np.max(np.hypot(*(np.asarray(rounded) - exact).T)))
+    check = ap if ap is not None else _camera_aperture(written)
+    if check is not None:
+        where = at if ap is not None else None
+        moved = check.pixel_offsets(written, at=where).offsets
+        ref = check.pixel_offsets(exact, at=where).offsets
+        rounding_px = float(np.max(np.hypot(*(moved - ref).T)))
+        if rounding_px > ROUNDING_TOLERANCE_PX:
+            problems.append(
+                f"moves an exposure by {rounding_px:.3g} px on {check.name} "
+                f"(more than {ROUNDING_TOLERANCE_PX} px)"
+            )
+    else:
+        moved = float(np.max(np.hypot(*(written.offsets - exact.offsets).T)))
         if moved > ROUNDING_TOLERANCE_PX * _LARGEST_PIXEL_ARCSEC:
             problems.append(
                 f"moves an exposure by {moved:.3g}″, more than {ROUNDING_TOLERANCE_PX} px "
                 "even of WFC3/IR's large pixels"
             )
-    n_exact = len(np.unique(exact, axis=0))
-    n_rounded = len(np.unique(rounded, axis=0))
+    n_exact = len(np.unique(exact.offsets, axis=0))
+    n_rounded = len(np.unique(written.offsets, axis=0))
     if n_rounded < n_exact:
         problems.append(f"leaves {n_rounded} distinct pointings of {n_exact}")
     if problems:
@@ -277,7 +278,7 @@ def write_postargs(
         If APT rounding would change the pattern and ``force`` is False.
     """
     p = Path(path)
-    fmt = _format_for(p, format)
+    fmt = postarg_format(p, format)
     table = postarg_table(pattern, aperture, at, decimals if fmt == "apt" else None, force)
     write_postarg_table(table, p, fmt, overwrite)
     return table
@@ -307,14 +308,24 @@ def write_postarg_table(
 def postarg_format(path: str | Path, format: str | None = None) -> str:
     """The POS TARG format for ``path``: ``format`` if given, else from the extension.
 
-    ``.ecsv``, ``.csv``, ``.json`` name themselves; anything else is APT text.
+    ``.ecsv``, ``.csv``, ``.json`` name themselves; anything else is APT text.  A
+    ``format`` that contradicts the extension (JSON into ``box.csv``) is refused: the
+    file would not read back by its name.
 
     Examples
     --------
     >>> postarg_format("box.csv"), postarg_format("box.txt"), postarg_format("b", "json")
     ('csv', 'apt', 'json')
     """
-    return _format_for(Path(path), format)
+    p = Path(path)
+    fmt = _format_for(p, format)
+    named = _EXTENSIONS.get(p.suffix.lower())
+    if named is not None and named != fmt:
+        raise DitherlabValueError(
+            f"format={format!r} contradicts the extension of {str(p)!r} ({named}); "
+            f"name the file *{_SUFFIX[fmt]} or leave the format out"
+        )
+    return fmt
 
 
 def _format_for(path: Path, format: str | None) -> str:

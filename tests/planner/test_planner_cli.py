@@ -152,10 +152,10 @@ def test_plan_apt_box_from_parameters(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["plan", "--pattern", "hotpixel", "--npoints", "0"], "npoints=0 must be >= 2"),
+        (["plan", "--pattern", "hotpixel", "--npoints", "0"], "--npoints 0 must be >= 2"),
         (["plan", "--pattern", ""], "--pattern must not be empty"),
         (["plan", "--pattern", "subline", "--npoints", "2", "--step", "1", "2"], "one number"),
-        (["split", "--cr-rate", "-1"], "--cr-rate -1.0 must be >= 0"),
+        (["split", "--cr-rate", "-1"], "--cr-rate -1 must be finite and >= 0"),
     ],
 )
 def test_more_one_line_errors(capsys, argv, message):
