@@ -21,6 +21,7 @@ __all__ = [
     "MissingDependencyError",
     "OffChipError",
     "OutputExistsError",
+    "OutputTooLargeError",
     "PatternNotFoundError",
 ]
 
@@ -70,3 +71,10 @@ class DrizzleStateError(DitherlabError, RuntimeError):
 
 class DitherlabWarning(UserWarning):
     """Something works, but probably not as the user intended."""
+
+
+class OutputTooLargeError(DitherlabValueError, MemoryError):
+    """The output arrays asked for would not fit in memory (checked before allocating them).
+
+    Also a ``MemoryError``, so code that catches numpy's own allocation failure keeps working.
+    """

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-__all__ = ["bilinear_points", "scan_limits"]
+__all__ = ["bilinear_points", "scan_limits", "scan_rows", "shrink_to_valid"]
 
 _VERTEX_ATOL = 1.0e-12
 _APPROX_ZERO = 1.0e3 * np.finfo(float).tiny
@@ -360,3 +360,51 @@ def _scan_polygon(p, box):
 def _cround(v: float) -> int:
     """C ``round``: half away from zero."""
     return math.floor(v + 0.5) if v >= 0 else -math.floor(0.5 - v)
+
+
+def shrink_to_valid(pixmap, box, finite=False):
+    """The section ``box`` shrunk to the rows and columns with a finite mapping, or None.
+
+    ``finite``: the caller knows the whole pixmap is finite (no pass over it).  None when
+    fewer than two rows or columns have one.
+    """
+    x0, x1, y0, y1 = box
+    block = pixmap[y0 : y1 + 1, x0 : x1 + 1]
+    if finite or np.isfinite(block.sum()):
+        return box if (x1 > x0 and y1 > y0) else None
+    sub = np.isfinite(block[..., 0]) & np.isfinite(block[..., 1])
+    cols = np.flatnonzero(sub.any(axis=0))
+    rws = np.flatnonzero(sub.any(axis=1))
+    if cols.size < 2 or rws.size < 2:
+        return None
+    return x0 + int(cols[0]), x0 + int(cols[-1]), y0 + int(rws[0]), y0 + int(rws[-1])
+
+
+def scan_rows(pixmap, out_shape, box, finite=False):
+    """The rows a drizzle pass processes and each row's column range, by the C rule.
+
+    Parameters
+    ----------
+    pixmap : ndarray, shape (ny, nx, 2)
+        The pixel map (non-finite mappings marked NaN in both coordinates).
+    out_shape : tuple of int
+        Output shape ``(ny_out, nx_out)``.
+    box : tuple of int
+        ``(xmin, xmax, ymin, ymax)``, inclusive input section.
+    finite : bool
+        The caller knows the whole pixmap is finite.
+
+    Returns
+    -------
+    (rows, x1, x2, nskip) or None
+        Processed input rows, their inclusive column limits and the number of section rows
+        skipped; None when too few pixmap values of the section are finite.
+    """
+    bbox = shrink_to_valid(pixmap, box, finite)
+    if bbox is None:
+        return None
+    y_first, x1, x2 = scan_limits(pixmap, out_shape, bbox)
+    rows = y_first + np.arange(x1.size)
+    keep = (x2 >= x1) & (rows >= bbox[2]) & (rows <= bbox[3])
+    rows, x1, x2 = rows[keep], x1[keep], x2[keep]
+    return rows, x1, x2, (box[3] - box[2] + 1) - rows.size
