@@ -14,15 +14,24 @@ from typing import Any
 import numpy as np
 
 from ditherlab._validation import as_float, as_int
-from ditherlab.errors import DitherlabValueError, DitherlabWarning, OutputTooLargeError
+from ditherlab.errors import (
+    DitherlabTypeError,
+    DitherlabValueError,
+    DitherlabWarning,
+    OutputTooLargeError,
+)
 
 __all__ = [
+    "caller_img2",
     "caller_output",
     "check_output_memory",
+    "dq_of",
     "estimate_pixel_scale_ratio",
     "fill_value",
     "finite_pixmap",
     "section",
+    "too_large",
+    "variances_of",
     "warn_ignored_pixfrac",
     "weight_map_of",
     "wht_scale_of",
@@ -225,3 +234,65 @@ def _size(nbytes: int) -> str:
         if nbytes >= k:
             return f"{nbytes / k:.3g} {unit}"
     return f"{nbytes} bytes"
+
+
+def dq_of(name: str, dq: Any, shape: tuple[int, ...] | None = None, *, in_place=False):
+    """A DQ array (``dq``/``out_dq``) as uint32: integer of at most 32 bits, of ``shape``.
+
+    ``in_place``: a C-contiguous writeable uint32 array is used as it is (``out_dq``).
+    """
+    arr = np.asarray(dq)
+    if arr.dtype.kind not in "iu" or arr.dtype.itemsize > 4:
+        raise DitherlabTypeError(
+            f"{name} has dtype {arr.dtype}; it must be an integer type of at most 32 bits "
+            f"(DQ bit flags, stored as uint32)"
+        )
+    if arr.ndim != 2 or (shape is not None and arr.shape != tuple(shape)):
+        want = "2-D" if shape is None else f"shape {tuple(shape)}"
+        raise DitherlabValueError(f"{name} shape {arr.shape} is not consistent: expected {want}")
+    if in_place:
+        return caller_output(name, dq, np.uint32)
+    return arr.astype(np.uint32, copy=False)
+
+
+def variances_of(data2: Any, shape: tuple[int, int]) -> tuple | None:
+    """``data2`` (one array or a list, None entries allowed) as float32 arrays of ``shape``.
+
+    None when ``data2`` is None; an entry that is None or empty stays None.
+    """
+    if data2 is None:
+        return None
+    items = [data2] if isinstance(data2, np.ndarray) else list(data2)
+    out = []
+    for k, v in enumerate(items):
+        if v is None or np.size(v) == 0:
+            out.append(None)
+            continue
+        v = np.asarray(v, dtype=np.float32)
+        if v.shape != tuple(shape):
+            name = "data2" if isinstance(data2, np.ndarray) else f"data2[{k}]"
+            raise DitherlabValueError(
+                f"{name} shape {v.shape} is not consistent with data shape {tuple(shape)}"
+            )
+        out.append(v)
+    if not out:
+        raise DitherlabValueError("data2=[] holds no arrays; pass None or one array per out_img2")
+    return tuple(out)
+
+
+def caller_img2(out_img2: Any) -> tuple[list | None, dict]:
+    """A caller's ``out_img2`` (an array or a list, None entries allowed) and its shapes."""
+    if out_img2 is None:
+        return None, {}
+    items = [out_img2] if isinstance(out_img2, np.ndarray) else list(out_img2)
+    arrays, shapes = [], {}
+    for k, a in enumerate(items):
+        if a is None:
+            arrays.append(None)
+            continue
+        a = caller_output(f"out_img2[{k}]", a, np.float32)
+        if a.ndim != 2:
+            raise DitherlabValueError(f"out_img2[{k}] must be 2-D, got shape {a.shape}")
+        arrays.append(a)
+        shapes[f"out_img2[{k}]"] = a.shape
+    return arrays, shapes

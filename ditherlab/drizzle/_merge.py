@@ -30,6 +30,7 @@ __all__ = [
     "merge_box",
     "merge_dense",
     "merge_direct",
+    "merge_extras",
     "merge_flat",
     "merge_tile",
 ]
@@ -39,13 +40,17 @@ _MERGE_SLAB = 1 << 17
 _FLT_MAX = float(np.finfo(np.float32).max)
 
 
-def merge_tile(img, wht, ctx, bit, res, fill, trusted):
+def merge_tile(img, wht, ctx, bit, res, fill, trusted, extra_outputs=None):
     """Fold one tile's result (:func:`._tiles.tile_sums`) into the 2-D outputs.
 
     ``ctx`` is the image's context plane (or None) and ``bit`` its bit; ``trusted``: the
     rule ``img == fill where wht == 0`` holds (False for a caller's ``out_img`` that has
-    not had its fill yet).
+    not had its fill yet).  ``extra_outputs = (out_dq, out_img2s, fill2)`` receive the DQ
+    bits and variance sums of a result that has them (see :func:`merge_extras`).
     """
+    if extra_outputs is not None:  # DQ and variances first: they need the weights before
+        merge_extras(wht, res, *extra_outputs)
+        res = res[:5]
     if isinstance(res[0], str):
         flat_ctx = None if ctx is None else ctx.reshape(-1)
         merge_direct(img.reshape(-1), wht.reshape(-1), flat_ctx, bit, *res[1:])
@@ -313,6 +318,45 @@ def _merge_ctx(ctx, bit, box, pos):
         r0, r1, c0, c1 = box
         C = ctx[r0:r1, c0:c1]
         C |= np.multiply(pos, bit, dtype=np.int32)
+
+
+def merge_extras(wht, res, out_dq, out_img2s, fill2):
+    """Fold a tile's DQ bits and variance sums into ``out_dq`` and the ``out_img2`` arrays.
+
+    ``res = (box, sw, swd, pos, touched, dq_or, *sv)`` (:func:`._tiles.tile_sums`); call
+    before the tile's merge into ``wht``.  ``out_dq |= dq_or``.  Each ``out_img2`` holds
+    the variance of the weighted mean, ``Σ (a·w)² v / (Σ a·w)²``, updated as
+    ``(out2 · W² + sv) / (W + sw)²`` with ``W`` the weight before this tile (a None
+    variance adds weight only, as the C drizzle treats a None ``data2`` entry); a touched
+    pixel whose weight sums back to zero (signed kernels) gets ``fill2`` (None: left).
+    """
+    (r0, r1, c0, c1), sw, _, pos, touched, dq_or, *svs = res
+    signed = pos is not touched
+    shape = (r1 - r0, c1 - c0)
+    if out_dq is not None and dq_or is not None:
+        D = out_dq[r0:r1, c0:c1]
+        D |= dq_or.reshape(shape)
+    if not out_img2s:
+        return
+    W = wht[r0:r1, c0:c1].astype(np.float64)
+    new_w = W + sw.reshape(shape)
+    touched = touched.reshape(shape)
+    den = np.square(new_w)
+    upd = touched & (new_w != 0)
+    zero = None
+    if signed and fill2 is not None:
+        zero = touched & (new_w.astype(np.float32) == 0)
+    W2 = np.square(W)
+    for out2, sv in zip(out_img2s, svs, strict=True):
+        I2 = out2[r0:r1, c0:c1]
+        val = np.where(W != 0, I2, 0.0) * W2  # (I2 may hold the fill value where W == 0)
+        if sv is not None:
+            val += sv.reshape(shape)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            val /= den
+            np.copyto(I2, val, where=upd, casting="same_kind")
+        if zero is not None:
+            I2[zero] = fill2
 
 
 class AddAbandoned(Exception):  # an internal signal, never reaches a caller

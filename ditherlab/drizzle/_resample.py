@@ -17,11 +17,16 @@ import numpy as np
 from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle import _merge, _parallel, _tiles
 from ditherlab.drizzle._checks import (
+    caller_img2,
     caller_output,
+    check_output_memory,
+    dq_of,
     estimate_pixel_scale_ratio,
     fill_value,
     finite_pixmap,
     section,
+    too_large,
+    variances_of,
     warn_ignored_pixfrac,
     weight_map_of,
     wht_scale_of,
@@ -100,6 +105,13 @@ class Drizzle:
         and merge them here in order; point and turbo use threads, as does everything
         when ``DITHERLAB_DRIZZLE_FORK=0`` is set in the environment.  Either way the
         outputs do not depend on ``n_threads``, bit for bit.
+    fillval2 : float, str or None
+        As ``fillval``, for the variance images ``out_img2``.
+    out_img2 : ndarray or list of ndarray, optional
+        Existing float32 variance images to continue (None entries are created), one per
+        ``data2`` array of :meth:`add_image`; used in place like ``out_img``.
+    out_dq : ndarray, optional
+        Existing DQ image (an integer type of at most 32 bits; uint32 is used in place).
 
     Raises
     ------
@@ -148,6 +160,9 @@ class Drizzle:
         *,
         legacy_kernels: bool = False,
         n_threads: int | None = None,
+        fillval2: Any = None,
+        out_img2: np.ndarray | list | None = None,
+        out_dq: np.ndarray | None = None,
     ) -> None:
         self._kernel = as_choice("kernel", kernel, KERNELS)
         self._spoiled: str | None = None  # why the outputs hold part of an image (see _failed)
@@ -173,7 +188,16 @@ class Drizzle:
         # does after every add); afterwards the merges keep "out_img == fill where
         # out_wht == 0" true, so no pass over the whole output is needed per image
         self._fill_pending = self._fill is not None and out_img is not None
+        # the same for the variance images (see add_image's data2)
+        self._fill2 = fill_value(fillval2, out_img2 is not None, "fillval2")
+        self._fill2_pending = self._fill2 is not None and out_img2 is not None
+        self._nadds = 0
         out_img, out_wht, out_ctx, shapes = self._caller_arrays(out_img, out_wht, out_ctx)
+        self._out_img2, shapes2 = caller_img2(out_img2)
+        self._out_dq = None if out_dq is None else dq_of("out_dq", out_dq, in_place=True)
+        shapes.update(shapes2)
+        if self._out_dq is not None:
+            shapes["out_dq"] = self._out_dq.shape
         if out_shape is not None:
             try:
                 out_shape = tuple(as_int("out_shape", v, minimum=1) for v in out_shape)
@@ -252,31 +276,90 @@ class Drizzle:
         return self._out_ctx
 
     @property
+    def fillval2(self) -> float | None:
+        """Fill value of ``out_img2`` pixels without contributions (None: left untouched)."""
+        return self._fill2
+
+    @property
+    def out_img2(self) -> list[np.ndarray] | None:
+        """Variance images (float32), one per ``data2`` array; None until one is added.
+
+        Each holds the variance of the weighted mean ``out_img``:
+        ``Σ (a·w)² · v / (Σ a·w)²`` with ``v`` the drizzled variance (``data2``).
+        """
+        return self._out_img2
+
+    @property
+    def out_dq(self) -> np.ndarray | None:
+        """DQ image (uint32): bitwise OR of the ``dq`` of the input pixels that contributed."""
+        return self._out_dq
+
+    @property
     def total_exptime(self) -> float:
         """Total exposure time of all images added."""
         return self._texptime
 
     # ------------------------------------------------------------------ internals
     def _alloc(self, shape, out_img, out_wht, out_ctx):
-        self._out_shape = (int(shape[0]), int(shape[1]))
-        self._out_wht = np.zeros(shape, np.float32) if out_wht is None else out_wht
-        if self._disable_ctx:
-            self._out_ctx = None
-        elif out_ctx is None:
-            self._out_ctx = np.zeros(
-                (self._max_ctx_id // CTX_PLANE_BITS + 1, *shape), dtype=np.int32
+        """Take the caller's output arrays and allocate the others, for ``shape``."""
+        shape = (int(shape[0]), int(shape[1]))
+        planes = 0
+        if not self._disable_ctx and out_ctx is None:
+            planes = self._max_ctx_id // CTX_PLANE_BITS + 1
+        n2 = 0 if self._out_img2 is None else sum(a is None for a in self._out_img2)
+        nbytes = 4 * ((out_wht is None) + (out_img is None) + planes + n2)
+        check_output_memory(shape, nbytes, f"out_shape={shape}")
+        try:
+            self._out_wht = np.zeros(shape, np.float32) if out_wht is None else out_wht
+            if self._disable_ctx:
+                self._out_ctx = None
+            elif out_ctx is None:
+                self._out_ctx = np.zeros((planes, *shape), dtype=np.int32)
+            else:
+                self._out_ctx = out_ctx
+                if out_wht is not None and np.any((out_wht > 0) != np.any(out_ctx != 0, axis=0)):
+                    raise DitherlabValueError(
+                        "out_wht and out_ctx disagree: pixels with context bits must have "
+                        "weight > 0"
+                    )
+            if out_img is None:
+                fill = math.nan if self._fill is None else self._fill
+                self._out_img = np.full(shape, fill, dtype=np.float32)
+            else:
+                self._out_img = out_img
+            if n2:
+                self._out_img2 = [self._new_img2(shape) if a is None else a for a in self._out_img2]
+        except MemoryError:
+            raise too_large(shape, nbytes, f"out_shape={shape}") from None
+        self._out_shape = shape
+
+    def _new_img2(self, shape):
+        """A new variance image: ``fillval2`` (NaN when it is None) everywhere."""
+        return np.full(shape, math.nan if self._fill2 is None else self._fill2, np.float32)
+
+    def _extra_outputs(self, variances, dq):
+        """Create the variance images and the DQ image an add with ``data2``/``dq`` needs."""
+        shape = self._out_shape
+        if variances is not None and self._out_img2 is None:
+            check_output_memory(shape, 4 * len(variances), f"out_img2 of shape {shape}")
+            self._out_img2 = [self._new_img2(shape) for _ in variances]
+        if dq is not None and self._out_dq is None:
+            self._out_dq = np.zeros(shape, np.uint32)
+
+    def _check_variance_count(self, variances) -> None:
+        """``data2`` must match ``out_img2``: as many arrays at every add (as the C drizzle)."""
+        n2 = None if self._out_img2 is None else len(self._out_img2)
+        n = None if variances is None else len(variances)
+        if n2 is None and n is not None and self._nadds > 0:
+            raise DitherlabValueError(
+                f"data2 with {n} array(s), but {self._nadds} image(s) were added without "
+                "data2: their variance is unknown; pass data2 from the first image on"
             )
-        else:
-            self._out_ctx = out_ctx
-            if out_wht is not None and np.any((out_wht > 0) != np.any(out_ctx != 0, axis=0)):
-                raise DitherlabValueError(
-                    "out_wht and out_ctx disagree: pixels with context bits must have weight > 0"
-                )
-        if out_img is None:
-            fill = math.nan if self._fill is None else self._fill
-            self._out_img = np.full(shape, fill, dtype=np.float32)
-        else:
-            self._out_img = out_img
+        if n2 is not None and n != n2:
+            raise DitherlabValueError(
+                f"data2 has {n or 0} array(s) but out_img2 has {n2}: pass one data2 array "
+                "(or None) per out_img2 at every add"
+            )
 
     def _apply_pending_fill(self, gate: MergeGate) -> None:
         if self._fill_pending:
@@ -284,6 +367,12 @@ class Drizzle:
             gate.enter()
             np.copyto(self._out_img, np.float32(self._fill), where=empty)
             self._fill_pending = False
+        if self._fill2_pending and self._out_img2 is not None:
+            empty = self._out_wht == 0
+            gate.enter()
+            for a in self._out_img2:
+                np.copyto(a, np.float32(self._fill2), where=empty)
+            self._fill2_pending = False
 
     def _next_ctx(self) -> tuple[int, int] | None:
         if self._disable_ctx:
@@ -313,6 +402,10 @@ class Drizzle:
         "_out_wht",
         "_out_ctx",
         "_fill_pending",
+        "_out_img2",
+        "_out_dq",
+        "_fill2_pending",
+        "_nadds",
     )
 
     def _state(self) -> tuple:
@@ -348,6 +441,9 @@ class Drizzle:
         xmax: int | None = None,
         ymin: int | None = None,
         ymax: int | None = None,
+        *,
+        data2: np.ndarray | list | None = None,
+        dq: np.ndarray | None = None,
     ) -> tuple[int, int]:
         """Drizzle one image onto the output and update ``out_img``, ``out_wht``, ``out_ctx``.
 
@@ -377,6 +473,19 @@ class Drizzle:
             lanczos and tophat kernels; None estimates it from the pixmap.
         xmin, xmax, ymin, ymax : int, optional
             Inclusive input section to drizzle (0-based).
+        data2 : array_like or list of array_like, optional
+            Variance array(s) of ``data`` (squared units of ``data``), drizzled with squared
+            weights into :attr:`out_img2` (one image per array) as STScI's drizzle 3.0 does:
+            ``out_img2 = Σ (a·w)² · v / (Σ a·w)²``, the variance of the weighted mean
+            ``out_img`` for uncorrelated input pixels.  ``v`` is scaled by ``iscale**2``
+            (and divided by ``exptime**2`` when ``in_units="counts"``).  A None entry adds
+            weight but no variance (as in C).  Every add must pass as many arrays as
+            :attr:`out_img2` holds (the first add with ``data2`` creates them, filled with
+            ``fillval2``).  Pixels whose ``data`` are NaN have zero weight and add nothing;
+            a NaN variance of a pixel with weight makes the output variance NaN.
+        dq : array_like of int, optional
+            Data-quality bit flags (an integer type of at most 32 bits), bitwise-ORed into
+            :attr:`out_dq` on every output pixel an input pixel contributes to (``a·w != 0``).
 
         Returns
         -------
@@ -425,6 +534,9 @@ class Drizzle:
             "pixel_scale_ratio", pixel_scale_ratio, minimum=0.0, min_inclusive=False
         )
         box = section(nx, ny, xmin, xmax, ymin, ymax)
+        variances = variances_of(data2, data.shape)
+        self._check_variance_count(variances)
+        dq = None if dq is None else dq_of("dq", dq, data.shape)
         warn_ignored_pixfrac(self._kernel, pixfrac, self._legacy)
 
         checked = finite_pixmap(pixmap)
@@ -436,13 +548,19 @@ class Drizzle:
         try:
             if shape is not None:
                 self._alloc(shape, None, None, None)
+            self._extra_outputs(variances, dq)
             ctx = self._next_ctx()
             self._texptime += exptime
+            self._nadds += 1
             # float32 arithmetic as the C drizzle: data/exptime, then * iscale
             d32 = data.astype(np.float32, copy=False)
             if in_units == "counts" and exptime != 1.0:
                 d32 = d32 * np.float32(1.0 / exptime)
-            inputs = _Inputs(d32, np.float32(iscale), weight_map, np.float32(wht_scale))
+            extras = None
+            if variances is not None or dq is not None:
+                vscale = (iscale / (exptime if in_units == "counts" else 1.0)) ** 2
+                extras = (variances or (), vscale, dq)
+            inputs = _Inputs(d32, np.float32(iscale), weight_map, np.float32(wht_scale), extras)
             geometry = _Geometry(pixmap, finite, box, pixfrac, pixel_scale_ratio)
             contributed, nskip = self._drizzle(inputs, geometry, ctx, gate)
             self._apply_pending_fill(gate)
@@ -521,6 +639,11 @@ class Drizzle:
                 f"data shape {data.shape} is not the operator's input shape {operator.in_shape}"
             )
         weight_map = weight_map_of(weight_map, data.shape)
+        if self._out_img2 is not None:
+            raise DitherlabValueError(
+                f"this Drizzle propagates variance ({len(self._out_img2)} out_img2 image(s)); "
+                "add_prepared does not: use add_image with data2"
+            )
         if self._out_shape is not None and tuple(operator.out_shape) != self._out_shape:
             raise DitherlabValueError(
                 f"operator out_shape {operator.out_shape} differs from the output {self._out_shape}"
@@ -532,6 +655,7 @@ class Drizzle:
                 self._alloc(operator.out_shape, None, None, None)
             ctx = self._next_ctx()
             self._texptime += exptime
+            self._nadds += 1
             operator._apply(
                 self._out_img.reshape(-1),
                 self._out_wht.reshape(-1),
@@ -570,7 +694,7 @@ class Drizzle:
         tiles = _tiles.plan_tiles(self._kernel, rows, x1, x2, g.pixfrac, g.s)
         nworkers = _parallel.worker_count(self._n_threads, float(np.sum(x2 - x1 + 1)), len(tiles))
         work = self._tile_work(inputs, g, (rows, x1, x2))
-        take, contributed = self._merger(ctx, gate)
+        take, contributed = self._merger(ctx, gate, inputs.extras)
         fast = self._kernel in ("point", "turbo")
         if self._kernel == "gaussian" and not self._legacy:
             import scipy.special  # noqa: F401  (once here, not in every forked worker)
@@ -584,7 +708,11 @@ class Drizzle:
                 s_box = g.s
             ncells = _tiles.cells(self._kernel, g.pixfrac, g.s)
             nout = self._out_shape[0] * self._out_shape[1]
-            return _tiles.box_pixels(tiles, s_box, ncells, nout), 18
+            per_pixel = 18  # Σ a·w, Σ a·w·d (float64), pos, touched (bool)
+            if inputs.extras is not None:
+                variances, _, dq = inputs.extras
+                per_pixel += 4 * (dq is not None) + 8 * sum(v is not None for v in variances)
+            return _tiles.box_pixels(tiles, s_box, ncells, nout), per_pixel
 
         _parallel.map_tiles(
             work,
@@ -601,7 +729,8 @@ class Drizzle:
         """``work(tile) -> (sums, nhit)``: the pure tile arithmetic of this image."""
         kernel, legacy = self._kernel, self._legacy
         signed = kernel in ("lanczos2", "lanczos3")
-        fast = kernel in ("point", "turbo")
+        # (the clean-tile fast paths sum data and weights only)
+        fast = kernel in ("point", "turbo") and inputs.extras is None
         args = (g.pixmap, inputs.data, inputs.weight_map, inputs.dscale, inputs.wscale, *scan)
         out_shape = self._out_shape
 
@@ -611,11 +740,11 @@ class Drizzle:
                 res = _tiles.fast_tile_sums(kernel, *args, *tail)
                 if res is not None:
                     return res
-            return _tiles.tile_sums(kernel, *args, *tail, legacy, signed)
+            return _tiles.tile_sums(kernel, *args, *tail, legacy, signed, inputs.extras)
 
         return work
 
-    def _merger(self, ctx, gate):
+    def _merger(self, ctx, gate, extras):
         """``take((sums, nhit))``, merging one tile into the outputs, and its hit counter."""
         img, wht = self._out_img, self._out_wht
         plane = None if ctx is None else self._out_ctx[ctx[0]]
@@ -625,13 +754,17 @@ class Drizzle:
         # its fill yet (or is never filled): then the merge takes the masked, safe path
         trusted = self._fill is not None and not self._fill_pending
         contributed = [0]
+        more = None
+        if extras is not None:
+            img2 = self._out_img2 if extras[0] else []
+            more = (self._out_dq if extras[2] is not None else None, img2, self._fill2)
 
         def take(result):
             res, nhit = result
             contributed[0] += nhit
             if res is not None:
                 gate.enter()
-                _merge.merge_tile(img, wht, plane, bit, res, fill, trusted)
+                _merge.merge_tile(img, wht, plane, bit, res, fill, trusted, more)
 
         return take, contributed
 
@@ -641,7 +774,7 @@ class Drizzle:
         Their pages are dropped in forked workers, so that merging does not copy them.
         """
         ins = [a for a in (g.pixmap, inputs.data, inputs.weight_map) if a is not None]
-        outs = (self._out_img, self._out_wht, self._out_ctx)
+        outs = (self._out_img, self._out_wht, self._out_ctx, self._out_dq, *(self._out_img2 or ()))
         return [
             o
             for o in outs
@@ -656,6 +789,8 @@ class _Inputs(NamedTuple):
     dscale: np.float32
     weight_map: np.ndarray | None
     wscale: np.float32
+    #: ``(variances, vscale, dq)`` for the variance and DQ outputs, or None
+    extras: tuple | None = None
 
 
 class _Geometry(NamedTuple):

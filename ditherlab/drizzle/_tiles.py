@@ -23,6 +23,7 @@ __all__ = [
     "block_geometry",
     "box_pixels",
     "cells",
+    "extra_sums",
     "fast_tile_sums",
     "plan_tiles",
     "row_chunks",
@@ -351,6 +352,7 @@ def tile_sums(
     s,
     legacy,
     signed,
+    extras=None,
 ):
     """Σ a·w and Σ a·w·d of one tile of input pixels, on a box of the output.
 
@@ -359,6 +361,9 @@ def tile_sums(
     counts the tile's pixels that reached the output.  ``pos`` marks the output pixels
     with a positive contribution (context bits), ``touched`` those with any; for the
     non-negative kernels (``signed`` False) they are one array, ``sw > F32_TINY``.
+
+    ``extras = (variances, vscale, dq)`` (see :func:`extra_sums`) appends the DQ bits and
+    the variance sums to the result: ``(box, sw, swd, pos, touched, dq_or, *sv)``.
     """
     geom = block_geometry(rows, x1, x2, chunk)
     if geom is None:
@@ -372,7 +377,9 @@ def tile_sums(
     if box is None:
         return None, 0
     normalised = not legacy or kernel in ("square", "turbo", "point")
-    dst, dow, scale_later, hit = _contributions(pieces, w, d, box, out_shape, normalised)
+    dst, dow, scale_later, hit, src = _contributions(
+        pieces, w, d, box, out_shape, normalised, want_src=extras is not None
+    )
     nhit = int(np.count_nonzero(hit & processed & valid))
     r0b, r1b, c0b, c1b = box
     nbox = (r1b - r0b) * (c1b - c0b)
@@ -382,10 +389,43 @@ def tile_sums(
         touched = np.bincount(dst, minlength=nbox + 1)[:nbox] > 0
     else:
         pos = touched = sw > F32_TINY  # weights that round to 0 in float32 do not count
+    more = () if extras is None else extra_sums(dst, dow, src, nbox, (ja, jb, xa, xb), *extras)
     for v, ds in scale_later:
         v *= ds  # a·w·d
     swd = np.bincount(dst, weights=dow, minlength=nbox + 1)[:nbox]
-    return (box, sw, swd, pos, touched), nhit
+    return (box, sw, swd, pos, touched, *more), nhit
+
+
+def extra_sums(dst, dow, src, nbox, block, variances, vscale, dq):
+    """The DQ bits and the variance sums of a tile's contributions.
+
+    ``dst``/``dow``/``src``: each contribution's flat box index, ``a·w`` (before it is
+    multiplied by the data) and input pixel (flat over the tile's ``block``).  Returns
+    ``(dq_or, sv_1, sv_2, ...)``: the bitwise OR of the ``dq`` of the input pixels that
+    contribute (``a·w != 0``) to each box pixel (None without ``dq``), and per variance
+    array ``Σ (a·w)² · v · vscale`` (None for a None entry): the numerator of the variance
+    of the weighted mean, ``Σ (a·w)² v / (Σ a·w)²``.
+    """
+    ja, jb, xa, xb = block
+    nz = dow != 0
+    dq_or = None
+    if dq is not None:
+        dq_or = np.zeros(nbox + 1, np.uint32)
+        q = dq[ja:jb, xa : xb + 1].ravel()
+        np.bitwise_or.at(dq_or, dst[nz], q[src[nz]])
+        dq_or = dq_or[:nbox]
+    sq = np.square(dow)
+    svs = []
+    for var in variances:
+        if var is None:
+            svs.append(None)
+            continue
+        v = var[ja:jb, xa : xb + 1].ravel().astype(np.float64)
+        v *= vscale
+        t = np.zeros_like(sq)
+        np.multiply(sq, v[src], out=t, where=nz)  # (a NaN variance of a zero weight adds 0)
+        svs.append(np.bincount(dst, weights=t, minlength=nbox + 1)[:nbox])
+    return (dq_or, *svs)
 
 
 def _tile_inputs(data, weight_map, dscale, wscale, block, processed):
@@ -427,13 +467,14 @@ def _output_box(pieces, out_shape):
     return r0b, r1b, c0b, c1b
 
 
-def _contributions(pieces, w, d, box, out_shape, normalised):
+def _contributions(pieces, w, d, box, out_shape, normalised, want_src=False):
     """Every kernel contribution of a tile: flat box index and ``a·w``.
 
     Returns ``dst``, ``dow`` (window pixels outside the output go to bin ``nbox`` with
     weight 0), ``scale_later`` (the runs of ``dow`` with the data they multiply to form
-    ``a·w·d``, once ``Σ a·w`` is summed: one buffer fewer) and ``hit`` (the input pixels
-    that reached the output).
+    ``a·w·d``, once ``Σ a·w`` is summed: one buffer fewer), ``hit`` (the input pixels
+    that reached the output) and, with ``want_src``, each contribution's input pixel
+    (flat over the tile; else None).
     """
     out_ny, out_nx = out_shape
     r0b, r1b, c0b, c1b = box
@@ -443,6 +484,7 @@ def _contributions(pieces, w, d, box, out_shape, normalised):
     total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
     dst_all = np.empty(total, np.intp)
     dow_all = np.empty(total, np.float64)
+    src_all = np.empty(total, np.intp) if want_src else None
     scale_later = []
     pos0 = 0
     for sel, c0, r0, a in pieces:
@@ -462,6 +504,8 @@ def _contributions(pieces, w, d, box, out_shape, normalised):
             np.multiply(a2, ws, out=dow)
             offs = (np.arange(gy)[:, None] * bw + np.arange(gx)[None, :]).reshape(-1, 1)
             np.add(base, offs, out=dst_all[pos0 : pos0 + k].reshape(gy * gx, m))
+            if want_src:
+                src_all[pos0 : pos0 + k].reshape(gy * gx, m)[...] = _src(sel, m)
             scale_later.append((dow, ds))
             pos0 += k
             if hsel is not None:
@@ -477,6 +521,8 @@ def _contributions(pieces, w, d, box, out_shape, normalised):
                 dst = dst_all[sl]
                 np.multiply(ac, ws, out=dow)
                 np.add(base, q * bw + p, out=dst)
+                if want_src:
+                    src_all[sl] = _src(sel, m)
                 if not all_in:
                     ins = (c0 + p >= 0) & (c0 + p < out_nx) & (r0 + q >= 0) & (r0 + q < out_ny)
                     out = ~ins
@@ -492,4 +538,10 @@ def _contributions(pieces, w, d, box, out_shape, normalised):
             hit |= hsel
         else:
             hit[sel] |= hsel
-    return dst_all[:pos0], dow_all[:pos0], scale_later, hit
+    src = None if src_all is None else src_all[:pos0]
+    return dst_all[:pos0], dow_all[:pos0], scale_later, hit, src
+
+
+def _src(sel, m):
+    """The input pixels (flat over the tile) of a piece's ``m`` drops."""
+    return np.arange(m) if sel is None else sel
