@@ -4,7 +4,7 @@
 the origin of a small window of output pixels and the kernel weight ``a`` on each pixel of
 that window (for the square kernel the overlap area of the drop with the output pixel
 divided by the drop's own area), as dense ``(gy, gx, n)`` arrays.  Nothing here knows about
-data values, weight maps or accumulation; see :mod:`ditherlab.drizzle._resample`.
+data values, weight maps or accumulation; see :mod:`ditherlab.drizzle._tiles`.
 
 The square kernel's exact overlap areas use a cumulative (corner-function) formulation:
 for a drop whose bounding window spans ``kx x ky`` output pixels, the area of the drop
