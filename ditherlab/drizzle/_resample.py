@@ -773,7 +773,10 @@ class Drizzle:
 
         Their pages are dropped in forked workers, so that merging does not copy them.
         """
-        ins = [a for a in (g.pixmap, inputs.data, inputs.weight_map) if a is not None]
+        ins = [g.pixmap, inputs.data, inputs.weight_map]
+        if inputs.extras is not None:  # variances and DQ are read by the workers too
+            ins += [*inputs.extras[0], inputs.extras[2]]
+        ins = [a for a in ins if a is not None]
         outs = (self._out_img, self._out_wht, self._out_ctx, self._out_dq, *(self._out_img2 or ()))
         return [
             o

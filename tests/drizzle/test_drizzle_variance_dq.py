@@ -278,3 +278,23 @@ def test_an_output_too_large_for_memory_is_refused_before_allocating(monkeypatch
     monkeypatch.setattr(R.np, "full", no_memory)
     with pytest.raises(OutputTooLargeError, match="allocating them failed"):
         Drizzle(out_shape=(30, 40))
+
+
+def test_outputs_that_are_also_inputs_keep_their_pages_in_forked_workers(monkeypatch):
+    """Workers drop their mappings of the outputs (madvise), never of an array they read:
+    a data2 or dq that is one of the outputs stays mapped (it would read as zeros)."""
+    seen = []
+    real = P.map_tiles
+    monkeypatch.setattr(
+        P, "map_tiles", lambda *a, **k: seen.append([id(o) for o in k["outputs"]]) or real(*a, **k)
+    )
+    shape = (20, 20)
+    y, x = np.indices(shape, dtype=float)
+    pm = np.dstack([x + 0.5, y + 0.25])
+    d = Drizzle(out_shape=shape, out_dq=np.zeros(shape, np.int32))
+    d.add_image(np.ones(shape), 1.0, pm, data2=np.full(shape, 2.0, np.float32))
+    d.add_image(np.ones(shape), 1.0, pm, data2=d.out_img2[0], dq=d.out_dq)
+    assert {id(d.out_img), id(d.out_wht), id(d.out_img2[0])} <= set(seen[0])
+    assert id(d.out_img2[0]) not in seen[1]
+    assert id(d.out_dq) not in seen[1]
+    assert id(d.out_img) in seen[1]
