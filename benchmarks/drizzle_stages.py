@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from drizzle_vs_c import make_inputs
 
 from ditherlab.drizzle import _kernels as K
-from ditherlab.drizzle import _resample as R
+from ditherlab.drizzle import _merge as M
+from ditherlab.drizzle import _parallel as P
+from ditherlab.drizzle import _tiles as T
 
 PIXFRAC = 0.8
 ROWS, COLS = (2000, 2128), (1000, 1255)
@@ -53,13 +55,13 @@ def stages(s):
     x1, x2 = np.full(rows.size, xa), np.full(rows.size, xb)
     args = ("square", pixmap, data, None, np.float32(1), np.float32(1), rows, x1, x2)
     tail = ((0, rows.size, xa, xb), out_shape, PIXFRAC, s, False, False)
-    sums = _best(lambda: R._chunk_sums(*args, *tail))
-    (box, sw, swd, pos, touched), _ = R._chunk_sums(*args, *tail)
+    sums = _best(lambda: T.tile_sums(*args, *tail))
+    (box, sw, swd, pos, touched), _ = T.tile_sums(*args, *tail)
     img = np.full(out_shape, np.nan, np.float32)
     wht = np.zeros(out_shape, np.float32)
     ctx = np.zeros(out_shape, np.int32)
     merge = _best(
-        lambda: R._merge_box(img, wht, ctx, np.int32(1), box, sw, swd, pos, touched, np.nan)
+        lambda: M.merge_box(img, wht, ctx, np.int32(1), box, sw, swd, pos, touched, np.nan)
     )
     return {
         "drop corners": corners * ns,
@@ -71,7 +73,7 @@ def stages(s):
 
 
 def main():
-    R._raise_malloc_thresholds()  # as add_image does (else each temporary page-faults)
+    P._raise_malloc_thresholds()  # as add_image does (else each temporary page-faults)
     res = {s: stages(s) for s in (1.0, 0.5)}
     print("| stage (ns per drop) | s = 1 | s = 0.5 |")
     print("|---|---|---|")

@@ -22,6 +22,7 @@ __all__ = [
     "OffChipError",
     "OutputExistsError",
     "OutputNotWritableError",
+    "OutputTooLargeError",
     "PatternNotFoundError",
     "ResourceLimitError",
 ]
@@ -84,3 +85,10 @@ class DrizzleStateError(DitherlabError, RuntimeError):
 
 class DitherlabWarning(UserWarning):
     """Something works, but probably not as the user intended."""
+
+
+class OutputTooLargeError(ResourceLimitError, MemoryError):
+    """The output arrays asked for would not fit in memory (checked before allocating them).
+
+    A :class:`ResourceLimitError`, and also a ``MemoryError``, so code that catches numpy's own allocation failure keeps working.
+    """

@@ -1,4 +1,4 @@
-"""Vectorised drizzle and blot (issue 4).
+"""Drizzle and blot in numpy, with the interface of STScI's ``drizzle``.
 
 A numpy implementation of the drizzle algorithm of Fruchter & Hook (2002, PASP 114, 144)
 with the keyword names and conventions of STScI's ``drizzle.resample``: :class:`Drizzle`

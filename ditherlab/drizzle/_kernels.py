@@ -4,7 +4,7 @@
 the origin of a small window of output pixels and the kernel weight ``a`` on each pixel of
 that window (for the square kernel the overlap area of the drop with the output pixel
 divided by the drop's own area), as dense ``(gy, gx, n)`` arrays.  Nothing here knows about
-data values, weight maps or accumulation; see :mod:`ditherlab.drizzle._resample`.
+data values, weight maps or accumulation; see :mod:`ditherlab.drizzle._tiles`.
 
 The square kernel's exact overlap areas use a cumulative (corner-function) formulation:
 for a drop whose bounding window spans ``kx x ky`` output pixels, the area of the drop
@@ -219,62 +219,80 @@ def _areas_2x2(x, y, total):
     # q = area in x <= 0, y <= 0 (cell (0, 0)), by = area in y <= 0, lx = area in x <= 0
     out = np.zeros((2, 2, n))
     q, by, lx = out[0, 0], out[0, 1], out[1, 0]
-    dx = np.empty(n)
-    dy = np.empty(n)
-    t1 = np.empty(n)
-    t2 = np.empty(n)
-    t3 = np.empty(n)
-    t4 = np.empty(n)
-    z = np.empty(n)
+    bufs = [np.empty(n) for _ in range(7)]  # dx, dy, t1, t2, t3, t4, z
     for e in range(4):
-        np.subtract(xb[e], x[e], out=dx)
-        np.subtract(yb[e], y[e], out=dy)
-        # x-clip at x = 0: the part of the edge with x <= 0 runs over du in x, from height
-        # va to vb.  A vertical edge (dx = 0) has du = 0 whatever its slope, so dividing by
-        # 1 instead of 0 there keeps everything finite without a mask.
-        np.equal(dx, 0.0, out=z)
-        slope = np.add(dx, z, out=t3)
-        np.divide(dy, slope, out=slope)
-        du = np.subtract(dx, pxb[e], out=t4)
-        du += px[e]
-        va = np.multiply(slope, px[e], out=t1)
-        np.subtract(y[e], va, out=va)
-        vb = np.multiply(slope, pxb[e], out=t2)
-        np.subtract(yb[e], vb, out=vb)
-        s = np.add(va, vb, out=t3)
-        s *= du
-        lx += s
-        # quadrant x <= 0, y <= 0: mean of max(-v, 0) along the clipped edge is
-        # t (ra + rb) / 2 with t = (ra - rb) / (vb - va) the fraction of it below y = 0
-        # (exactly 1 when both ends are below; for vb = va, t = 1, harmless above)
-        dv = np.subtract(vb, va, out=t3)
-        np.equal(dv, 0.0, out=z)
-        dv += z
-        np.negative(va, out=va)
-        np.maximum(va, 0.0, out=va)  # ra
-        np.negative(vb, out=vb)
-        np.maximum(vb, 0.0, out=vb)  # rb
-        tt = np.subtract(va, vb, out=dx)  # dx is recomputed below
-        tt /= dv
-        tt += z
-        va += vb
-        tt *= va
-        tt *= du
-        q += tt
-        # y-clip at y = 0 (same as the x-clip with the axes swapped)
-        np.subtract(xb[e], x[e], out=dx)
-        np.equal(dy, 0.0, out=z)
-        slope = np.add(dy, z, out=t3)
-        np.divide(dx, slope, out=slope)
-        dw = np.subtract(dy, pyb[e], out=t4)
-        dw += py[e]
-        ua = np.multiply(slope, py[e], out=t1)
-        np.subtract(x[e], ua, out=ua)
-        ub = np.multiply(slope, pyb[e], out=t2)
-        np.subtract(xb[e], ub, out=ub)
-        ua += ub
-        ua *= dw
-        by += ua
+        _x_clip_2x2((x[e], xb[e], y[e], yb[e]), (px[e], pxb[e]), lx, q, bufs)
+        _y_clip_2x2((x[e], xb[e], y[e], yb[e]), (py[e], pyb[e]), by, bufs)
+    _finish_2x2(out, x, y, total, bufs)
+    return out
+
+
+def _x_clip_2x2(edge, clipped, lx, q, bufs):
+    """One edge's terms of the areas left of x = 0 (``lx``) and in the quadrant (``q``)."""
+    xe, xbe, ye, ybe = edge
+    pxe, pxbe = clipped
+    dx, dy, t1, t2, t3, t4, z = bufs
+    np.subtract(xbe, xe, out=dx)
+    np.subtract(ybe, ye, out=dy)
+    # x-clip at x = 0: the part of the edge with x <= 0 runs over du in x, from height
+    # va to vb.  A vertical edge (dx = 0) has du = 0 whatever its slope, so dividing by
+    # 1 instead of 0 there keeps everything finite without a mask.
+    np.equal(dx, 0.0, out=z)
+    slope = np.add(dx, z, out=t3)
+    np.divide(dy, slope, out=slope)
+    du = np.subtract(dx, pxbe, out=t4)
+    du += pxe
+    va = np.multiply(slope, pxe, out=t1)
+    np.subtract(ye, va, out=va)
+    vb = np.multiply(slope, pxbe, out=t2)
+    np.subtract(ybe, vb, out=vb)
+    s = np.add(va, vb, out=t3)
+    s *= du
+    lx += s
+    # quadrant x <= 0, y <= 0: mean of max(-v, 0) along the clipped edge is
+    # t (ra + rb) / 2 with t = (ra - rb) / (vb - va) the fraction of it below y = 0
+    # (exactly 1 when both ends are below; for vb = va, t = 1, harmless above)
+    dv = np.subtract(vb, va, out=t3)
+    np.equal(dv, 0.0, out=z)
+    dv += z
+    np.negative(va, out=va)
+    np.maximum(va, 0.0, out=va)  # ra
+    np.negative(vb, out=vb)
+    np.maximum(vb, 0.0, out=vb)  # rb
+    tt = np.subtract(va, vb, out=dx)  # dx is recomputed by the y-clip
+    tt /= dv
+    tt += z
+    va += vb
+    tt *= va
+    tt *= du
+    q += tt
+
+
+def _y_clip_2x2(edge, clipped, by, bufs):
+    """One edge's term of the area below y = 0 (the x-clip with the axes swapped)."""
+    xe, xbe, _, _ = edge
+    pye, pybe = clipped
+    dx, dy, t1, t2, t3, t4, z = bufs  # dy: this edge's, from the x-clip
+    np.subtract(xbe, xe, out=dx)
+    np.equal(dy, 0.0, out=z)
+    slope = np.add(dy, z, out=t3)
+    np.divide(dx, slope, out=slope)
+    dw = np.subtract(dy, pybe, out=t4)
+    dw += pye
+    ua = np.multiply(slope, pye, out=t1)
+    np.subtract(xe, ua, out=ua)
+    ub = np.multiply(slope, pybe, out=t2)
+    np.subtract(xbe, ub, out=ub)
+    ua += ub
+    ua *= dw
+    by += ua
+
+
+def _finish_2x2(out, x, y, total, bufs):
+    """Halve the accumulated areas, fix whole drops, and turn them into the four cells."""
+    n = total.size
+    t1, z = bufs[2], bufs[6]
+    q, by, lx = out[0, 0], out[0, 1], out[1, 0]
     # drops wholly left of / below a grid line: exact values (no rounding noise in cells
     # they do not touch)
     xfull = _max4(x) <= 0.0
@@ -302,7 +320,6 @@ def _areas_2x2(x, y, total):
     for a in out.reshape(4, n):
         np.greater(a, thr, out=z)
         a *= z
-    return out
 
 
 def _blend(a, b, mask, tmp):
@@ -338,12 +355,11 @@ def window_areas(x, y, gx, gy, total):
     n = total.size
     if gx == 1 and gy == 1:
         return total[None, None, :].copy()
-    xa, ya = x, y
     xb = x[1:] + x[:1]
     yb = y[1:] + y[:1]
     xmax, ymax = _max4(x), _max4(y)
-    dx = [b - a for a, b in zip(xa, xb, strict=True)]
-    dy = [b - a for a, b in zip(ya, yb, strict=True)]
+    dx = [b - a for a, b in zip(x, xb, strict=True)]
+    dy = [b - a for a, b in zip(y, yb, strict=True)]
     # slopes; an edge parallel to an axis gets a finite dummy slope (its clipped length
     # along that axis is 0), so that no masked operation is needed
     sx = [ddy / (ddx + (ddx == 0.0)) for ddx, ddy in zip(dx, dy, strict=True)]
@@ -351,81 +367,30 @@ def window_areas(x, y, gx, gy, total):
     # cum[p, q]: area with x <= p and y <= q (grid-line indices); row/column 0 stay zero
     cum = np.zeros((gx + 1, gy + 1, n))
     cum[gx, gy] = total
-    t1 = np.empty(n)
-    t2 = np.empty(n)
-    t3 = np.empty(n)
-    t4 = np.empty(n)
-    t5 = np.empty(n)
+    bufs = [np.empty(n) for _ in range(5)]
     for p in range(1, gx):
+        # area left of x = p, and the clipped edges for the corners on that line
         X = float(p)
         pv = [np.maximum(v - X, 0.0) for v in x]
-        pb_ = pv[1:] + pv[:1]
-        lx = cum[p, gy]
-        prep = []
-        for e in range(4):
-            du = dx[e] - pb_[e]
-            du += pv[e]
-            va = np.multiply(sx[e], pv[e])
-            np.subtract(ya[e], va, out=va)
-            vb = np.multiply(sx[e], pb_[e])
-            np.subtract(yb[e], vb, out=vb)
-            np.add(va, vb, out=t1)
-            t1 *= du
-            lx += t1
-            prep.append((du, va, vb))
-        np.abs(lx, out=lx)
-        lx *= 0.5
-        _blend(lx, total, xmax <= X, t1)
+        clipped = _marginal(cum[p, gy], (x, xb, y, yb, dx), sx, pv, bufs[0])
+        _blend(cum[p, gy], total, xmax <= X, bufs[0])
         for q in range(1, gy):
-            Y = float(q)
-            acc = cum[p, q]
-            for du, va, vb in prep:
-                # mean of max(Y - v, 0) along the clipped edge = t (ra + rb) / 2, with
-                # t = (ra - rb) / (Y - va - (Y - vb)) the fraction of the edge below Y:
-                # exactly 1 when both ends are below (the same operation on the same
-                # operands), and 1 for a level edge (dv = 0), which is harmless above Y
-                ra = np.subtract(Y, va, out=t1)
-                rb = np.subtract(Y, vb, out=t2)
-                dv = np.subtract(ra, rb, out=t4)
-                np.equal(dv, 0.0, out=t5)
-                dv += t5
-                np.maximum(ra, 0.0, out=ra)
-                np.maximum(rb, 0.0, out=rb)
-                t = np.subtract(ra, rb, out=t3)
-                t /= dv
-                t += t5
-                ra += rb
-                t *= ra
-                t *= du
-                acc += t
-            np.abs(acc, out=acc)
-            acc *= 0.5
+            _corner(cum[p, q], float(q), clipped, bufs)
     for q in range(1, gy):
+        # area below y = q (the same with the axes swapped)
         Y = float(q)
         qv = [np.maximum(v - Y, 0.0) for v in y]
-        qb_ = qv[1:] + qv[:1]
-        by = cum[gx, q]
-        for e in range(4):
-            dw = dy[e] - qb_[e]
-            dw += qv[e]
-            ua = np.multiply(sy[e], qv[e], out=t1)
-            np.subtract(xa[e], ua, out=ua)
-            ub = np.multiply(sy[e], qb_[e], out=t2)
-            np.subtract(xb[e], ub, out=ub)
-            ua += ub
-            ua *= dw
-            by += ua
-        np.abs(by, out=by)
-        by *= 0.5
-        _blend(by, total, ymax <= Y, t1)
+        _marginal(cum[gx, q], (y, yb, x, xb, dy), sy, qv, bufs[0])
+        _blend(cum[gx, q], total, ymax <= Y, bufs[0])
     # drops entirely left of / below a grid line: exact values from the marginals
     for p in range(1, gx):
         xfull = xmax <= float(p)
         for q in range(1, gy):
-            _blend(cum[p, q], cum[gx, q], xfull, t1)
-            _blend(cum[p, q], cum[p, gy], ymax <= float(q), t1)
+            _blend(cum[p, q], cum[gx, q], xfull, bufs[0])
+            _blend(cum[p, q], cum[p, gy], ymax <= float(q), bufs[0])
     out = np.empty((gy, gx, n))
     thr = _AREA_RTOL * total
+    t1 = bufs[0]
     for q in range(gy):
         for p in range(gx):
             a = out[q, p]
@@ -435,6 +400,58 @@ def window_areas(x, y, gx, gy, total):
             np.greater(a, thr, out=t1)  # rounding noise, not overlap: zero, branch-free
             a *= t1
     return out
+
+
+def _marginal(acc, edges, slopes, pv, t1):
+    """Area on the low side of the grid line ``u = U`` of the quads (``acc``, halved).
+
+    ``edges = (u, u_next, v, v_next, du_edge)`` per vertex (``u`` the axis clipped),
+    ``slopes`` dv/du per edge, ``pv = max(u - U, 0)``.  Returns, per edge, the clipped
+    length along ``u`` and the heights ``v`` at its two clipped ends (for :func:`_corner`).
+    """
+    _, _, v, vnext, du_edge = edges
+    pb_ = pv[1:] + pv[:1]
+    clipped = []
+    for e in range(4):
+        du = du_edge[e] - pb_[e]
+        du += pv[e]
+        va = np.multiply(slopes[e], pv[e])
+        np.subtract(v[e], va, out=va)
+        vb = np.multiply(slopes[e], pb_[e])
+        np.subtract(vnext[e], vb, out=vb)
+        np.add(va, vb, out=t1)
+        t1 *= du
+        acc += t1
+        clipped.append((du, va, vb))
+    np.abs(acc, out=acc)
+    acc *= 0.5
+    return clipped
+
+
+def _corner(acc, Y, clipped, bufs):
+    """Area with x <= X and y <= Y (``acc``) from the edges clipped at x = X."""
+    t1, t2, t3, t4, t5 = bufs
+    for du, va, vb in clipped:
+        # mean of max(Y - v, 0) along the clipped edge = t (ra + rb) / 2, with
+        # t = (ra - rb) / (Y - va - (Y - vb)) the fraction of the edge below Y:
+        # exactly 1 when both ends are below (the same operation on the same
+        # operands), and 1 for a level edge (dv = 0), which is harmless above Y
+        ra = np.subtract(Y, va, out=t1)
+        rb = np.subtract(Y, vb, out=t2)
+        dv = np.subtract(ra, rb, out=t4)
+        np.equal(dv, 0.0, out=t5)
+        dv += t5
+        np.maximum(ra, 0.0, out=ra)
+        np.maximum(rb, 0.0, out=rb)
+        t = np.subtract(ra, rb, out=t3)
+        t /= dv
+        t += t5
+        ra += rb
+        t *= ra
+        t *= du
+        acc += t
+    np.abs(acc, out=acc)
+    acc *= 0.5
 
 
 def _ext_block(pixmap, c, ja, jb, xa, xb):
@@ -612,21 +629,7 @@ def block_pieces(
     # windows exactly when a drop edge falls on a pixel boundary.
     s = float(np.float32(pscale_ratio))
     if kernel == "square":
-        xs, ys = _square_corners(pixmap, ja, jb, xa, xb, pixfrac)
-        total = quad_area(xs, ys)
-        valid = total > 0  # False for NaN too
-        if not valid.all():
-            bad = ~valid
-            for v in xs + ys:
-                v[bad] = 0.0
-            total = np.where(valid, total, 0.0)
-        pieces = square_pieces(xs, ys, total)
-        inv = np.where(valid, 1.0 / np.where(valid, total, 1.0), 0.0)
-        out = []
-        for sel, c0, r0, a in pieces:
-            a *= inv if sel is None else inv[sel]
-            out.append((sel, c0, r0, a))
-        return out, valid
+        return _square_block(pixmap, ja, jb, xa, xb, pixfrac)
     xc = pixmap[ja:jb, xa : xb + 1, 0].ravel()
     yc = pixmap[ja:jb, xa : xb + 1, 1].ravel()
     valid = np.isfinite(xc) & np.isfinite(yc)
@@ -636,63 +639,109 @@ def block_pieces(
     vf = valid.astype(float)
     if kernel == "point":
         return [(None, fortran_round(xc), fortran_round(yc), vf[None, None, :])], valid
-    if kernel == "turbo":
-        pfo = pixfrac / s / 2.0
-        x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)
-        wx = np.minimum(xc + pfo, ii + 0.5) - np.maximum(xc - pfo, ii - 0.5)
-        wy = np.minimum(yc + pfo, jj + 0.5) - np.maximum(yc - pfo, jj - 0.5)
-        wx = np.where((wx > 0) & inx, wx, 0.0)
-        wy = np.where((wy > 0) & iny, wy, 0.0) * (vf * (s * s / (pixfrac * pixfrac)))
-        return [(None, x0, y0, wy[:, None, :] * wx[None, :, :])], valid
-    if kernel == "gaussian":
-        sigma = pixfrac / _GAUSS_FWHM / s  # output pixels
-        half = max(2.5 * sigma, 1.2 / s)
-        x0, y0, ii, jj, inx, iny = _window(xc, yc, half)
-        if legacy:
-            efac = _GAUSS_FWHM**2 * s * s / (pixfrac * pixfrac) / 2.0
-            wx = np.where(inx, np.exp(-((xc - ii) ** 2) * efac), 0.0)
-            wy = np.where(iny, np.exp(-((yc - jj) ** 2) * efac) * (efac / np.pi), 0.0)
-        else:
-            from scipy.special import ndtr  # lazy: keeps `import ditherlab.drizzle` light
+    centred = {
+        "turbo": _turbo_window,
+        "gaussian": _gaussian_window,
+        "lanczos2": _lanczos_window,
+        "lanczos3": _lanczos_window,
+        "tophat": _tophat_window,
+    }
+    if kernel not in centred:  # pragma: no cover - validated by callers
+        raise ValueError(f"kernel={kernel!r}")
+    x0, y0, a = centred[kernel](kernel, xc, yc, vf, pixfrac, s, legacy)
+    return [(None, x0, y0, a)], valid
 
-            wx = ndtr((ii + 0.5 - xc) / sigma) - ndtr((ii - 0.5 - xc) / sigma)
-            wy = ndtr((jj + 0.5 - yc) / sigma) - ndtr((jj - 0.5 - yc) / sigma)
-            wx, wy = _normalise(wx, inx, xc, ii), _normalise(wy, iny, yc, jj)
-        wy = wy * vf
-        return [(None, x0, y0, wy[:, None, :] * wx[None, :, :])], valid
-    if kernel in ("lanczos2", "lanczos3"):
-        order = 2 if kernel == "lanczos2" else 3
-        if legacy:
-            # C drizzle 3.0.0 do_kernel_lanczos: pixfrac ignored, half-width order / s output
-            # pixels, weight lut[round(|dx| s / 0.003)] · lut[round(|dy| s / 0.003)]
-            lut = _c_lanczos_lut(order)
-            half, sdp = order / s, s / _C_LANCZOS_STEP
-            x0, wx = _c_lanczos_1d(xc, half, sdp, lut)
-            y0, wy = _c_lanczos_1d(yc, half, sdp, lut)
-        else:
-            x0, y0, ii, jj, inx, iny = _window(xc, yc, order / s)
-            wx = _normalise(_lanczos((xc - ii) * s, order), inx, xc, ii)
-            wy = _normalise(_lanczos((yc - jj) * s, order), iny, yc, jj)
-        wy = wy * vf
-        a = wy[:, None, :] * wx[None, :, :]
-        if legacy:
-            # C rounds each weight to float32 (dow): the corner product of two lanczos3
-            # table ends becomes 0 there, with no context bit
-            a[np.abs(a) <= _F32_HALF_TINY] = 0.0
-        return [(None, x0, y0, a)], valid
-    if kernel == "tophat":
-        pfo = pixfrac / s / 2.0
-        x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)
-        r2 = (xc - ii)[None, :, :] ** 2 + (yc - jj)[:, None, :] ** 2
-        w = ((r2 <= pfo * pfo) & inx[None, :, :] & iny[:, None, :]).astype(float)
-        if not legacy:
-            nhit = w.sum(axis=(0, 1))
-            none = nhit == 0
-            if np.any(none):  # radius below the grid spacing: behave as the point kernel
-                sel = np.flatnonzero(none)
-                w[fortran_round(yc[sel]) - y0[sel], fortran_round(xc[sel]) - x0[sel], sel] = 1.0
-                nhit[none] = 1.0
-            w /= nhit
-        w *= vf
-        return [(None, x0, y0, w)], valid
-    raise ValueError(f"kernel={kernel!r}")  # pragma: no cover - validated by callers
+
+def _square_block(pixmap, ja, jb, xa, xb, pixfrac):
+    """Square kernel: exact overlaps of each drop with the output pixels / the drop's area."""
+    xs, ys = _square_corners(pixmap, ja, jb, xa, xb, pixfrac)
+    total = quad_area(xs, ys)
+    valid = total > 0  # False for NaN too
+    if not valid.all():
+        bad = ~valid
+        for v in xs + ys:
+            v[bad] = 0.0
+        total = np.where(valid, total, 0.0)
+    pieces = square_pieces(xs, ys, total)
+    inv = np.where(valid, 1.0 / np.where(valid, total, 1.0), 0.0)
+    out = []
+    for sel, c0, r0, a in pieces:
+        a *= inv if sel is None else inv[sel]
+        out.append((sel, c0, r0, a))
+    return out, valid
+
+
+# The kernels centred on each drop's mapped centre ``(xc, yc)``: each returns the window
+# origins ``(x0, y0)`` and the weights ``a`` (gy, gx, m); ``vf`` is 1 for a defined mapping.
+def _turbo_window(kernel, xc, yc, vf, pixfrac, s, legacy):
+    """Turbo: overlap of an axis-aligned box of side ``pixfrac / s``, normalised to 1."""
+    pfo = pixfrac / s / 2.0
+    x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)
+    wx = np.minimum(xc + pfo, ii + 0.5) - np.maximum(xc - pfo, ii - 0.5)
+    wy = np.minimum(yc + pfo, jj + 0.5) - np.maximum(yc - pfo, jj - 0.5)
+    wx = np.where((wx > 0) & inx, wx, 0.0)
+    wy = np.where((wy > 0) & iny, wy, 0.0) * (vf * (s * s / (pixfrac * pixfrac)))
+    return x0, y0, wy[:, None, :] * wx[None, :, :]
+
+
+def _gaussian_window(kernel, xc, yc, vf, pixfrac, s, legacy):
+    """Gaussian of FWHM ``pixfrac`` input pixels, integrated over output pixels.
+
+    Normalised to sum 1 (ours), or C's point-sampled weights (``legacy``).
+    """
+    sigma = pixfrac / _GAUSS_FWHM / s  # output pixels
+    half = max(2.5 * sigma, 1.2 / s)
+    x0, y0, ii, jj, inx, iny = _window(xc, yc, half)
+    if legacy:
+        efac = _GAUSS_FWHM**2 * s * s / (pixfrac * pixfrac) / 2.0
+        wx = np.where(inx, np.exp(-((xc - ii) ** 2) * efac), 0.0)
+        wy = np.where(iny, np.exp(-((yc - jj) ** 2) * efac) * (efac / np.pi), 0.0)
+    else:
+        from scipy.special import ndtr  # lazy: keeps `import ditherlab.drizzle` light
+
+        wx = ndtr((ii + 0.5 - xc) / sigma) - ndtr((ii - 0.5 - xc) / sigma)
+        wy = ndtr((jj + 0.5 - yc) / sigma) - ndtr((jj - 0.5 - yc) / sigma)
+        wx, wy = _normalise(wx, inx, xc, ii), _normalise(wy, iny, yc, jj)
+    wy = wy * vf
+    return x0, y0, wy[:, None, :] * wx[None, :, :]
+
+
+def _lanczos_window(kernel, xc, yc, vf, pixfrac, s, legacy):
+    """Separable Lanczos of the input-pixel distance, normalised (ours) or C's table."""
+    order = 2 if kernel == "lanczos2" else 3
+    if legacy:
+        # C drizzle 3.0.0 do_kernel_lanczos: pixfrac ignored, half-width order / s output
+        # pixels, weight lut[round(|dx| s / 0.003)] · lut[round(|dy| s / 0.003)]
+        lut = _c_lanczos_lut(order)
+        half, sdp = order / s, s / _C_LANCZOS_STEP
+        x0, wx = _c_lanczos_1d(xc, half, sdp, lut)
+        y0, wy = _c_lanczos_1d(yc, half, sdp, lut)
+    else:
+        x0, y0, ii, jj, inx, iny = _window(xc, yc, order / s)
+        wx = _normalise(_lanczos((xc - ii) * s, order), inx, xc, ii)
+        wy = _normalise(_lanczos((yc - jj) * s, order), iny, yc, jj)
+    wy = wy * vf
+    a = wy[:, None, :] * wx[None, :, :]
+    if legacy:
+        # C rounds each weight to float32 (dow): the corner product of two lanczos3
+        # table ends becomes 0 there, with no context bit
+        a[np.abs(a) <= _F32_HALF_TINY] = 0.0
+    return x0, y0, a
+
+
+def _tophat_window(kernel, xc, yc, vf, pixfrac, s, legacy):
+    """Tophat: the output pixels within radius ``pixfrac / (2 s)``, 1/n each (ours) or 1."""
+    pfo = pixfrac / s / 2.0
+    x0, y0, ii, jj, inx, iny = _window(xc, yc, pfo)
+    r2 = (xc - ii)[None, :, :] ** 2 + (yc - jj)[:, None, :] ** 2
+    w = ((r2 <= pfo * pfo) & inx[None, :, :] & iny[:, None, :]).astype(float)
+    if not legacy:
+        nhit = w.sum(axis=(0, 1))
+        none = nhit == 0
+        if np.any(none):  # radius below the grid spacing: behave as the point kernel
+            sel = np.flatnonzero(none)
+            w[fortran_round(yc[sel]) - y0[sel], fortran_round(xc[sel]) - x0[sel], sel] = 1.0
+            nhit[none] = 1.0
+        w /= nhit
+    w *= vf
+    return x0, y0, w

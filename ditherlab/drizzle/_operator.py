@@ -10,27 +10,23 @@ own weight map (CR masks), costs two sparse products per frame once ``A`` is bui
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import wait
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from ditherlab._validation import as_choice, as_float, as_int
-from ditherlab.drizzle._kernels import KERNELS, block_pieces
-from ditherlab.drizzle._resample import (
-    _F32_TINY,
-    _block_geometry,
-    _cells,
-    _finite_pixmap,
-    _row_chunks,
-    _section,
-    _shrink_to_valid,
-    _warn_ignored_pixfrac,
+from ditherlab.drizzle import _merge, _parallel
+from ditherlab.drizzle._buffers import scratch
+from ditherlab.drizzle._checks import (
     estimate_pixel_scale_ratio,
+    finite_pixmap,
+    section,
+    warn_ignored_pixfrac,
 )
-from ditherlab.drizzle._scan import scan_limits
+from ditherlab.drizzle._kernels import KERNELS, block_pieces
+from ditherlab.drizzle._scan import scan_rows
+from ditherlab.drizzle._tiles import F32_TINY, block_geometry, cells, row_chunks
 from ditherlab.errors import DitherlabValueError
 
 __all__ = ["DrizzleOperator", "prepare"]
@@ -183,30 +179,8 @@ class DrizzleOperator:
         return d, w, np.float32(wht_scale), dscale, float(np.float32(iscale))
 
     def _run(self, body, n_threads):
-        """Call ``body(task)`` for every task, on up to ``n_threads`` pool threads.
-
-        Each running task holds one set of work buffers (see ``_resample._scratch``); the
-        sets live for this call only, and there are ``n_threads`` of them: that bounds the
-        tasks running at once when the process-wide pool has more workers.
-        """
-        from ditherlab.drizzle._resample import _buffered, _raise_malloc_thresholds, _submit
-
-        _raise_malloc_thresholds()
-        nthreads = max(1, min(n_threads, len(self._tasks)))
-        run = _buffered(body, nthreads)
-
-        if nthreads > 1:
-            futures = [_submit(nthreads, run, task) for task in self._tasks]
-            try:
-                for fut in futures:
-                    fut.result()
-            finally:  # an error: cancel what has not started, let the rest finish
-                for fut in futures:
-                    fut.cancel()
-                wait(futures)
-        else:
-            for task in self._tasks:
-                run(task)
+        """Call ``body(task)`` for every task, on up to ``n_threads`` threads."""
+        _parallel.run_tasks(body, self._tasks, n_threads)
 
     def _frame(self, task, d, w, wscale, dscale, iscale):
         """Weights and weighted data (float64) of the input slice a task reads.
@@ -216,13 +190,11 @@ class DrizzleOperator:
         with ``w = weight_map · float32(wht_scale)`` in float32; non-finite data get
         ``w = d = 0``.  Per-thread buffers of the slice's size, nothing of the frame's.
         """
-        from ditherlab.drizzle._resample import _scratch
-
         c0, c1, _ = task
         n = c1 - c0
-        ds = _scratch("x_d32", n, np.float32)
+        ds = scratch("x_d32", n, np.float32)
         np.copyto(ds, d[c0:c1], casting="unsafe")
-        ws = _scratch("x_w32", n, np.float32)
+        ws = scratch("x_w32", n, np.float32)
         if w is None:
             ws.fill(wscale)
         else:
@@ -234,9 +206,9 @@ class DrizzleOperator:
             np.putmask(ws, good, np.float32(0))
         if dscale is not None:
             ds *= dscale
-        xw = _scratch("x_w", n, np.float64)
+        xw = scratch("x_w", n, np.float64)
         np.copyto(xw, ws)
-        xwd = _scratch("x_wd", n, np.float64)
+        xwd = scratch("x_wd", n, np.float64)
         np.copyto(xwd, ds)
         if iscale != 1.0:
             xwd *= iscale
@@ -288,10 +260,8 @@ class DrizzleOperator:
         ``img``, ``wht`` (float32) and ``ctx`` (int32 context plane, or None, with ``bit``
         the image's bit) are flat views of the outputs; ``fill`` as in ``Drizzle``.  The
         other arguments as :meth:`sums`, checked by the caller.  ``gate`` (a
-        ``_resample._MergeGate``, optional) is entered before every merge into the outputs.
+        ``_merge.MergeGate``, optional) is entered before every merge into the outputs.
         """
-        from ditherlab.drizzle._resample import _merge, _merge_dense
-
         d, w, wscale, dscale, iscale = self._inputs(data, weight_map, wht_scale, iscale, expscale)
 
         def body(task):
@@ -302,9 +272,9 @@ class DrizzleOperator:
                 if gate is not None:
                     gate.enter()
                 if pos is None:
-                    _merge_dense(img[lo:hi], wht[lo:hi], ctx, bit, lo, sw, swd)
+                    _merge.merge_dense(img[lo:hi], wht[lo:hi], ctx, bit, lo, sw, swd)
                 else:
-                    _merge(img, wht, ctx, bit, lo, sw, swd, pos, touched, fill)
+                    _merge.merge_flat(img, wht, ctx, bit, lo, sw, swd, pos, touched, fill)
 
         self._run(body, n_threads)
 
@@ -373,7 +343,7 @@ class DrizzleOperator:
                 bsw, bswd, bpos, btouched = self._block_sums(blk, xw, xwd, ind)
                 sw[lo:hi], swd[lo:hi] = bsw, bswd
                 if bpos is None:  # weights that round to 0 in float32 do not count
-                    np.greater(bsw, _F32_TINY, out=pos[lo:hi])
+                    np.greater(bsw, F32_TINY, out=pos[lo:hi])
                 else:
                     pos[lo:hi], touched[lo:hi] = bpos, btouched
 
@@ -383,7 +353,7 @@ class DrizzleOperator:
 
 def _threads(n_threads):
     if n_threads is None:
-        return min(2, os.cpu_count() or 1)
+        return _parallel.default_threads()
     return as_int("n_threads", n_threads, minimum=1)
 
 
@@ -475,6 +445,40 @@ def _split(matrix, owned=False):
     return out, nnz, vals.dtype
 
 
+def _chunk_entries(pieces, geom, nx, out_shape):
+    """The matrix entries of one chunk of input rows: ``(dst, src, a, first src)``, hit.
+
+    ``dst``/``src`` are flat output/input pixel indices of the non-zero kernel weights
+    ``a`` that land in the output (None when there are none); ``hit`` marks the chunk's
+    pixels (raveled over its box) that reached the output.
+    """
+    ja, jb, xa, _, cols, processed = geom
+    out_ny, out_nx = out_shape
+    src_all = ((ja + np.arange(jb - ja))[:, None] * nx + (xa + cols)[None, :]).ravel()
+    hit = np.zeros(src_all.size, bool)
+    dsts, srcs, vals = [], [], []
+    for sel, c0, r0, a in pieces:
+        gy, gx = a.shape[:2]
+        idx = np.arange(src_all.size) if sel is None else sel
+        for q in range(gy):
+            for p in range(gx):
+                ac = a[q, p]
+                ii, jj = c0 + p, r0 + q
+                m = (ac != 0) & (ii >= 0) & (ii < out_nx) & (jj >= 0) & (jj < out_ny)
+                m &= processed[idx]
+                k = idx[m]
+                hit[k] = True
+                dsts.append(jj[m] * out_nx + ii[m])
+                srcs.append(src_all[k])
+                vals.append(ac[m])
+    if not dsts:
+        return None, hit
+    src = np.concatenate(srcs)
+    if src.size == 0:
+        return None, hit
+    return (np.concatenate(dsts), src, np.concatenate(vals), int(src_all[0])), hit
+
+
 def prepare(
     pixmap: np.ndarray,
     out_shape: tuple[int, int],
@@ -531,11 +535,11 @@ def prepare(
 
     kernel = as_choice("kernel", kernel, KERNELS)
     pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
-    _warn_ignored_pixfrac(kernel, pixfrac, legacy_kernels)
+    warn_ignored_pixfrac(kernel, pixfrac, legacy_kernels)
     pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2 or min(pixmap.shape[:2]) < 2:
         raise DitherlabValueError(f"pixmap must have shape (ny>=2, nx>=2, 2), got {pixmap.shape}")
-    checked = _finite_pixmap(pixmap)
+    checked = finite_pixmap(pixmap)
     finite, pixmap = checked is pixmap, checked
     try:
         out_shape = (int(out_shape[0]), int(out_shape[1]))
@@ -547,62 +551,38 @@ def prepare(
         pixel_scale_ratio = estimate_pixel_scale_ratio(pixmap)
     s = as_float("pixel_scale_ratio", pixel_scale_ratio, minimum=0.0, min_inclusive=False)
     ny, nx = pixmap.shape[:2]
-    box = _section(nx, ny, xmin, xmax, ymin, ymax)
+    box = section(nx, ny, xmin, xmax, ymin, ymax)
     nout = out_shape[0] * out_shape[1]
     signed = kernel in ("lanczos2", "lanczos3")
     nbox = (box[1] - box[0] + 1) * (box[3] - box[2] + 1)
     empty = sp.csr_matrix((nout, ny * nx))
-    bbox = _shrink_to_valid(pixmap, box, finite)
-    if bbox is None:
+    scan = scan_rows(pixmap, out_shape, box, finite)
+    if scan is None:
         return DrizzleOperator(
             empty, (ny, nx), out_shape, kernel, signed, nbox, box[3] - box[2] + 1
         )
-    y_first, x1, x2 = scan_limits(pixmap, out_shape, bbox)
-    rows = y_first + np.arange(x1.size)
-    keep = (x2 >= x1) & (rows >= bbox[2]) & (rows <= bbox[3])
-    rows, x1, x2 = rows[keep], x1[keep], x2[keep]
-    nskip = (box[3] - box[2] + 1) - rows.size
+    rows, x1, x2, nskip = scan
     if rows.size == 0:
         return DrizzleOperator(empty, (ny, nx), out_shape, kernel, signed, nbox, nskip)
-    out_ny, out_nx = out_shape
     # Built column by column (CSC: one column per input pixel; converted to CSR at the end),
     # chunk by chunk, so that the working set stays bounded: chunks visit input pixels in
     # increasing order.
     idx_parts, val_parts = [], []
     counts = np.zeros(ny * nx, np.int64)
     nhit = 0
-    for chunk in _row_chunks(rows, x1, x2, _cells(kernel, pixfrac, s)):
-        ja, jb, xa, xb, cols, processed = _block_geometry(rows, x1, x2, chunk)
+    for chunk in row_chunks(rows, x1, x2, cells(kernel, pixfrac, s)):
+        geom = block_geometry(rows, x1, x2, chunk)
         pieces, valid = block_pieces(
-            kernel, pixmap, ja, jb, xa, xb, pixfrac=pixfrac, pscale_ratio=s, legacy=legacy_kernels
+            kernel, pixmap, *geom[:4], pixfrac=pixfrac, pscale_ratio=s, legacy=legacy_kernels
         )
-        src_all = ((ja + np.arange(jb - ja))[:, None] * nx + (xa + cols)[None, :]).ravel()
-        hit = np.zeros(src_all.size, bool)
-        dsts, srcs, vals = [], [], []
-        for sel, c0, r0, a in pieces:
-            gy, gx = a.shape[:2]
-            idx = np.arange(src_all.size) if sel is None else sel
-            for q in range(gy):
-                for p in range(gx):
-                    ac = a[q, p]
-                    ii, jj = c0 + p, r0 + q
-                    m = (ac != 0) & (ii >= 0) & (ii < out_nx) & (jj >= 0) & (jj < out_ny)
-                    m &= processed[idx]
-                    k = idx[m]
-                    hit[k] = True
-                    dsts.append(jj[m] * out_nx + ii[m])
-                    srcs.append(src_all[k])
-                    vals.append(ac[m])
+        part, hit = _chunk_entries(pieces, geom, nx, out_shape)
         nhit += int(np.count_nonzero(hit & valid))
-        if not dsts:
+        if part is None:
             continue
-        src = np.concatenate(srcs)
-        if src.size == 0:
-            continue
+        dst, src, vals, s_lo = part
         order = np.argsort(src, kind="stable")
-        idx_parts.append(np.concatenate(dsts)[order].astype(np.int32 if nout < 2**31 else np.int64))
-        val_parts.append(np.concatenate(vals)[order])
-        s_lo = int(src_all[0])
+        idx_parts.append(dst[order].astype(np.int32 if nout < 2**31 else np.int64))
+        val_parts.append(vals[order])
         bc = np.bincount(src - s_lo)
         counts[s_lo : s_lo + bc.size] += bc
     indptr = np.zeros(ny * nx + 1, np.int64)

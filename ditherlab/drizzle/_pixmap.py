@@ -13,6 +13,8 @@ errors peak), is below ``tolerance`` pixels; that measured error is returned whe
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,12 +30,36 @@ _START_STEP = 64
 _ROWS_PER_CALL = 256
 
 
+def _bbox_intervals(wcs: Any) -> tuple | None:
+    """A WCS's ``bounding_box`` as ``((x_lo, x_hi), (y_lo, y_hi), ...)``, or None."""
+    bbox = getattr(wcs, "bounding_box", None)
+    if bbox is None:
+        return None
+    try:
+        bbox = bbox.bounding_box(order="F")  # astropy.modeling's ModelBoundingBox
+    except AttributeError:
+        bbox = tuple(bbox)
+    if np.ndim(bbox) != 2:
+        return None
+    return tuple((float(lo), float(hi)) for lo, hi in bbox)
+
+
 def _shape_of(shape: Any, wcs_in: Any = None) -> tuple[int, int]:
+    """``(ny, nx)``: ``shape``, else ``wcs_in.array_shape``, else its bounding box.
+
+    From a bounding box ``((x_lo, x_hi), (y_lo, y_hi))`` the shape reaches the pixel that
+    holds ``x_hi`` and ``y_hi``: ``(ceil(y_hi + 0.5), ceil(x_hi + 0.5))``, as the C
+    drizzle's ``calc_pixmap``.
+    """
     if shape is None:
         arr = getattr(wcs_in, "array_shape", None) if wcs_in is not None else None
+        bbox = _bbox_intervals(wcs_in) if arr is None and wcs_in is not None else None
+        if bbox is not None:
+            arr = tuple(math.ceil(hi + 0.5) for _, hi in bbox[::-1])
         if arr is None:
             raise DitherlabValueError(
-                "shape=None but the input WCS has no array_shape; pass shape=(ny, nx)"
+                "shape=None but the input WCS has neither array_shape nor bounding_box; "
+                "pass shape=(ny, nx)"
             )
         shape = arr
     try:
@@ -179,25 +205,35 @@ def pixmap_from_wcs(
     method: str = "auto",
     tolerance: float = 1e-3,
     return_error: bool = False,
+    disable_bbox: str = "to",
 ) -> np.ndarray | tuple[np.ndarray, float]:
     """Pixmap from any two APE-14 WCS objects (input pixel -> world -> output pixel).
 
     Only ``wcs_in.pixel_to_world_values`` and ``wcs_out.world_to_pixel_values`` are used
     (duck typing), so astropy ``WCS``, gwcs and SIAF-backed WCS all work; neither object is
-    modified.
+    modified.  A gwcs with a ``bounding_box`` returns NaN outside it; by default the output
+    WCS's box is ignored (``disable_bbox="to"``, as STScI's ``calc_pixmap``), so that input
+    pixels landing just outside the output grid still reach it with their drops.
 
     Parameters
     ----------
     wcs_in, wcs_out : APE-14 low-level WCS
         Input and output WCS.
     shape : tuple of int, optional
-        ``(ny, nx)`` of the input; default ``wcs_in.array_shape``.
+        ``(ny, nx)`` of the input; default ``wcs_in.array_shape``, else from
+        ``wcs_in.bounding_box`` ``((x_lo, x_hi), (y_lo, y_hi))``:
+        ``(ceil(y_hi + 0.5), ceil(x_hi + 0.5))``.
     method : {"auto", "sparse", "exact"}
         See :func:`pixmap_from_functions`.
     tolerance : float
         Largest interpolation error accepted, in output pixels (default 0.001).
     return_error : bool
         Also return the measured interpolation error.
+    disable_bbox : {"to", "from", "both", "none"}
+        Which WCS's bounding box to ignore while evaluating (``"to"``: the output's,
+        ``"from"``: the input's).  A box that is used gives NaN (pixels that are not
+        drizzled) outside it.  The WCS objects are not changed (a gwcs is evaluated with
+        ``with_bounding_box=False``; other WCS with a bounding box through a copy).
 
     Returns
     -------
@@ -238,12 +274,39 @@ def pixmap_from_wcs(
     shape = _shape_of(shape, wcs_in)
     method = as_choice("method", method, ("auto", "sparse", "exact"))
     tolerance = as_float("tolerance", tolerance, minimum=0.0, min_inclusive=False)
+    disable_bbox = as_choice("disable_bbox", disable_bbox, ("to", "from", "both", "none"))
+    to_world = _without_bbox(wcs_in, "forward") if disable_bbox in ("from", "both") else None
+    to_pixel = _without_bbox(wcs_out, "backward") if disable_bbox in ("to", "both") else None
+    to_world = to_world or wcs_in.pixel_to_world_values
+    to_pixel = to_pixel or wcs_out.world_to_pixel_values
 
     def func(x, y):
-        world = wcs_in.pixel_to_world_values(x, y)
-        return wcs_out.world_to_pixel_values(*world)
+        return to_pixel(*to_world(x, y))
 
     return _build(func, shape, method, tolerance, return_error)
+
+
+def _without_bbox(wcs: Any, direction: str) -> Callable | None:
+    """``wcs``'s pixel -> world (``"forward"``) or world -> pixel map, box ignored.
+
+    ``wcs`` itself is not changed; None when it has no bounding box.
+    """
+    if getattr(wcs, "bounding_box", None) is None:
+        return None
+    if callable(wcs) and hasattr(wcs, "invert"):  # gwcs: evaluate with the box switched off
+        if direction == "forward":
+            return lambda *a: _plain(wcs(*a, with_bounding_box=False))
+        return lambda *a: _plain(wcs.invert(*a, with_bounding_box=False))
+    twin = copy.deepcopy(wcs)
+    twin.bounding_box = None
+    return twin.pixel_to_world_values if direction == "forward" else twin.world_to_pixel_values
+
+
+def _plain(values):
+    """A WCS result as a tuple of float arrays (quantities stripped)."""
+    if not isinstance(values, tuple | list):
+        values = (values,)
+    return tuple(np.asarray(getattr(v, "value", v), dtype=float) for v in values)
 
 
 def _build(func, shape, method, tolerance, return_error):

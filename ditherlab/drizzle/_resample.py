@@ -1,22 +1,40 @@
-"""The :class:`Drizzle` accumulator (STScI ``drizzle.resample`` interface, vectorised)."""
+"""The :class:`Drizzle` accumulator (STScI ``drizzle.resample`` interface, vectorised).
+
+One ``add_image`` call reads top to bottom: check the arguments (:mod:`._checks`) → find
+the input pixels the C scan rule processes (:mod:`._scan`) → cut them into tiles and
+compute each tile's sums (:mod:`._tiles`) on one or more workers (:mod:`._parallel`) →
+merge the sums into the outputs in tile order (:mod:`._merge`).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import queue
-import sys
-import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ditherlab._validation import as_choice, as_float, as_int
-from ditherlab.drizzle._kernels import KERNELS, block_pieces
-from ditherlab.drizzle._scan import scan_limits
+from ditherlab.drizzle import _merge, _parallel, _tiles
+from ditherlab.drizzle._checks import (
+    caller_img2,
+    caller_output,
+    check_output_memory,
+    dq_of,
+    estimate_pixel_scale_ratio,
+    fill_value,
+    finite_pixmap,
+    section,
+    too_large,
+    variances_of,
+    warn_ignored_pixfrac,
+    weight_map_of,
+    wht_scale_of,
+)
+from ditherlab.drizzle._kernels import KERNELS
+from ditherlab.drizzle._merge import MergeGate
+from ditherlab.drizzle._operator import DrizzleOperator
+from ditherlab.drizzle._scan import scan_rows
 from ditherlab.errors import (
     DitherlabTypeError,
     DitherlabValueError,
@@ -27,160 +45,6 @@ from ditherlab.errors import (
 __all__ = ["CTX_PLANE_BITS", "Drizzle", "estimate_pixel_scale_ratio"]
 
 CTX_PLANE_BITS = 32
-#: Target number of kernel contributions handled at once (bounds the working set).
-_CHUNK_CONTRIBUTIONS = 1 << 18
-#: Least contributions of a tile of a small image (see :func:`_tiles`).
-_MIN_TILE_CONTRIBUTIONS = 1 << 15
-#: Input pixels of a square-kernel tile (see :func:`_tiles`).
-_SQUARE_TILE_PIXELS = 1 << 15
-#: Output pixels merged at once by the tile merge (bounds its temporaries).
-_MERGE_SLAB = 1 << 17
-#: Input pixels below which ``add_image`` uses one thread unless ``n_threads`` is given:
-#: measured on 2 vCPUs, a second thread saved nothing on 512² and 768² images, 0-25 % on
-#: 1024² (noisy) and 10-25 % from 1448², while it adds a tile's working set (~14 MiB for
-#: square).
-_THREADS_MIN_PIXELS = 1 << 20
-
-
-def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
-    """Output pixel size in input pixels, from the pixmap's Jacobian at the image centre.
-
-    The C drizzle's estimate is the inverse of this (``sqrt(|det J|)``); ours is
-    ``1 / sqrt(|det J|)``, which is the ``s`` its documentation asks for.
-
-    Parameters
-    ----------
-    pixmap : ndarray, shape (ny, nx, 2)
-        Pixel map.
-
-    Returns
-    -------
-    float
-        ``s`` (0.5 for an output grid twice as fine as the input).
-
-    Examples
-    --------
-    >>> y, x = np.indices((10, 10), dtype=float)
-    >>> estimate_pixel_scale_ratio(np.dstack([2 * x, 2 * y]))
-    0.5
-    """
-    ny, nx = pixmap.shape[:2]
-    j = min(max(ny // 2, 0), ny - 2)
-    i = min(max(nx // 2, 0), nx - 2)
-    block = pixmap[j : j + 2, i : i + 2]
-    dxdi = block[0, 1] - block[0, 0]
-    dxdj = block[1, 0] - block[0, 0]
-    det = abs(dxdi[0] * dxdj[1] - dxdi[1] * dxdj[0])
-    if not (det > 0 and math.isfinite(det)):
-        raise DitherlabValueError(
-            "pixel_scale_ratio=None cannot be estimated: the pixmap is degenerate or NaN "
-            "at the image centre; pass pixel_scale_ratio explicitly"
-        )
-    return 1.0 / math.sqrt(det)
-
-
-def _fill_value(fillval: Any, have_img: bool) -> float | None:
-    """None means 'do not fill' (leave out_img as it is)."""
-    if fillval is None or (isinstance(fillval, str) and fillval.strip().upper() in ("", "INDEF")):
-        return None if have_img else math.nan
-    if isinstance(fillval, str):
-        try:
-            return float(fillval)
-        except ValueError:
-            raise DitherlabValueError(f"fillval={fillval!r} is not a number or 'INDEF'") from None
-    return as_float("fillval", fillval) if math.isfinite(float(fillval)) else float(fillval)
-
-
-def _caller_output(name: str, arr: Any, dtype) -> np.ndarray:
-    """A caller's ``out_img``/``out_wht``/``out_ctx`` as the array to update.
-
-    An ndarray of ``dtype`` is used in place, so it must be writeable and C-contiguous (the
-    merges write through flat views: a Fortran-ordered or sliced array would be copied by
-    them and the writes lost).  Anything else is converted to a new C-ordered array.
-    """
-    if isinstance(arr, np.ndarray) and arr.dtype == dtype:
-        if not arr.flags.writeable:
-            raise DitherlabValueError(
-                f"{name} is read-only (flags.writeable=False) and cannot be updated in place; "
-                f"pass a writeable array, e.g. {name}.copy()"
-            )
-        if not arr.flags.c_contiguous:
-            raise DitherlabValueError(
-                f"{name} (shape {arr.shape}, strides {arr.strides}) is not C-contiguous "
-                f"(Fortran-ordered or a slice), so it cannot be updated in place; pass "
-                f"np.ascontiguousarray({name}) and read the results from Drizzle.{name}"
-            )
-        return np.asarray(arr)
-    return np.asarray(arr, dtype=dtype, order="C")
-
-
-def _wht_scale(value: Any) -> float:
-    """``wht_scale`` checked: > 0 also in float32, where the weights are formed (as C)."""
-    v = as_float("wht_scale", value, minimum=0.0, min_inclusive=False)
-    if np.float32(v) == 0:
-        raise DitherlabValueError(
-            f"wht_scale={value!r} is 0 in float32 (the weights' precision); it must be > 0"
-        )
-    return v
-
-
-def _warn_ignored_pixfrac(kernel: str, pixfrac: float, legacy: bool) -> None:
-    """Warn (once per call) that the lanczos kernels ignore ``pixfrac != 1``.
-
-    Both ours and the legacy (C) lanczos span ``order / s`` output pixels whatever
-    ``pixfrac`` is; C drizzle 3.0.0 warns "In lanczos kernel, pixel_fraction is ignored and
-    assumed to be 1.0" on every ``add_image`` call.
-    """
-    if kernel in ("lanczos2", "lanczos3") and pixfrac != 1.0:
-        which = "legacy " if legacy else ""
-        warnings.warn(
-            f"pixfrac={pixfrac!r} is ignored by the {which}{kernel} kernel, as by the C "
-            f"drizzle: its size is set by pixel_scale_ratio alone (as if pixfrac=1)",
-            DitherlabWarning,
-            stacklevel=3,
-        )
-
-
-def _block_geometry(rows, x1, x2, chunk):
-    """Bounding box ``ja:jb`` × ``xa:xb`` of a chunk of scan rows and its processed mask.
-
-    ``rows``, ``x1``, ``x2`` are the scan rule's rows and inclusive column limits; a chunk
-    is ``(a, b)`` (scan rows ``a:b``) or a tile ``(a, b, ca, cb)`` (also columns
-    ``ca..cb`` only).  ``processed`` (raveled over the box) is True where the rule
-    processes the pixel.  Returns None when the tile holds no processed pixel.
-    """
-    a_, b_ = chunk[:2]
-    r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
-    if len(chunk) == 4:
-        lo = np.maximum(lo, chunk[2])
-        hi = np.minimum(hi, chunk[3])
-        keep = hi >= lo
-        if not keep.all():
-            if not keep.any():
-                return None
-            r, lo, hi = r[keep], lo[keep], hi[keep]
-    ja, jb = int(r[0]), int(r[-1]) + 1
-    xa, xb = int(lo.min()), int(hi.max())
-    ncol = xb - xa + 1
-    lim_lo = np.full(jb - ja, ncol, np.intp)
-    lim_hi = np.full(jb - ja, -1, np.intp)
-    lim_lo[r - ja] = lo - xa
-    lim_hi[r - ja] = hi - xa
-    cols = np.arange(ncol)
-    processed = ((cols >= lim_lo[:, None]) & (cols <= lim_hi[:, None])).ravel()
-    return ja, jb, xa, xb, cols, processed
-
-
-def _finite_pixmap(pixmap: np.ndarray) -> np.ndarray:
-    """Mark pixels with any non-finite pixmap coordinate as undefined (both NaN)."""
-    if math.isfinite(float(np.add.reduce(pixmap, axis=None))):  # one cheap pass, usual case
-        return pixmap
-    bad = ~np.isfinite(pixmap).all(axis=-1)
-    if not bad.any():
-        return pixmap
-    out = pixmap.copy()
-    out[bad] = np.nan
-    return out
 
 
 class Drizzle:
@@ -241,6 +105,13 @@ class Drizzle:
         and merge them here in order; point and turbo use threads, as does everything
         when ``DITHERLAB_DRIZZLE_FORK=0`` is set in the environment.  Either way the
         outputs do not depend on ``n_threads``, bit for bit.
+    fillval2 : float, str or None
+        As ``fillval``, for the variance images ``out_img2``.
+    out_img2 : ndarray or list of ndarray, optional
+        Existing float32 variance images to continue (None entries are created), one per
+        ``data2`` array of :meth:`add_image`; used in place like ``out_img``.
+    out_dq : ndarray, optional
+        Existing DQ image (an integer type of at most 32 bits; uint32 is used in place).
 
     Raises
     ------
@@ -289,13 +160,16 @@ class Drizzle:
         *,
         legacy_kernels: bool = False,
         n_threads: int | None = None,
+        fillval2: Any = None,
+        out_img2: np.ndarray | list | None = None,
+        out_dq: np.ndarray | None = None,
     ) -> None:
         self._kernel = as_choice("kernel", kernel, KERNELS)
         self._spoiled: str | None = None  # why the outputs hold part of an image (see _failed)
         self._legacy = bool(legacy_kernels)
         self._disable_ctx = bool(disable_ctx)
         self._texptime = as_float("exptime", exptime, minimum=0.0)
-        # None: two threads where they pay (see _THREADS_MIN_PIXELS), else one
+        # None: two workers where they pay (see _parallel.worker_count), else one
         self._n_threads = None if n_threads is None else as_int("n_threads", n_threads, minimum=1)
         if not self._disable_ctx:
             self._ctx_id = as_int("begin_ctx_id", begin_ctx_id, minimum=0)
@@ -309,29 +183,21 @@ class Drizzle:
             raise DitherlabValueError(
                 f"exptime={exptime!r} must be 0 when no previous out_img/out_wht/out_ctx is given"
             )
-        self._fill = _fill_value(fillval, out_img is not None)
+        self._fill = fill_value(fillval, out_img is not None)
         # a caller's out_img gets the fill value where out_wht == 0 at the first add (as C
         # does after every add); afterwards the merges keep "out_img == fill where
         # out_wht == 0" true, so no pass over the whole output is needed per image
         self._fill_pending = self._fill is not None and out_img is not None
-        shapes: dict[str, tuple[int, ...]] = {}
-        if out_img is not None:
-            out_img = _caller_output("out_img", out_img, np.float32)
-            if out_img.ndim != 2:
-                raise DitherlabValueError(f"out_img must be 2-D, got shape {out_img.shape}")
-            shapes["out_img"] = out_img.shape
-        if out_wht is not None:
-            out_wht = _caller_output("out_wht", out_wht, np.float32)
-            if out_wht.ndim != 2:
-                raise DitherlabValueError(f"out_wht must be 2-D, got shape {out_wht.shape}")
-            shapes["out_wht"] = out_wht.shape
-        if out_ctx is not None and not self._disable_ctx:
-            out_ctx = _caller_output("out_ctx", out_ctx, np.int32)
-            if out_ctx.ndim == 2:
-                out_ctx = out_ctx[None]
-            if out_ctx.ndim != 3:
-                raise DitherlabValueError(f"out_ctx must be 2-D or 3-D, got shape {out_ctx.shape}")
-            shapes["out_ctx"] = out_ctx.shape[1:]
+        # the same for the variance images (see add_image's data2)
+        self._fill2 = fill_value(fillval2, out_img2 is not None, "fillval2")
+        self._fill2_pending = self._fill2 is not None and out_img2 is not None
+        self._nadds = 0
+        out_img, out_wht, out_ctx, shapes = self._caller_arrays(out_img, out_wht, out_ctx)
+        self._out_img2, shapes2 = caller_img2(out_img2)
+        self._out_dq = None if out_dq is None else dq_of("out_dq", out_dq, in_place=True)
+        shapes.update(shapes2)
+        if self._out_dq is not None:
+            shapes["out_dq"] = self._out_dq.shape
         if out_shape is not None:
             try:
                 out_shape = tuple(as_int("out_shape", v, minimum=1) for v in out_shape)
@@ -344,7 +210,7 @@ class Drizzle:
             raise DitherlabValueError(f"output shapes disagree: {shapes}")
         if self._texptime == 0 and (
             (out_wht is not None and np.any(out_wht > 0))
-            or (out_ctx is not None and not self._disable_ctx and np.any(out_ctx != 0))
+            or (out_ctx is not None and np.any(out_ctx != 0))
         ):
             raise DitherlabValueError(
                 "exptime=0 but out_wht/out_ctx already hold contributions; pass their exptime"
@@ -353,6 +219,30 @@ class Drizzle:
         self._out_img = self._out_wht = self._out_ctx = None
         if shapes:
             self._alloc(next(iter(shapes.values())), out_img, out_wht, out_ctx)
+
+    def _caller_arrays(self, out_img, out_wht, out_ctx):
+        """The caller's output arrays, checked, and their shapes by name."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        if out_img is not None:
+            out_img = caller_output("out_img", out_img, np.float32)
+            if out_img.ndim != 2:
+                raise DitherlabValueError(f"out_img must be 2-D, got shape {out_img.shape}")
+            shapes["out_img"] = out_img.shape
+        if out_wht is not None:
+            out_wht = caller_output("out_wht", out_wht, np.float32)
+            if out_wht.ndim != 2:
+                raise DitherlabValueError(f"out_wht must be 2-D, got shape {out_wht.shape}")
+            shapes["out_wht"] = out_wht.shape
+        if out_ctx is not None and self._disable_ctx:
+            out_ctx = None
+        if out_ctx is not None:
+            out_ctx = caller_output("out_ctx", out_ctx, np.int32)
+            if out_ctx.ndim == 2:
+                out_ctx = out_ctx[None]
+            if out_ctx.ndim != 3:
+                raise DitherlabValueError(f"out_ctx must be 2-D or 3-D, got shape {out_ctx.shape}")
+            shapes["out_ctx"] = out_ctx.shape[1:]
+        return out_img, out_wht, out_ctx, shapes
 
     # ------------------------------------------------------------------ properties
     @property
@@ -386,38 +276,103 @@ class Drizzle:
         return self._out_ctx
 
     @property
+    def fillval2(self) -> float | None:
+        """Fill value of ``out_img2`` pixels without contributions (None: left untouched)."""
+        return self._fill2
+
+    @property
+    def out_img2(self) -> list[np.ndarray] | None:
+        """Variance images (float32), one per ``data2`` array; None until one is added.
+
+        Each holds the variance of the weighted mean ``out_img``:
+        ``Σ (a·w)² · v / (Σ a·w)²`` with ``v`` the drizzled variance (``data2``).
+        """
+        return self._out_img2
+
+    @property
+    def out_dq(self) -> np.ndarray | None:
+        """DQ image (uint32): bitwise OR of the ``dq`` of the input pixels that contributed."""
+        return self._out_dq
+
+    @property
     def total_exptime(self) -> float:
         """Total exposure time of all images added."""
         return self._texptime
 
     # ------------------------------------------------------------------ internals
     def _alloc(self, shape, out_img, out_wht, out_ctx):
-        self._out_shape = (int(shape[0]), int(shape[1]))
-        self._out_wht = np.zeros(shape, np.float32) if out_wht is None else out_wht
-        if self._disable_ctx:
-            self._out_ctx = None
-        elif out_ctx is None:
-            self._out_ctx = np.zeros(
-                (self._max_ctx_id // CTX_PLANE_BITS + 1, *shape), dtype=np.int32
-            )
-        else:
-            self._out_ctx = out_ctx
-            if out_wht is not None and np.any((out_wht > 0) != np.any(out_ctx != 0, axis=0)):
-                raise DitherlabValueError(
-                    "out_wht and out_ctx disagree: pixels with context bits must have weight > 0"
-                )
-        if out_img is None:
-            fill = math.nan if self._fill is None else self._fill
-            self._out_img = np.full(shape, fill, dtype=np.float32)
-        else:
-            self._out_img = out_img
+        """Take the caller's output arrays and allocate the others, for ``shape``."""
+        shape = (int(shape[0]), int(shape[1]))
+        planes = 0
+        if not self._disable_ctx and out_ctx is None:
+            planes = self._max_ctx_id // CTX_PLANE_BITS + 1
+        n2 = 0 if self._out_img2 is None else sum(a is None for a in self._out_img2)
+        nbytes = 4 * ((out_wht is None) + (out_img is None) + planes + n2)
+        check_output_memory(shape, nbytes, f"out_shape={shape}")
+        try:
+            self._out_wht = np.zeros(shape, np.float32) if out_wht is None else out_wht
+            if self._disable_ctx:
+                self._out_ctx = None
+            elif out_ctx is None:
+                self._out_ctx = np.zeros((planes, *shape), dtype=np.int32)
+            else:
+                self._out_ctx = out_ctx
+                if out_wht is not None and np.any((out_wht > 0) != np.any(out_ctx != 0, axis=0)):
+                    raise DitherlabValueError(
+                        "out_wht and out_ctx disagree: pixels with context bits must have "
+                        "weight > 0"
+                    )
+            if out_img is None:
+                fill = math.nan if self._fill is None else self._fill
+                self._out_img = np.full(shape, fill, dtype=np.float32)
+            else:
+                self._out_img = out_img
+            if n2:
+                self._out_img2 = [self._new_img2(shape) if a is None else a for a in self._out_img2]
+        except MemoryError:
+            raise too_large(shape, nbytes, f"out_shape={shape}") from None
+        self._out_shape = shape
 
-    def _apply_pending_fill(self, gate: _MergeGate) -> None:
+    def _new_img2(self, shape):
+        """A new variance image: ``fillval2`` (NaN when it is None) everywhere."""
+        return np.full(shape, math.nan if self._fill2 is None else self._fill2, np.float32)
+
+    def _extra_outputs(self, variances, dq):
+        """Create the variance images and the DQ image an add with ``data2``/``dq`` needs."""
+        shape = self._out_shape
+        if variances is not None and self._out_img2 is None:
+            check_output_memory(shape, 4 * len(variances), f"out_img2 of shape {shape}")
+            self._out_img2 = [self._new_img2(shape) for _ in variances]
+        if dq is not None and self._out_dq is None:
+            self._out_dq = np.zeros(shape, np.uint32)
+
+    def _check_variance_count(self, variances) -> None:
+        """``data2`` must match ``out_img2``: as many arrays at every add (as the C drizzle)."""
+        n2 = None if self._out_img2 is None else len(self._out_img2)
+        n = None if variances is None else len(variances)
+        if n2 is None and n is not None and self._nadds > 0:
+            raise DitherlabValueError(
+                f"data2 with {n} array(s), but {self._nadds} image(s) were added without "
+                "data2: their variance is unknown; pass data2 from the first image on"
+            )
+        if n2 is not None and n != n2:
+            raise DitherlabValueError(
+                f"data2 has {n or 0} array(s) but out_img2 has {n2}: pass one data2 array "
+                "(or None) per out_img2 at every add"
+            )
+
+    def _apply_pending_fill(self, gate: MergeGate) -> None:
         if self._fill_pending:
             empty = self._out_wht == 0
             gate.enter()
             np.copyto(self._out_img, np.float32(self._fill), where=empty)
             self._fill_pending = False
+        if self._fill2_pending and self._out_img2 is not None:
+            empty = self._out_wht == 0
+            gate.enter()
+            for a in self._out_img2:
+                np.copyto(a, np.float32(self._fill2), where=empty)
+            self._fill2_pending = False
 
     def _next_ctx(self) -> tuple[int, int] | None:
         if self._disable_ctx:
@@ -447,13 +402,17 @@ class Drizzle:
         "_out_wht",
         "_out_ctx",
         "_fill_pending",
+        "_out_img2",
+        "_out_dq",
+        "_fill2_pending",
+        "_nadds",
     )
 
     def _state(self) -> tuple:
         """The values of :attr:`_STATE` (references: the arrays are not copied)."""
         return tuple(getattr(self, name) for name in self._STATE)
 
-    def _failed(self, state: tuple, gate: _MergeGate, exc: BaseException) -> None:
+    def _failed(self, state: tuple, gate: MergeGate, exc: BaseException) -> None:
         """An add failed: undo it if nothing was merged yet, else mark the outputs spoiled.
 
         Undoing a merge would need a copy of the output it touched (as much memory again as
@@ -482,6 +441,9 @@ class Drizzle:
         xmax: int | None = None,
         ymin: int | None = None,
         ymax: int | None = None,
+        *,
+        data2: np.ndarray | list | None = None,
+        dq: np.ndarray | None = None,
     ) -> tuple[int, int]:
         """Drizzle one image onto the output and update ``out_img``, ``out_wht``, ``out_ctx``.
 
@@ -511,6 +473,19 @@ class Drizzle:
             lanczos and tophat kernels; None estimates it from the pixmap.
         xmin, xmax, ymin, ymax : int, optional
             Inclusive input section to drizzle (0-based).
+        data2 : array_like or list of array_like, optional
+            Variance array(s) of ``data`` (squared units of ``data``), drizzled with squared
+            weights into :attr:`out_img2` (one image per array) as STScI's drizzle 3.0 does:
+            ``out_img2 = Σ (a·w)² · v / (Σ a·w)²``, the variance of the weighted mean
+            ``out_img`` for uncorrelated input pixels.  ``v`` is scaled by ``iscale**2``
+            (and divided by ``exptime**2`` when ``in_units="counts"``).  A None entry adds
+            weight but no variance (as in C).  Every add must pass as many arrays as
+            :attr:`out_img2` holds (the first add with ``data2`` creates them, filled with
+            ``fillval2``).  Pixels whose ``data`` are NaN have zero weight and add nothing;
+            a NaN variance of a pixel with weight makes the output variance NaN.
+        dq : array_like of int, optional
+            Data-quality bit flags (an integer type of at most 32 bits), bitwise-ORed into
+            :attr:`out_dq` on every output pixel an input pixel contributes to (``a·w != 0``).
 
         Returns
         -------
@@ -547,94 +522,47 @@ class Drizzle:
         self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
         pixfrac = as_float("pixfrac", pixfrac, minimum=0.0, min_inclusive=False)
-        wht_scale = _wht_scale(wht_scale)
+        wht_scale = wht_scale_of(wht_scale)
         iscale = as_float("iscale", iscale)
         in_units = as_choice("in_units", in_units, ("cps", "counts"))
-        data = np.asarray(data)
-        if data.ndim != 2 or data.dtype.kind not in "biuf":
-            raise DitherlabValueError(
-                f"data must be a 2-D numeric array, got shape {data.shape} dtype {data.dtype}"
-            )
+        data, pixmap = _image_and_pixmap(data, pixmap)
         ny, nx = data.shape
-        if ny < 2 or nx < 2:
-            raise DitherlabValueError(f"data shape {data.shape} must be at least (2, 2)")
-        pixmap = np.asarray(pixmap, dtype=np.float64)
-        if pixmap.shape != (ny, nx, 2):
-            raise DitherlabValueError(
-                f"pixmap shape {pixmap.shape} is not consistent with data shape {data.shape}: "
-                f"expected {(ny, nx, 2)}"
-            )
-        if weight_map is not None:
-            weight_map = np.asarray(weight_map, dtype=np.float32)
-            if weight_map.shape != data.shape:
-                raise DitherlabValueError(
-                    f"weight_map shape {weight_map.shape} is not consistent with data shape "
-                    f"{data.shape}"
-                )
-            bad = ~(np.isfinite(weight_map) & (weight_map >= 0))
-            if np.any(bad):
-                pos = tuple(int(v) for v in np.argwhere(bad)[0])
-                raise DitherlabValueError(
-                    f"weight_map must be finite and >= 0; element {pos} is {weight_map[pos]}"
-                )
+        weight_map = weight_map_of(weight_map, data.shape)
         if pixel_scale_ratio is None:
             pixel_scale_ratio = estimate_pixel_scale_ratio(pixmap)
         pixel_scale_ratio = as_float(
             "pixel_scale_ratio", pixel_scale_ratio, minimum=0.0, min_inclusive=False
         )
-        box = _section(nx, ny, xmin, xmax, ymin, ymax)
-        _warn_ignored_pixfrac(self._kernel, pixfrac, self._legacy)
+        box = section(nx, ny, xmin, xmax, ymin, ymax)
+        variances = variances_of(data2, data.shape)
+        self._check_variance_count(variances)
+        dq = None if dq is None else dq_of("dq", dq, data.shape)
+        warn_ignored_pixfrac(self._kernel, pixfrac, self._legacy)
 
-        checked = _finite_pixmap(pixmap)
+        checked = finite_pixmap(pixmap)
         finite, pixmap = checked is pixmap, checked  # (a copy when some were not finite)
-        shape = None
-        if self._out_shape is None:
-            # (ny, nx) reaching the largest mapped position, as C does but not transposed;
-            # no shift, so later images land in the same frame as the first
-            valid = np.isfinite(pixmap).all(axis=2)
-            if not np.any(valid):
-                raise DitherlabValueError("pixmap has no finite values; cannot infer out_shape")
-            px, py = pixmap[..., 0][valid], pixmap[..., 1][valid]
-            if px.max() < -0.5 or py.max() < -0.5:
-                raise DitherlabValueError(
-                    "pixmap maps every pixel to negative output coordinates; pass out_shape"
-                )
-            # far enough for the whole drop around the largest mapped centre (C's rule)
-            shape = (math.ceil(py.max()) + 1, math.ceil(px.max()) + 1)
-            if shape[0] * shape[1] > 2**31:
-                raise DitherlabValueError(
-                    f"inferred out_shape {shape} is too large (pixmap reaches "
-                    f"x={px.max():.3g}, y={py.max():.3g}); pass out_shape"
-                )
+        shape = _inferred_out_shape(pixmap) if self._out_shape is None else None
 
         state = self._state()
-        gate = _MergeGate()
+        gate = MergeGate()
         try:
             if shape is not None:
                 self._alloc(shape, None, None, None)
+            self._extra_outputs(variances, dq)
             ctx = self._next_ctx()
             self._texptime += exptime
-
-            expscale = exptime if in_units == "counts" else 1.0
+            self._nadds += 1
             # float32 arithmetic as the C drizzle: data/exptime, then * iscale
             d32 = data.astype(np.float32, copy=False)
-            if expscale != 1.0:
-                d32 = d32 * np.float32(1.0 / expscale)
-            dscale = np.float32(iscale)
-
-            contributed, nskip = self._drizzle(
-                d32,
-                dscale,
-                pixmap,
-                weight_map,
-                np.float32(wht_scale),
-                pixfrac,
-                pixel_scale_ratio,
-                box,
-                ctx,
-                finite,
-                gate,
-            )
+            if in_units == "counts" and exptime != 1.0:
+                d32 = d32 * np.float32(1.0 / exptime)
+            extras = None
+            if variances is not None or dq is not None:
+                vscale = (iscale / (exptime if in_units == "counts" else 1.0)) ** 2
+                extras = (variances or (), vscale, dq)
+            inputs = _Inputs(d32, np.float32(iscale), weight_map, np.float32(wht_scale), extras)
+            geometry = _Geometry(pixmap, finite, box, pixfrac, pixel_scale_ratio)
+            contributed, nskip = self._drizzle(inputs, geometry, ctx, gate)
             self._apply_pending_fill(gate)
         except BaseException as exc:
             self._failed(state, gate, exc)
@@ -700,11 +628,9 @@ class Drizzle:
         """
         self._check_usable()
         exptime = as_float("exptime", exptime, minimum=0.0, min_inclusive=False)
-        wht_scale = _wht_scale(wht_scale)
+        wht_scale = wht_scale_of(wht_scale)
         iscale = as_float("iscale", iscale)
         in_units = as_choice("in_units", in_units, ("cps", "counts"))
-        from ditherlab.drizzle._operator import DrizzleOperator  # (imports this module)
-
         if not isinstance(operator, DrizzleOperator):
             raise DitherlabTypeError(f"operator={type(operator).__name__} is not a DrizzleOperator")
         data = np.asarray(data)
@@ -712,30 +638,24 @@ class Drizzle:
             raise DitherlabValueError(
                 f"data shape {data.shape} is not the operator's input shape {operator.in_shape}"
             )
-        if weight_map is not None:
-            weight_map = np.asarray(weight_map, dtype=np.float32)
-            if weight_map.shape != data.shape:
-                raise DitherlabValueError(
-                    f"weight_map shape {weight_map.shape} is not consistent with data shape "
-                    f"{data.shape}"
-                )
-            bad = ~(np.isfinite(weight_map) & (weight_map >= 0))
-            if np.any(bad):
-                pos = tuple(int(v) for v in np.argwhere(bad)[0])
-                raise DitherlabValueError(
-                    f"weight_map must be finite and >= 0; element {pos} is {weight_map[pos]}"
-                )
+        weight_map = weight_map_of(weight_map, data.shape)
+        if self._out_img2 is not None:
+            raise DitherlabValueError(
+                f"this Drizzle propagates variance ({len(self._out_img2)} out_img2 image(s)); "
+                "add_prepared does not: use add_image with data2"
+            )
         if self._out_shape is not None and tuple(operator.out_shape) != self._out_shape:
             raise DitherlabValueError(
                 f"operator out_shape {operator.out_shape} differs from the output {self._out_shape}"
             )
         state = self._state()
-        gate = _MergeGate()
+        gate = MergeGate()
         try:
             if self._out_shape is None:
                 self._alloc(operator.out_shape, None, None, None)
             ctx = self._next_ctx()
             self._texptime += exptime
+            self._nadds += 1
             operator._apply(
                 self._out_img.reshape(-1),
                 self._out_wht.reshape(-1),
@@ -747,7 +667,7 @@ class Drizzle:
                 wht_scale,
                 iscale,
                 exptime if in_units == "counts" else 1.0,
-                min(2, os.cpu_count() or 1) if self._n_threads is None else self._n_threads,
+                _parallel.default_threads() if self._n_threads is None else self._n_threads,
                 gate,
             )
             self._apply_pending_fill(gate)
@@ -756,1141 +676,173 @@ class Drizzle:
             raise
         return operator.nmiss, operator.nskip
 
-    # ..................................................................
-    def _drizzle(
-        self, data, dscale, pixmap, weight_map, wscale, pixfrac, s, box, ctx, finite, gate
-    ):
-        out_shape = self._out_shape
-        bbox = _shrink_to_valid(pixmap, box, finite)
-        if bbox is None:
+    # ------------------------------------------------------------------ one image
+    def _drizzle(self, inputs, geometry, ctx, gate):
+        """Scan → tiles → parallel map → merge of one image; ``(contributed, nskip)``."""
+        g = geometry
+        scan = scan_rows(g.pixmap, self._out_shape, g.box, g.finite)
+        if scan is None:
             warnings.warn(
                 "pixmap has too few finite values in the input section; nothing was added",
                 DitherlabWarning,
                 stacklevel=3,
             )
-            return 0, box[3] - box[2] + 1
-        y_first, x1, x2 = scan_limits(pixmap, out_shape, bbox)
-        rows = y_first + np.arange(x1.size)
-        keep = (x2 >= x1) & (rows >= bbox[2]) & (rows <= bbox[3])
-        rows, x1, x2 = rows[keep], x1[keep], x2[keep]
-        nskip = (box[3] - box[2] + 1) - rows.size
+            return 0, g.box[3] - g.box[2] + 1
+        rows, x1, x2, nskip = scan
         if rows.size == 0:
             return 0, nskip
-        plane = None if ctx is None else self._out_ctx[ctx[0]]
-        bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
-        _raise_malloc_thresholds()
-        signed = self._kernel in ("lanczos2", "lanczos3")
-        chunks = _tiles(
-            rows,
-            x1,
-            x2,
-            _cells(self._kernel, pixfrac, s),
-            (
-                min(_SQUARE_TILE_PIXELS, 4 * _CHUNK_CONTRIBUTIONS / _cells("square", pixfrac, s))
-                if self._kernel == "square" and _SQUARE_TILE_PIXELS is not None
-                else None
-            ),
-        )
-
+        tiles = _tiles.plan_tiles(self._kernel, rows, x1, x2, g.pixfrac, g.s)
+        nworkers = _parallel.worker_count(self._n_threads, float(np.sum(x2 - x1 + 1)), len(tiles))
+        work = self._tile_work(inputs, g, (rows, x1, x2))
+        take, contributed = self._merger(ctx, gate, inputs.extras)
         fast = self._kernel in ("point", "turbo")
+        if self._kernel == "gaussian" and not self._legacy:
+            import scipy.special  # noqa: F401  (once here, not in every forked worker)
 
-        args = (pixmap, data, weight_map, dscale, wscale, rows, x1, x2)
-
-        def work(chunk):
-            tail = (chunk, out_shape, pixfrac, s)
-            if fast:
-                res = _fast_chunk(self._kernel, *args, *tail)
-                if res is not None:
-                    return res
-            return _chunk_sums(self._kernel, *args, *tail, self._legacy, signed)
-
-        img = self._out_img
-        wht = self._out_wht
-        ctxf = plane
-        contributed = 0
-
-        # "out_img == fill wherever out_wht == 0" holds unless a caller's out_img has not had
-        # its fill yet (or is never filled): then the merge takes the masked, safe path
-        trusted = self._fill is not None and not self._fill_pending
-
-        def merge(img, wht, ctx, bit, *res):
-            if isinstance(res[0], str):
-                _merge_direct(
-                    img.reshape(-1),
-                    wht.reshape(-1),
-                    None if ctx is None else ctx.reshape(-1),
-                    bit,
-                    *res[1:],
-                )
-            else:
-                _merge_box(img, wht, ctx, bit, *res, fill=self._fill, trusted=trusted)
-
-        nthreads = self._n_threads
-        if nthreads is None:
-            big = float(np.sum(x2 - x1 + 1)) >= _THREADS_MIN_PIXELS
-            nthreads = min(2, os.cpu_count() or 1) if big else 1
-        if len(chunks) == 1:
-            nthreads = 1
-        task = _buffered(work, nthreads)
-
-        def take(res):
-            nonlocal contributed
-            res, nhit = res
-            contributed += nhit
-            if res is not None:
-                gate.enter()
-                merge(img, wht, ctxf, bit, *res)
-
-        if nthreads == 1:
-            for ch in chunks:
-                take(task(ch))
-            return contributed, nskip
-        if not fast and _fork_workers(nthreads, len(chunks)):
-            if self._kernel == "gaussian" and not self._legacy:
-                import scipy.special  # noqa: F401  (once here, not in every worker)
+        def slot_pixels():
             # slot size from the pixmap's own scale too: square users often leave
             # pixel_scale_ratio at 1 (it only sizes the other kernels)
             try:
-                s_box = min(s, estimate_pixel_scale_ratio(pixmap))
+                s_box = min(g.s, estimate_pixel_scale_ratio(g.pixmap))
             except DitherlabValueError:
-                s_box = s
-            cap = _slot_capacity(
-                chunks, s_box, _cells(self._kernel, pixfrac, s), out_shape[0] * out_shape[1]
-            )
-            # outputs the workers never read (all but self-referential calls): their pages
-            # are dropped in the workers, so that merging does not copy them
-            inputs = [a for a in (pixmap, data, weight_map) if a is not None]
-            outs = [
-                o
-                for o in (img, wht, self._out_ctx)
-                if o is not None and not any(np.may_share_memory(o, a) for a in inputs)
-            ]
-            _forked_tiles(work, chunks, nthreads, take, cap, outs)
-            return contributed, nskip
-        # The calling thread computes tiles too, next to n_threads - 1 pool workers, and
-        # merges: a third thread contending for the GIL made two threads no faster than one
-        # on short tiles.  Tiles are merged in order (the output does not depend on timing)
-        # and at most n_threads + 1 computed tiles wait for their merge (bounded memory).
-        # One more tile than workers is queued, so a worker never waits for the caller; the
-        # process-wide pool may have more workers than this call's n_threads - 1, so a
-        # semaphore keeps the rest of the queued tiles waiting.
-        running = threading.Semaphore(nthreads - 1)
+                s_box = g.s
+            ncells = _tiles.cells(self._kernel, g.pixfrac, g.s)
+            nout = self._out_shape[0] * self._out_shape[1]
+            per_pixel = 18  # Σ a·w, Σ a·w·d (float64), pos, touched (bool)
+            if inputs.extras is not None:
+                variances, _, dq = inputs.extras
+                per_pixel += 4 * (dq is not None) + 8 * sum(v is not None for v in variances)
+            return _tiles.box_pixels(tiles, s_box, ncells, nout), per_pixel
 
-        def pooled(ch):
-            with running:
-                return task(ch)
-
-        nflight = nthreads + 1
-        n = len(chunks)
-        futs: dict[int, Any] = {}
-        here: dict[int, Any] = {}
-        nxt = 0
-        try:
-            for k in range(n):
-                while True:
-                    while nxt < n and len(futs) < nthreads and len(futs) + len(here) < nflight:
-                        futs[nxt] = _submit(nthreads - 1, pooled, chunks[nxt])
-                        nxt += 1
-                    if k in here:
-                        res = here.pop(k)
-                        break
-                    fut = futs[k]
-                    if not fut.done() and nxt < n and len(futs) + len(here) < nflight:
-                        here[nxt] = task(chunks[nxt])  # tile k is still running: help
-                        nxt += 1
-                        continue
-                    res = fut.result()
-                    del futs[k]
-                    break
-                take(res)
-        finally:
-            for fut in futs.values():  # an error: cancel what has not started
-                fut.cancel()
-            wait(list(futs.values()))
-        return contributed, nskip
-
-
-def _fork_workers(nthreads: int, ntiles: int) -> bool:
-    """Whether to compute the tiles in forked worker processes (see :func:`_forked_tiles`)."""
-    return _USE_FORK and _CAN_FORK and nthreads > 1 and ntiles >= 2 * nthreads
-
-
-#: Compute the tiles of a multi-worker ``add_image`` in forked processes where possible:
-#: numpy releases the GIL only inside its loops, and the GIL hand-offs around the ~500 short
-#: numpy calls of a square-kernel tile held two threads to 1.05-1.2x one thread, where two
-#: processes reach 1.35-1.9x.  ``DITHERLAB_DRIZZLE_FORK=0`` in the environment keeps threads.
-_USE_FORK = os.environ.get("DITHERLAB_DRIZZLE_FORK", "1").strip() != "0"
-_CAN_FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
-#: Results each worker may have waiting for their merge (slots of shared memory).
-_FORK_SLOTS = 2
-# Python 3.12+ warns on every fork of a process with threads; the workers run numpy code on
-# their own tiles only (no locks of other threads), so not for the forks made here.
-warnings.filterwarnings(
-    "ignore",
-    message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
-    category=DeprecationWarning,
-    module=r"ditherlab\.drizzle\._resample",
-)
-
-
-class _WorkerError(RuntimeError):
-    """A forked worker failed with an exception that could not be sent, or died."""
-
-
-def _slot_capacity(chunks, s: float, cells: float, nout: int) -> int:
-    """Output pixels of a shared-memory result slot (see :func:`_forked_tiles`).
-
-    A tile's output box spans its input rows and columns / ``s`` plus a kernel window
-    (``cells`` output pixels); twice that for rotation and distortion, at most the output.
-    A result that does not fit (e.g. an ``s`` that does not describe the pixmap) goes
-    through the pipe.
-    """
-    side = math.sqrt(cells)
-    box = max(((c[1] - c[0]) / s + side) * ((c[3] - c[2] + 1) / s + side) for c in chunks)
-    return int(min(nout, 2.0 * box + 1024))
-
-
-def _release_in_child(arrays) -> None:
-    """In a forked worker: drop its mappings of the caller's output pages (never read there).
-
-    Otherwise every output page the caller merges into while workers live is copied on
-    write (up to the outputs' size again).  ``MADV_DONTNEED`` on the whole pages inside
-    each array; it changes nothing for the caller.
-    """
-    import ctypes
-    import mmap
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover - no libc: the pages are copied instead
-        return
-    page = mmap.PAGESIZE
-    for a in arrays:
-        if a is None:
-            continue
-        start = -(-a.ctypes.data // page) * page
-        end = (a.ctypes.data + a.nbytes) // page * page
-        if end > start:
-            libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 4)
-
-
-def _forked_tiles(work, chunks, nproc, take, cap, outputs=()):
-    """``take(work(chunk))`` for every chunk in order, with the work done in ``nproc`` forks.
-
-    Worker ``w`` computes tiles ``w, w + nproc, ...`` in a forked copy of this process (the
-    inputs are shared copy-on-write: nothing is copied up front; its mappings of the
-    ``outputs`` arrays are dropped at once) and writes each tile's sums into one of its
-    ``_FORK_SLOTS`` slots of a shared anonymous mapping (``cap`` output pixels each), then
-    sends a short message; this process merges the tiles in order from the slots, so the
-    outputs are bit for bit those of one thread, and hands the slot back.  A result that
-    does not fit a slot goes through the pipe instead.  Working set: one tile per worker
-    plus ``nproc · _FORK_SLOTS · 18 · cap`` bytes of slots.  An error in a worker is raised
-    here (the same exception with the worker's traceback as a note, or
-    :class:`_WorkerError` with it); a worker that dies is reported with its exit status;
-    on any error or interrupt the workers are killed.  SIGINT and SIGALRM are held back
-    while workers are forked and while they are reaped, so they are always reaped.
-    """
-    import mmap
-    import multiprocessing
-    import pickle
-    import signal
-    import traceback
-
-    slot_bytes = 18 * cap
-    shm = mmap.mmap(-1, max(1, nproc * _FORK_SLOTS * slot_bytes))  # MAP_SHARED | ANONYMOUS
-
-    def views(w, j):
-        o = (w * _FORK_SLOTS + j % _FORK_SLOTS) * slot_bytes
-        buf = np.frombuffer(shm, np.uint8, slot_bytes, o)
-        return (
-            buf[: 8 * cap].view(np.float64),
-            buf[8 * cap : 16 * cap].view(np.float64),
-            buf[16 * cap : 17 * cap].view(np.bool_),
-            buf[17 * cap :].view(np.bool_),
+        _parallel.map_tiles(
+            work,
+            tiles,
+            take,
+            nworkers,
+            processes=not fast,
+            slot_pixels=slot_pixels,
+            outputs=self._unread_outputs(inputs, g),
         )
-
-    def worker(w, out, acks):
-        _release_in_child(outputs)
-        _SCRATCH.bufs = {}
-        for j, k in enumerate(range(w, len(chunks), nproc)):
-            try:
-                res, nhit = work(chunks[k])
-            except BaseException as exc:
-                tb = traceback.format_exc()
-                try:
-                    pickle.loads(pickle.dumps(exc))
-                except Exception:
-                    exc = _WorkerError(f"drizzle worker process failed:\n{tb}")
-                out.send((k, "error", (exc, tb)))
-                return
-            if j >= _FORK_SLOTS:
-                acks.recv_bytes()  # tile j - _FORK_SLOTS (this slot's last user) is merged
-            if res is not None and not isinstance(res[0], str) and res[1].size <= cap:
-                box, sw, swd, pos, touched = res
-                n = sw.size
-                vsw, vswd, vpos, vtouched = views(w, j)
-                vsw[:n], vswd[:n], vpos[:n] = sw, swd, pos
-                signed = pos is not touched
-                if signed:
-                    vtouched[:n] = touched
-                out.send((k, "slot", (box, n, signed, nhit)))
-            else:
-                out.send((k, "pipe", (res, nhit)))
-
-    hold = {signal.SIGINT, signal.SIGALRM}  # (KeyboardInterrupt, timeouts)
-    readers, ackers, pids, reaped = [], [], [], set()
-    done = False
-    try:
-        for w in range(nproc):
-            r, wr = multiprocessing.Pipe(duplex=False)
-            readers.append(r)
-            ar, aw = multiprocessing.Pipe(duplex=False)
-            ackers.append(aw)
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, hold)
-            try:
-                pid = os.fork()
-                if pid == 0:  # the worker (SIGINT stays held: the caller kills it)
-                    code = 0
-                    try:
-                        for c in (*readers, *ackers):
-                            c.close()
-                        worker(w, wr, ar)
-                    except BaseException:
-                        code = 1
-                    finally:
-                        os._exit(code)
-                pids.append(pid)
-            finally:
-                wr.close()
-                ar.close()
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for k in range(len(chunks)):
-            w = k % nproc
-            try:
-                kk, kind, payload = readers[w].recv()
-            except EOFError:
-                _, status = os.waitpid(pids[w], 0)
-                reaped.add(pids[w])
-                code = os.waitstatus_to_exitcode(status)
-                how = f"was killed by signal {-code}" if code < 0 else f"exited ({code})"
-                raise _WorkerError(
-                    f"drizzle worker process {pids[w]} {how} before sending tile {k}"
-                ) from None
-            if kind == "error":
-                exc, tb = payload
-                exc.add_note(f"(raised in drizzle worker process {pids[w]}:\n{tb})")
-                raise exc
-            if kk != k:  # pragma: no cover - the protocol sends tiles in order
-                raise RuntimeError(f"worker sent tile {kk}, expected {k}")
-            if kind == "pipe":
-                take(payload)
-            else:
-                box, n, signed, nhit = payload
-                vsw, vswd, vpos, vtouched = views(w, k // nproc)
-                pos = vpos[:n]
-                take(((box, vsw[:n], vswd[:n], pos, vtouched[:n] if signed else pos), nhit))
-                del vsw, vswd, vpos, vtouched, pos
-            # the worker reads one ack per tile from its _FORK_SLOTS-th on, whatever its kind;
-            # one that has failed or died is gone (its error or end is read next, in order)
-            if k + nproc * _FORK_SLOTS < len(chunks):
-                with contextlib.suppress(OSError):
-                    ackers[w].send_bytes(b"")
-        done = True
-    finally:
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, hold)
-        try:
-            for c in readers + ackers:
-                c.close()
-            for pid in pids:
-                if pid in reaped:
-                    continue
-                if not done:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        with contextlib.suppress(BufferError):  # views still referenced (an error's frames)
-            shm.close()  # else the mapping goes with the last view
-
-
-_SCRATCH = threading.local()
-#: The process-wide worker pool (see :func:`_submit`), its size, and the lock guarding both.
-_POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
-_POOL_LOCK = threading.Lock()
-
-
-def _forget_pool_after_fork() -> None:
-    """A forked child has none of the parent's pool threads: start afresh there."""
-    global _POOL, _POOL_SIZE, _POOL_LOCK
-    _POOL, _POOL_SIZE = None, 0
-    _POOL_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-def _buffered(fn, n_tasks: int):
-    """``fn`` wrapped so that each call holds one of ``n_tasks`` sets of work buffers.
-
-    The sets (see :func:`_scratch`) belong to the wrapper, so they live as long as the
-    caller keeps it (one drizzle call); at most ``n_tasks`` calls run at once (a further
-    call waits for a set).
-    """
-    buffers = queue.SimpleQueue()
-    for _ in range(n_tasks):
-        buffers.put({})
-
-    def call(arg):
-        bufs = buffers.get()
-        _SCRATCH.bufs = bufs
-        try:
-            return fn(arg)
-        finally:
-            _SCRATCH.bufs = None
-            buffers.put(bufs)
-
-    return call
-
-
-def _submit(n_workers: int, fn, arg):
-    """Run ``fn(arg)`` on the process-wide pool, which has at least ``n_workers`` workers.
-
-    One pool serves every call (starting threads costs ~1 ms a call); it is replaced by a
-    larger one when a call asks for more workers than it has.  The old pool is shut down
-    without waiting: tasks already given to it still run, then its threads end.  Submitting
-    under the lock means no call can submit to a pool that was just shut down.  A call must
-    bound how many of its tasks run at once itself (the pool may be larger than it asked).
-    At interpreter exit ``concurrent.futures`` joins the workers, which are idle by then.
-    """
-    global _POOL, _POOL_SIZE
-    with _POOL_LOCK:
-        if _POOL is None or n_workers > _POOL_SIZE:
-            old = _POOL
-            _POOL = ThreadPoolExecutor(n_workers, thread_name_prefix="ditherlab-drizzle")
-            _POOL_SIZE = n_workers
-            if old is not None:
-                old.shutdown(wait=False)
-        return _POOL.submit(fn, arg)
-
-
-class _AddAbandoned(Exception):  # an internal signal, never reaches a caller
-    """A task of an add that was given up tried to merge (see :class:`_MergeGate`)."""
-
-
-class _MergeGate:
-    """Records whether an add has started merging into the outputs, and stops it doing so.
-
-    Every merge into ``out_img``/``out_wht``/``out_ctx`` calls :meth:`enter` first; when the
-    add fails, :meth:`close` tells whether any merge started (the outputs may then hold part
-    of the image) and makes later :meth:`enter` calls raise, so that pool tasks still running
-    cannot start merging after the failure was handled.
-    """
-
-    __slots__ = ("_closed", "_lock", "merged")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._closed = False
-        self.merged = False
-
-    def enter(self) -> None:
-        with self._lock:
-            if self._closed:
-                raise _AddAbandoned
-            self.merged = True
-
-    def close(self) -> bool:
-        with self._lock:
-            self._closed = True
-            return self.merged
-
-
-def _raise_malloc_thresholds() -> None:
-    """Let the C allocator keep freed chunk temporaries instead of unmapping them.
-
-    glibc maps every block above its mmap threshold (128 KiB at start) afresh and returns
-    freed memory above its trim threshold to the system, so the per-chunk temporaries here
-    (hundreds of KiB each) cost a page fault per 4 KiB page on every chunk: ~700 000
-    faults and +60 % wall time for one 2048x4096 chip.  Freeing one large mapped block
-    makes glibc raise both thresholds to its size (blocks above 32 MiB are ignored), the
-    same thing any program does when it frees a large array.  Elsewhere this is a no-op.
-    """
-    block = np.empty(1 << 21)  # 16 MiB, never touched
-    del block
-
-
-def _scratch(name: str, size: int, dtype) -> np.ndarray:
-    """A work buffer of at least ``size`` elements, reused across the blocks of one call.
-
-    Fresh multi-MiB temporaries cost a page fault per 4 KiB page on every block (about as
-    much as the arithmetic that fills them), so the big per-block arrays are kept in the
-    buffer set the running task holds (see ``Drizzle._drizzle``).
-    """
-    bufs = getattr(_SCRATCH, "bufs", None)
-    if bufs is None:  # called outside a drizzle task: a throw-away buffer
-        return np.empty(max(size, 1), dtype)[:size]
-    buf = bufs.get(name)
-    if buf is None or buf.size < size or buf.dtype != dtype:
-        buf = bufs[name] = np.empty(max(size, 1), dtype)
-    return buf[:size]
-
-
-def _copy_to(buf, a):
-    """``a`` (any strides) copied into the flat work buffer ``buf`` of its size; returns it."""
-    np.copyto(buf.reshape(a.shape), a)
-    return buf
-
-
-def _cells(kernel: str, pixfrac: float, s: float) -> float:
-    """Rough number of output pixels one input pixel touches (sizes the chunks)."""
-    if kernel == "point":
-        return 1.0
-    if kernel in ("square", "turbo", "tophat"):
-        return (pixfrac / s + 1.0) ** 2
-    if kernel == "gaussian":
-        return (2 * max(2.5 * pixfrac / 2.3548 / s, 1.2 / s) + 1.0) ** 2
-    order = 2 if kernel == "lanczos2" else 3
-    return (2 * order / s + 1.0) ** 2
-
-
-def _row_chunks(rows, x1, x2, cells):
-    """Split the processed rows into consecutive blocks of bounded working set."""
-    width = int(x2.max() - x1.min() + 1)
-    # at least 16 rows (while under 4x the budget): fewer, taller blocks waste less of each
-    # merge on the output rows that a rotated block only partly covers
-    per = max(1, int(_CHUNK_CONTRIBUTIONS / (cells * width)))
-    per = max(per, min(16, int(4 * _CHUNK_CONTRIBUTIONS / (cells * width))))
-    return [(a, min(a + per, rows.size)) for a in range(0, rows.size, per)]
-
-
-def _tiles(rows, x1, x2, cells, pixels=None):
-    """Split the processed pixels into tiles: runs of scan rows × ranges of columns.
-
-    A tile holds about ``_CHUNK_CONTRIBUTIONS`` kernel contributions (the working-set
-    bound) and is roughly square, so that its output box, which the sums and the merge
-    cover in full, is barely larger than what it touches even when the image is rotated
-    or distorted: a full-width strip of a 2048-column chip rotated by 0.3° spans 11 more
-    output rows than it has input rows.  ``pixels`` fixes the input pixels of a tile
-    instead: the square kernel's per-drop arithmetic wants ~32k drops per tile whatever
-    the window size (fewer, longer numpy calls; its working set is per drop).  Small
-    images are cut into at least ~8 tiles (of at least 2¹⁵ contributions), so that the
-    working set stays small next to them.
-    """
-    lo, hi = int(x1.min()), int(x2.max())
-    width = hi - lo + 1
-    if pixels is None:
-        total = float(np.sum(x2 - x1 + 1)) * cells
-        budget = min(_CHUNK_CONTRIBUTIONS, max(_MIN_TILE_CONTRIBUTIONS, total / 8))
-        pixels = budget / cells
-    npix = max(1.0, pixels)
-    side = max(32, int(math.sqrt(npix)))
-    ncol = max(1, round(width / side))
-    cw = -(-width // ncol)
-    per = max(1, int(npix // cw))
-    return [
-        (a, min(a + per, rows.size), c, min(c + cw - 1, hi))
-        for a in range(0, rows.size, per)
-        for c in range(lo, hi + 1, cw)
-    ]
-
-
-def _fast_chunk(
-    kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, out_shape, pixfrac, s
-):
-    """:func:`_chunk_sums` for point and turbo on a "clean" tile, else None.
-
-    Clean: every row of the tile is processed over the same columns, the pixmap and data
-    are finite and every kernel window lies inside the output -- the common case, where
-    the masks of the general path are all-true and can be skipped.  Returns the same
-    result as :func:`_chunk_sums`.
-    """
-    a_, b_ = chunk[:2]
-    r, lo, hi = rows[a_:b_], x1[a_:b_], x2[a_:b_]
-    if len(chunk) == 4:
-        lo = np.maximum(lo, chunk[2])
-        hi = np.minimum(hi, chunk[3])
-    ja, jb = int(r[0]), int(r[-1]) + 1
-    xa, xb = int(lo[0]), int(hi[0])
-    if xb < xa or jb - ja != r.size or np.any(lo != xa) or np.any(hi != xb):
-        return None
-    out_ny, out_nx = out_shape
-    xc = pixmap[ja:jb, xa : xb + 1, 0]
-    yc = pixmap[ja:jb, xa : xb + 1, 1]
-    d = data[ja:jb, xa : xb + 1]
-    if not math.isfinite(d.sum(dtype=np.float64)):
-        return None
-    half = 0.0 if kernel == "point" else pixfrac / float(np.float32(s)) / 2.0
-    # contiguous copies of the centres: reductions over the strided pixmap cost ~4x more
-    m = d.size
-    xc = _copy_to(_scratch("f_x", m, np.float64), xc)
-    yc = _copy_to(_scratch("f_y", m, np.float64), yc)
-    xmn, xmx, ymn, ymx = float(xc.min()), float(xc.max()), float(yc.min()), float(yc.max())
-    # window pixels round(c - half) .. round(c + half), padded by one to a common size,
-    # must lie in the output (NaN fails these tests)
-    if not (xmn - half >= 0.0 and ymn - half >= 0.0):
-        return None
-    if not (xmx + half < out_nx - 1.5 and ymx + half < out_ny - 1.5):
-        return None
-    if kernel == "point":
-        # output pixel floor(c + 0.5), monotonic in c: the box follows from the extremes
-        c0, r0 = math.floor(xmn + 0.5), math.floor(ymn + 0.5)
-        bw = math.floor(xmx + 0.5) + 1 - c0
-        box = (r0, math.floor(ymx + 0.5) + 1, c0, c0 + bw)
-        nbox = (box[1] - r0) * bw
-        for c in (xc, yc):
-            c += 0.5
-            np.floor(c, out=c)
-        # flat box index in float64 (integers, exact) and one conversion
-        t = np.multiply(yc, bw, out=_scratch("p_t", m, np.float64))
-        t += xc
-        t -= r0 * bw + c0
-        dst = _scratch("p_dst", m, np.intp)
-        np.copyto(dst, t, casting="unsafe")
-        cnt = np.bincount(dst, minlength=nbox)
-        if nbox > 2 * m and cnt.max() <= 1:
-            # one input pixel per output pixel (a finer output grid): no sums needed, the
-            # values go straight to their pixels (see _merge_direct)
-            w = None if weight_map is None else weight_map[ja:jb, xa : xb + 1].ravel() * wscale
-            flat = np.multiply(yc, out_nx)  # a new array: work buffers go back to the pool
-            flat += xc
-            return ("direct", flat.astype(np.intp), w, wscale, d.ravel(), dscale), m
-        if weight_map is None:
-            sw = cnt * float(wscale)
-            dd = _copy_to(_scratch("p_d", m, np.float64), d)  # bincount wants float64
-            swd = np.bincount(dst, weights=dd, minlength=nbox)
-            swd *= float(wscale) * float(dscale)
-            pos = touched = cnt > 0
-        else:
-            w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
-            w = w.astype(np.float64)
-            sw = np.bincount(dst, weights=w, minlength=nbox)
-            w *= d.ravel()
-            w *= float(dscale)
-            swd = np.bincount(dst, weights=w, minlength=nbox)
-            pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
-        return (box, sw, swd, pos, touched), m
-    # turbo: separable box of half-width `half` output pixels, weights normalised to 1
-    x0 = np.floor(xc - half + 0.5)
-    y0 = np.floor(yc - half + 0.5)
-    if 2.0 * half <= 1.0:  # round(c + 2 h) <= round(c + 1) = round(c) + 1: two pixels
-        gx = gy = 2
-    else:
-        x1w = np.floor(xc + half + 0.5)
-        y1w = np.floor(yc + half + 0.5)
-        gx = int((x1w - x0).max()) + 1
-        gy = int((y1w - y0).max()) + 1
-    norm = 1.0 / (4.0 * half * half)
-    if weight_map is None:
-        w = float(wscale) * norm
-    else:
-        w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
-        w = w.astype(np.float64)
-        w *= norm
-    c0, r0 = int(x0.min()), int(y0.min())
-    bw = int(x0.max()) + gx - c0
-    box = (r0, int(y0.max()) + gy, c0, c0 + bw)
-    nbox = (box[1] - r0) * bw
-    base = y0 - r0
-    base *= bw
-    base += x0
-    base -= c0
-    base = base.astype(np.intp)
-    total = gx * gy * m
-    dst_all = _scratch("dst", total, np.intp)
-    dow_all = _scratch("dow", total, np.float64)
-    dd = d.ravel().astype(np.float64)
-    dd *= float(dscale)
-    if gx <= 2 and gy <= 2:
-        # at most two pixels a side (pixfrac <= s): the box [c - half, c + half] is cut by
-        # the pixel edge e = c0 + 0.5 only; same float operations as the general loop below
-        wxs = []
-        for c, c0_, g, dest in ((xc, x0, gx, wxs), (yc, y0, gy, None)):
-            e = c0_ + 0.5
-            hi_ = c + half
-            v = np.minimum(hi_, e)
-            v -= c - half
-            out = [v]
-            if g == 2:
-                np.subtract(hi_, e, out=hi_)
-                np.maximum(hi_, 0.0, out=hi_)
-                out.append(hi_)
-            if dest is None:
-                wys = out
-                if not (np.isscalar(w) and w == 1.0):
-                    for v in wys:
-                        v *= w
-            else:
-                dest.extend(out)
-        np.multiply(
-            np.stack(wys)[:, None, :], np.stack(wxs)[None, :, :], out=dow_all.reshape(gy, gx, m)
-        )
-    else:
-        # 1-D overlaps of the box [c - half, c + half] with the window pixels, all at once
-        # (few, long numpy calls: the workers share the GIL with the merging thread)
-        def overlaps(c, c0_, c1w, g, full):
-            if full and g >= 3:
-                # every window is exactly g pixels: the box [c - h, c + h] starts in the
-                # first, ends in the last and covers the ones between; the same float
-                # operations as the general formula below, without the (g, m) min/max
-                v = np.empty((g, c.size))
-                first = c0_ - 0.5  # left edge of the first pixel, then its right edge
-                first += 1.0
-                np.subtract(first, c - half, out=v[0])
-                v[1:-1] = 1.0
-                np.subtract(c + half, c0_ + (g - 1.5), out=v[-1])  # from the last left edge
-                return v
-            e = c0_[None, :] + (np.arange(g) - 0.5)[:, None]  # left edges, (g, m)
-            v = np.minimum(c + half, e + 1.0)
-            v -= np.maximum(c - half, e)
-            np.maximum(v, 0.0, out=v)
-            if not full:  # pixels beyond the drop's own window (padding)
-                v *= e <= (c1w - 0.5)[None, :]
-            return v
-
-        # when 2 h is an integer every window has the full size: no padding to zero
-        wx = overlaps(xc, x0, x1w, gx, bool((x1w - x0).min() == gx - 1))
-        wy = overlaps(yc, y0, y1w, gy, bool((y1w - y0).min() == gy - 1))
-        wy *= w
-        np.multiply(wy[:, None, :], wx[None, :, :], out=dow_all.reshape(gy, gx, m))
-    offs = (np.arange(gy)[:, None] * bw + np.arange(gx)[None, :]).reshape(-1, 1)
-    np.add(base, offs, out=dst_all.reshape(gy * gx, m))
-    sw = np.bincount(dst_all, weights=dow_all, minlength=nbox)
-    dow2 = dow_all.reshape(gx * gy, m)
-    dow2 *= dd
-    swd = np.bincount(dst_all, weights=dow_all, minlength=nbox)
-    pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
-    return (box, sw, swd, pos, touched), m
-
-
-def _chunk_sums(
-    kernel,
-    pixmap,
-    data,
-    weight_map,
-    dscale,
-    wscale,
-    rows,
-    x1,
-    x2,
-    chunk,
-    out_shape,
-    pixfrac,
-    s,
-    legacy,
-    signed,
-):
-    """Σ a·w and Σ a·w·d of one tile of input pixels, on a box of the output.
-
-    Returns ``((r0, r1, c0, c1), sw, swd, pos, touched), nhit``: the sums are raveled
-    over ``out[r0:r1, c0:c1]`` (None when nothing lands in the output) and ``nhit``
-    counts the tile's pixels that reached the output.
-    """
-    geom = _block_geometry(rows, x1, x2, chunk)
-    if geom is None:
-        return None, 0
-    ja, jb, xa, xb, _, processed = geom
-    pieces, valid = block_pieces(
-        kernel, pixmap, ja, jb, xa, xb, pixfrac=pixfrac, pscale_ratio=s, legacy=legacy
-    )
-    d = data[ja:jb, xa : xb + 1].ravel()
-    if weight_map is None:
-        w = np.full(d.size, wscale, np.float32)
-    else:
-        w = weight_map[ja:jb, xa : xb + 1].ravel() * wscale
-    good = np.isfinite(d)
-    if not good.all():
-        d = np.where(good, d, np.float32(0))
-        w = np.where(good, w, np.float32(0))
-    if not processed.all():
-        w = np.where(processed, w, np.float32(0))
-    w = w.astype(np.float64)
-    d = d.astype(np.float64) * float(dscale)
-    out_ny, out_nx = out_shape
-    normalised = not legacy or kernel in ("square", "turbo", "point")
-    # the output box: every window pixel of the tile, clipped to the output
-    r0b = c0b = math.inf
-    r1b = c1b = -math.inf
-    for _, c0, r0, a in pieces:
-        gy, gx, m = a.shape
-        if m:
-            r0b, r1b = min(r0b, int(r0.min())), max(r1b, int(r0.max()) + gy)
-            c0b, c1b = min(c0b, int(c0.min())), max(c1b, int(c0.max()) + gx)
-    r0b, c0b, r1b, c1b = max(r0b, 0), max(c0b, 0), min(r1b, out_ny), min(c1b, out_nx)
-    if r1b <= r0b or c1b <= c0b:
-        return None, 0
-    bw = c1b - c0b
-    nbox = (r1b - r0b) * bw  # window pixels outside the output go to bin nbox (dropped)
-    hit = np.zeros(d.size, bool)
-    total = sum(a.shape[0] * a.shape[1] * a.shape[2] for _, _, _, a in pieces)
-    dst_all = np.empty(total, np.intp)
-    dow_all = np.empty(total, np.float64)
-    # a·w·d is formed in place of a·w once Σ a·w is summed (one buffer fewer): the
-    # (slice of dow_all, data) of each run of entries
-    scale_later = []
-    pos0 = 0
-    for sel, c0, r0, a in pieces:
-        gy, gx, m = a.shape
-        if m == 0:
-            continue
-        ws = w if sel is None else w[sel]
-        ds = d if sel is None else d[sel]
-        base = (r0 - r0b) * bw + (c0 - c0b)
-        cmin, cmax, rmin, rmax = int(c0.min()), int(c0.max()), int(r0.min()), int(r0.max())
-        all_in = cmin >= 0 and cmax + gx <= out_nx and rmin >= 0 and rmax + gy <= out_ny
-        hsel = None if all_in and normalised else np.zeros(m, bool)
-        if all_in:  # every window pixel is in the output: all cells in three calls
-            k = gy * gx * m
-            a2 = a.reshape(gy * gx, m)
-            dow = dow_all[pos0 : pos0 + k].reshape(gy * gx, m)
-            np.multiply(a2, ws, out=dow)
-            offs = (np.arange(gy)[:, None] * bw + np.arange(gx)[None, :]).reshape(-1, 1)
-            np.add(base, offs, out=dst_all[pos0 : pos0 + k].reshape(gy * gx, m))
-            scale_later.append((dow, ds))
-            pos0 += k
-            if hsel is not None:
-                hsel |= (a2 != 0).any(axis=0)
-            hit[slice(None) if sel is None else sel] |= True if hsel is None else hsel
-            continue
-        for q in range(gy):
-            for p in range(gx):
-                sl = slice(pos0, pos0 + m)
-                pos0 += m
-                ac = a[q, p]
-                dow = dow_all[sl]
-                dst = dst_all[sl]
-                np.multiply(ac, ws, out=dow)
-                np.add(base, q * bw + p, out=dst)
-                if not all_in:
-                    ins = (c0 + p >= 0) & (c0 + p < out_nx) & (r0 + q >= 0) & (r0 + q < out_ny)
-                    out = ~ins
-                    dow[out] = 0.0
-                    dst[out] = nbox
-                    hsel |= (ac != 0) & ins
-                elif hsel is not None:
-                    hsel |= ac != 0
-                scale_later.append((dow, ds))
-        if hsel is None:
-            hsel = True
-        if sel is None:
-            hit |= hsel
-        else:
-            hit[sel] |= hsel
-    nhit = int(np.count_nonzero(hit & processed & valid))
-    dow = dow_all[:pos0]
-    rel = dst_all[:pos0]
-    sw = np.bincount(rel, weights=dow, minlength=nbox + 1)[:nbox]
-    if signed:
-        pos = np.bincount(rel, weights=(dow > 0), minlength=nbox + 1)[:nbox] > 0
-        touched = np.bincount(rel, minlength=nbox + 1)[:nbox] > 0
-    else:
-        pos = touched = sw > _F32_TINY  # weights that round to 0 in float32 do not count
-    for v, ds in scale_later:
-        v *= ds  # a·w·d
-    swd = np.bincount(rel, weights=dow, minlength=nbox + 1)[:nbox]
-    return ((r0b, r1b, c0b, c1b), sw, swd, pos, touched), nhit
-
-
-def _merge_direct(img, wht, ctxf, bit, dst, w, wscale, d, dscale):
-    """Merge point-kernel values that land on distinct output pixels ``dst``.
-
-    ``w`` is the float32 weight of each value (None: all ``wscale``); zero weights do not
-    touch the output (as in :func:`_merge`).
-    """
-    if w is not None:
-        nz = w > 0
-        if not nz.all():
-            dst, w, d = dst[nz], w[nz], d[nz]
-    W = wht[dst]
-    if not W.any():  # nothing there yet: the mean is the value itself
-        img[dst] = d.astype(np.float64) * float(dscale)
-        wht[dst] = wscale if w is None else w
-    else:
-        sw = np.full(dst.size, float(wscale)) if w is None else w.astype(np.float64)
-        Im = img[dst]
-        val = np.multiply(np.where(W != 0, Im, np.float32(0)), W, dtype=np.float64)
-        val += sw * (d.astype(np.float64) * float(dscale))
-        new_w = np.add(W, sw)
-        val /= new_w
-        img[dst] = val
-        wht[dst] = new_w
-    if ctxf is not None:
-        ctxf[dst] |= bit
-
-
-def _merge(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
-    """Fold one block's sums of a signed kernel (lanczos) into the float32 outputs.
-
-    ``img``, ``wht`` are the flat outputs, ``ctxf`` the flat context plane (or None); the
-    sums cover output pixels ``lo : lo + sw.size``.  ``pos`` marks the pixels with a
-    positive contribution (they get the context bit), ``touched`` those with any.  Weighted
-    mean as the C update; a touched pixel's weight can sum back to zero: it gets ``fill``
-    (None: left as it is), so that ``img == fill`` wherever ``wht == 0`` stays true, and
-    values that overflow are not written.  A sparsely touched block (e.g. one spanning
-    empty output rows) is merged by index, others with plain full-range passes: ufuncs
-    with ``where=`` are several times slower than a pass here.  (The non-negative kernels
-    go to :func:`_merge_dense`.)
-    """
-    n = sw.size
-    idx = None
-    if np.count_nonzero(touched) < n // 4:  # sparse
-        idx = np.flatnonzero(touched)
-        sw, swd, pos = sw[idx], swd[idx], pos[idx]
-        sl = idx + lo
-        W, Im = wht[sl], img[sl]
-    else:
-        W, Im = wht[lo : lo + n], img[lo : lo + n]
-    # old contribution Im*W, zero where W == 0 (Im may hold the fill value, e.g. NaN)
-    val = np.multiply(np.where(W != 0, Im, np.float32(0)), W, dtype=np.float64)
-    val += swd
-    new_w = np.add(W, sw)  # float64
-    den = np.where(new_w == 0, 1.0, new_w)
-    np.divide(val, den, out=val)
-    upd = (new_w != 0) & np.isfinite(val)
-    if idx is None:
-        upd &= touched
-    if fill is not None:
-        zero = new_w.astype(np.float32) == 0
-        if idx is None:
-            zero &= touched
-        val[zero] = fill
-        upd |= zero
-    if idx is None:
-        np.copyto(Im, val.astype(np.float32), where=upd)
-        np.copyto(W, new_w, casting="same_kind")
-        if ctxf is not None:
-            C = ctxf[lo : lo + n]
-            t = pos.astype(np.int32)
-            t *= bit
-            C |= t
-    else:
-        img[sl[upd]] = val[upd]
-        wht[sl] = new_w
-        if ctxf is not None:
-            ctxf[sl[pos]] |= bit
-
-
-def _merge_dense(Im, W, ctxf, bit, lo, sw, swd, touched=None):
-    """The update of :func:`_merge` for a non-negative kernel on a range of output pixels.
-
-    ``Im``, ``W`` are the range's float32 views of ``out_img``, ``out_wht``; ``ctxf`` the
-    whole flat context plane (or None), ``lo`` the range's first pixel.  ``touched``
-    (``sw > _F32_TINY``: weights that round to 0 in float32 do not touch a pixel, as in
-    ``add_image``) is computed when not given.  Same arithmetic as :func:`_merge`
-    (``(Im·W + swd) / (W + sw)`` in float64, the products of two float32 exact), but in
-    same-dtype passes over reused work buffers, with the few pixels where that
-    formula does not apply fixed up by index instead of masked passes over the range.
-    Where a pixel has weight (``W > 0``) and no contribution (``sw == swd == 0``) the
-    formula gives ``Im·W / W == Im`` exactly, so only pixels without weight need care: a
-    contributed one gets ``swd / sw`` (``Im`` may hold the fill value, e.g. NaN), the others
-    keep ``Im``.
-    """
-    n = sw.size
-    if touched is None:
-        touched = np.greater(sw, _F32_TINY, out=_scratch("m_t", n, np.bool_))
-    nt = np.count_nonzero(touched)
-    if nt == 0 and not sw.any():  # (weights below _F32_TINY still add to W, as in add_image)
-        return
-    empty = np.equal(W, 0, out=_scratch("m_z", n, np.bool_))
-    nempty = np.count_nonzero(empty)
-    val = _scratch("m_val", n, np.float64)
-    fix = mask = None
-    if nempty == n:  # no weight yet anywhere (first image): the mean is swd / sw
-        new_w = sw
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(swd, sw, out=val)  # NaN where untouched: fixed below
-        if 4 * (n - nt) <= n:
-            fix = np.flatnonzero(~touched) if nt < n else None
-        else:
-            mask = touched
-    else:
-        new_w = _scratch("m_w", n, np.float64)
-        np.copyto(new_w, W)
-        np.copyto(val, Im)
-        if 4 * nempty > n:
-            np.putmask(val, empty, 0.0)
-            mask = touched
-        elif nempty:
-            fix = np.flatnonzero(empty)
-        val *= new_w
-        val += swd
-        new_w += sw
-        if nempty:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                val /= new_w  # 0/0 where no weight and no contribution: fixed below
-        else:
-            val /= new_w
-    if fix is not None:
-        t = touched[fix]
-        val[fix] = np.where(t, swd[fix] / np.where(t, sw[fix], 1.0), Im[fix])
-    if mask is None:
-        np.copyto(Im, val, casting="same_kind")
-    else:
-        v32 = _scratch("m_v32", n, np.float32)
-        with np.errstate(over="ignore", invalid="ignore"):  # stale values where untouched
-            np.copyto(v32, val, casting="same_kind")
-        np.putmask(Im, mask, v32)
-    np.copyto(W, new_w, casting="same_kind")
-    if ctxf is not None:
-        C = ctxf[lo : lo + n]
-        if nt == n:
-            C |= bit
-        else:
-            C |= np.multiply(touched, bit, out=_scratch("m_c", n, np.int32), dtype=np.int32)
-
-
-_FLT_MAX = float(np.finfo(np.float32).max)
-#: Half the smallest float32 subnormal: smaller weights round to 0 in ``out_wht``.
-_F32_TINY = 2.0**-150
-
-
-def _merge_box(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted=True):
-    """Fold one tile's sums into the outputs, in slabs of at most ``_MERGE_SLAB`` pixels.
-
-    See :func:`_merge_slab`.  (Slabs of 16k pixels keep the temporaries in the L2 cache and
-    are faster on one thread, but their many short numpy calls cost more in contention
-    for the GIL with the worker thread than they save.)
-    """
-    r0, r1, c0, c1 = box
-    bw = c1 - c0
-    step = max(1, _MERGE_SLAB // bw)
-    if r1 - r0 <= step:
-        _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted)
-        return
-    signed = pos is not touched
-    for ra in range(r0, r1, step):
-        rb = min(ra + step, r1)
-        sl = slice((ra - r0) * bw, (rb - r0) * bw)
-        t = touched[sl]
-        _merge_slab(
-            img,
-            wht,
-            ctx,
-            bit,
-            (ra, rb, c0, c1),
-            sw[sl],
-            swd[sl],
-            pos[sl] if signed else t,
-            t,
-            fill,
-            trusted,
-        )
-
-
-def _merge_slab(img, wht, ctx, bit, box, sw, swd, pos, touched, fill, trusted=True):
-    """Fold one tile's sums into the float32 outputs on ``box`` (weighted mean, as C).
-
-    ``img``, ``wht``, ``ctx`` are the 2-D outputs (``ctx`` the context plane or None);
-    ``sw``, ``swd``, ``pos``, ``touched`` are raveled over ``box = (r0, r1, c0, c1)``.
-    ``pos is touched`` marks the non-negative kernels (``sw > 0`` exactly where touched);
-    otherwise ``pos`` marks the pixels with a positive contribution (context bits).
-    Relies on ``img == fill`` wherever ``wht == 0`` (kept true by every merge) and uses
-    branch-free full-box passes: masked numpy operations are several times slower.
-    """
-    r0, r1, c0, c1 = box
-    signed = pos is not touched
-    Im = img[r0:r1, c0:c1]
-    W = wht[r0:r1, c0:c1]
-    shape = Im.shape
-    sw = sw.reshape(shape)
-    swd = swd.reshape(shape)
-    touched = touched.reshape(shape)
-    pos = touched if not signed else pos.reshape(shape)
-    # With a NaN fill the untouched pixels can be written unmasked: Im·W / W == Im where
-    # W > 0 and 0/0 gives NaN where W == 0 -- unless some weight sum is too small for
-    # float32 (0 < sw <= 2**-150: not touched, but swd / sw would be finite there)
-    nan_fill = (
-        trusted
-        and fill is not None
-        and math.isnan(fill)
-        and (signed or np.count_nonzero(sw) == np.count_nonzero(touched))
-    )
-    if not signed and not W.any():
-        # nothing merged here yet (e.g. the first image): the mean is the tile's own; the
-        # general formula below gives the same values ((Im·0 + swd) / (0 + sw)) in 4 more passes
-        with np.errstate(invalid="ignore", divide="ignore"):
-            val = np.divide(swd, sw)  # NaN (0/0) where untouched
-        if nan_fill:
-            np.copyto(Im, val, casting="same_kind")
-        else:
-            np.copyto(Im, val, where=touched, casting="same_kind")
-        np.copyto(W, sw, casting="same_kind")
-        _merge_ctx(ctx, bit, box, pos)
-        return
-    # old sum Im*W: 0 where W == 0 although Im holds the fill value there (NaN, ±inf)
-    if trusted:
-        Imf = np.fmax(Im, -_FLT_MAX)
-        if fill is not None and fill > _FLT_MAX:  # +inf, or a value float32 rounds to it
-            np.fmin(Imf, _FLT_MAX, out=Imf)
-    else:  # a caller's out_img: anything may sit where W == 0, NaN/inf may sit elsewhere
-        Imf = np.where(W != 0, Im, np.float32(0))
-    val = np.multiply(Imf, W, dtype=np.float64)
-    del Imf
-    val += swd
-    new_w = np.add(W, sw)  # float64
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(val, new_w, out=val)
-    if signed:
-        # weights of either sign: a touched pixel whose weight sums back to zero gets the
-        # fill value; overflowing values are not written
-        upd = np.isfinite(val)
-        upd &= new_w != 0
-        upd &= touched
-        if fill is not None:
-            zero = new_w.astype(np.float32) == 0
-            zero &= touched
-            val[zero] = fill
-            upd |= zero
-        np.copyto(Im, val, where=upd, casting="same_kind")
-    elif nan_fill:  # untouched pixels come out unchanged (see above)
-        np.copyto(Im, val, casting="same_kind")
-    else:
-        np.copyto(Im, val, where=touched, casting="same_kind")
-    np.copyto(W, new_w, casting="same_kind")
-    _merge_ctx(ctx, bit, box, pos)
-
-
-def _merge_ctx(ctx, bit, box, pos):
-    """Set context bit ``bit`` on the pixels of ``box`` marked in ``pos`` (2-D, the box's shape)."""
-    if ctx is not None:
-        r0, r1, c0, c1 = box
-        C = ctx[r0:r1, c0:c1]
-        C |= np.multiply(pos, bit, dtype=np.int32)
-
-
-def _section(nx, ny, xmin, xmax, ymin, ymax):
-    def get(name, v, default, hi):
-        if v is None:
-            return default
-        v = as_int(name, v)
-        return min(max(v, 0), hi)
-
-    x0 = get("xmin", xmin, 0, nx - 1)
-    x1 = get("xmax", xmax, nx - 1, nx - 1)
-    y0 = get("ymin", ymin, 0, ny - 1)
-    y1 = get("ymax", ymax, ny - 1, ny - 1)
-    if x1 < x0 or y1 < y0:
+        return contributed[0], nskip
+
+    def _tile_work(self, inputs, g, scan):
+        """``work(tile) -> (sums, nhit)``: the pure tile arithmetic of this image."""
+        kernel, legacy = self._kernel, self._legacy
+        signed = kernel in ("lanczos2", "lanczos3")
+        # (the clean-tile fast paths sum data and weights only)
+        fast = kernel in ("point", "turbo") and inputs.extras is None
+        args = (g.pixmap, inputs.data, inputs.weight_map, inputs.dscale, inputs.wscale, *scan)
+        out_shape = self._out_shape
+
+        def work(tile):
+            tail = (tile, out_shape, g.pixfrac, g.s)
+            if fast:
+                res = _tiles.fast_tile_sums(kernel, *args, *tail)
+                if res is not None:
+                    return res
+            return _tiles.tile_sums(kernel, *args, *tail, legacy, signed, inputs.extras)
+
+        return work
+
+    def _merger(self, ctx, gate, extras):
+        """``take((sums, nhit))``, merging one tile into the outputs, and its hit counter."""
+        img, wht = self._out_img, self._out_wht
+        plane = None if ctx is None else self._out_ctx[ctx[0]]
+        bit = None if ctx is None else np.uint32(1 << ctx[1]).view(np.int32)
+        fill = self._fill
+        # "out_img == fill wherever out_wht == 0" holds unless a caller's out_img has not had
+        # its fill yet (or is never filled): then the merge takes the masked, safe path
+        trusted = self._fill is not None and not self._fill_pending
+        contributed = [0]
+        more = None
+        if extras is not None:
+            img2 = self._out_img2 if extras[0] else []
+            more = (self._out_dq if extras[2] is not None else None, img2, self._fill2)
+
+        def take(result):
+            res, nhit = result
+            contributed[0] += nhit
+            if res is not None:
+                gate.enter()
+                _merge.merge_tile(img, wht, plane, bit, res, fill, trusted, more)
+
+        return take, contributed
+
+    def _unread_outputs(self, inputs, g):
+        """The outputs the tile work never reads (all but self-referential calls).
+
+        Their pages are dropped in forked workers, so that merging does not copy them.
+        """
+        ins = [g.pixmap, inputs.data, inputs.weight_map]
+        if inputs.extras is not None:  # variances and DQ are read by the workers too
+            ins += [*inputs.extras[0], inputs.extras[2]]
+        ins = [a for a in ins if a is not None]
+        outs = (self._out_img, self._out_wht, self._out_ctx, self._out_dq, *(self._out_img2 or ()))
+        return [
+            o
+            for o in outs
+            if o is not None and not any(np.may_share_memory(o, a) for a in ins)
+        ]
+
+
+class _Inputs(NamedTuple):
+    """The values of one image, as the tiles read them (float32, as the C drizzle)."""
+
+    data: np.ndarray
+    dscale: np.float32
+    weight_map: np.ndarray | None
+    wscale: np.float32
+    #: ``(variances, vscale, dq)`` for the variance and DQ outputs, or None
+    extras: tuple | None = None
+
+
+class _Geometry(NamedTuple):
+    """Where one image's pixels go: pixmap, input section, drop size, pixel scale ratio."""
+
+    pixmap: np.ndarray
+    finite: bool
+    box: tuple[int, int, int, int]
+    pixfrac: float
+    s: float
+
+
+def _image_and_pixmap(data, pixmap):
+    """``data`` as a 2-D numeric array (at least 2 x 2) and a float64 pixmap of its shape."""
+    data = np.asarray(data)
+    if data.ndim != 2 or data.dtype.kind not in "biuf":
         raise DitherlabValueError(
-            f"empty input section: xmin={xmin!r}, xmax={xmax!r}, ymin={ymin!r}, ymax={ymax!r}"
+            f"data must be a 2-D numeric array, got shape {data.shape} dtype {data.dtype}"
         )
-    return x0, x1, y0, y1
+    ny, nx = data.shape
+    if ny < 2 or nx < 2:
+        raise DitherlabValueError(f"data shape {data.shape} must be at least (2, 2)")
+    pixmap = np.asarray(pixmap, dtype=np.float64)
+    if pixmap.shape != (ny, nx, 2):
+        raise DitherlabValueError(
+            f"pixmap shape {pixmap.shape} is not consistent with data shape {data.shape}: "
+            f"expected {(ny, nx, 2)}"
+        )
+    return data, pixmap
 
 
-def _shrink_to_valid(pixmap, box, finite=False):
-    """The section ``box`` shrunk to the rows and columns with a finite mapping, or None.
+def _inferred_out_shape(pixmap):
+    """``(ny, nx)`` reaching the largest mapped position (C's rule, not transposed).
 
-    ``finite``: the caller knows the whole pixmap is finite (no pass over it).
+    No shift, so later images land in the same frame as the first; far enough for the
+    whole drop around the largest mapped centre.
     """
-    x0, x1, y0, y1 = box
-    block = pixmap[y0 : y1 + 1, x0 : x1 + 1]
-    if finite or np.isfinite(block.sum()):
-        return box if (x1 > x0 and y1 > y0) else None
-    sub = np.isfinite(block[..., 0]) & np.isfinite(block[..., 1])
-    cols = np.flatnonzero(sub.any(axis=0))
-    rws = np.flatnonzero(sub.any(axis=1))
-    if cols.size < 2 or rws.size < 2:
-        return None
-    return x0 + int(cols[0]), x0 + int(cols[-1]), y0 + int(rws[0]), y0 + int(rws[-1])
+    valid = np.isfinite(pixmap).all(axis=2)
+    if not np.any(valid):
+        raise DitherlabValueError("pixmap has no finite values; cannot infer out_shape")
+    px, py = pixmap[..., 0][valid], pixmap[..., 1][valid]
+    if px.max() < -0.5 or py.max() < -0.5:
+        raise DitherlabValueError(
+            "pixmap maps every pixel to negative output coordinates; pass out_shape"
+        )
+    shape = (math.ceil(py.max()) + 1, math.ceil(px.max()) + 1)
+    if shape[0] * shape[1] > 2**31:
+        raise DitherlabValueError(
+            f"inferred out_shape {shape} is too large (pixmap reaches "
+            f"x={px.max():.3g}, y={py.max():.3g}); pass out_shape"
+        )
+    return shape

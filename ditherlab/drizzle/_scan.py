@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-__all__ = ["bilinear_points", "scan_limits"]
+__all__ = ["bilinear_points", "scan_limits", "scan_rows", "shrink_to_valid"]
 
 _VERTEX_ATOL = 1.0e-12
 _APPROX_ZERO = 1.0e3 * np.finfo(float).tiny
@@ -246,11 +246,56 @@ def scan_limits(
 
 
 def _scan_polygon(p, box):
+    """Scan-convert the polygon ``p`` (input pixel coordinates) row by row, as C does."""
     xmin, xmax, ymin_b, ymax_b = box
-    n = len(p)
     empty = (0, np.zeros(0, np.intp), np.zeros(0, np.intp))
-    if n < 3:
+    sides = _polygon_sides(p) if len(p) >= 3 else None
+    if sides is None:
         return empty
+    left, right, min_y, max_y = sides
+    y_first = max(0, int(min_y + 0.5 + 2.0 * _MAX_INV_ERR))
+    y_last = min(ymax_b, int(max_y + 2.0 * _MAX_INV_ERR))
+    if y_last < y_first:
+        return empty
+    nrow = y_last - y_first + 1
+    x1 = np.ones(nrow, np.intp)
+    x2 = np.zeros(nrow, np.intp)
+    il = ir = 0
+    for k in range(nrow):
+        y = y_first + k
+        if ymax_b >= ymin_b and (y < 0 or y > ymax_b):
+            continue
+        pyb, pyt = y - 0.5, y + 0.5
+        if pyt <= min_y or pyb >= max_y + 1:
+            continue
+        # the edges at the bottom and at the top of the row (the scan ends with an edge list)
+        il, done = _advance(left, il, pyb, top=False)
+        if not done:
+            ir, done = _advance(right, ir, pyb, top=False)
+        if done:
+            break
+        xlb = left[il][2] * y + left[il][3] - _MAX_INV_ERR
+        xrb = right[ir][2] * y + right[ir][3] + _MAX_INV_ERR
+        il, done = _advance(left, il, pyt, top=True)
+        if not done:
+            ir, done = _advance(right, ir, pyt, top=True)
+        if done:
+            break
+        xlt = left[il][2] * y + left[il][3] - _MAX_INV_ERR
+        xrt = right[ir][2] * y + right[ir][3] + _MAX_INV_ERR
+        span = _row_span((xlb, xrb, xlt, xrt), xmin, xmax)
+        if span is not None:
+            x1[k], x2[k] = span
+    return y_first, x1, x2
+
+
+def _polygon_sides(p):
+    """The left and right chains of edges of ``p``, from its lowest to its highest vertex.
+
+    Returns ``(left, right, min_y, max_y)`` (edges as :func:`_edge`); None if a chain is
+    empty.
+    """
+    n = len(p)
     ys = [v[1] for v in p]
     min_y = min(ys)
     min_left = ys.index(min_y)
@@ -283,80 +328,97 @@ def _scan_polygon(p, box):
         a = (min_right + k) % n
         right.append(_edge(p[a], p[(a + 1) % n], 1))
     if not left or not right:
-        return empty
+        return None
+    return left, right, min_y, max_y
 
-    y_first = max(0, int(min_y + 0.5 + 2.0 * _MAX_INV_ERR))
-    y_last = min(ymax_b, int(max_y + 2.0 * _MAX_INV_ERR))
-    if y_last < y_first:
-        return empty
-    nrow = y_last - y_first + 1
-    x1 = np.ones(nrow, np.intp)
-    x2 = np.zeros(nrow, np.intp)
-    il = ir = 0
-    done = False
-    for k in range(nrow):
-        y = y_first + k
-        if done:
-            break
-        if ymax_b >= ymin_b and (y < 0 or y > ymax_b):
-            continue
-        pyb, pyt = y - 0.5, y + 0.5
-        if pyt <= min_y or pyb >= max_y + 1:
-            continue
-        while pyb > left[il][1][1]:
-            if il == len(left) - 1:
-                done = True
-                break
-            il += 1
-        if done:
-            break
-        while pyb > right[ir][1][1]:
-            if ir == len(right) - 1:
-                done = True
-                break
-            ir += 1
-        if done:
-            break
-        xlb = left[il][2] * y + left[il][3] - _MAX_INV_ERR
-        xrb = right[ir][2] * y + right[ir][3] + _MAX_INV_ERR
-        while pyt > left[il][1][1] + 0.5 + _MAX_INV_ERR:
-            if il == len(left) - 1:
-                done = True
-                break
-            il += 1
-        if done:
-            break
-        while pyt > right[ir][1][1] + 0.5 + _MAX_INV_ERR:
-            if ir == len(right) - 1:
-                done = True
-                break
-            ir += 1
-        if done:
-            break
-        xlt = left[il][2] * y + left[il][3] - _MAX_INV_ERR
-        xrt = right[ir][2] * y + right[ir][3] + _MAX_INV_ERR
-        # comparisons written as in C so that NaN (degenerate edges) behaves the same
-        if xmax >= xmin:
-            xlb = xmin if xlb < xmin else xlb
-            xlt = xmin if xlt < xmin else xlt
-            xrb = xmax if xrb > xmax else xrb
-            xrt = xmax if xrt > xmax else xrt
-        if xlt >= xrt:
-            if xlb >= xrb:
-                continue
-            a, b = xlb, xrb
-        elif xlb >= xrb:
-            a, b = xlt, xrt
-        else:
-            a = xlb if xlb > xlt else xlt
-            b = xrb if xrb < xrt else xrt
-        if not (math.isfinite(a) and math.isfinite(b)):
-            continue
-        x1[k] = _cround(a)
-        x2[k] = _cround(b)
-    return y_first, x1, x2
+
+def _advance(edges, i, y, top):
+    """Move along a chain to the edge that spans height ``y``.
+
+    ``top``: ``y`` is a row's top, compared with C's tolerance.  Returns ``(i, True)`` when
+    the chain ends first (the scan is over).
+    """
+    while (y > edges[i][1][1] + 0.5 + _MAX_INV_ERR) if top else (y > edges[i][1][1]):
+        if i == len(edges) - 1:
+            return i, True
+        i += 1
+    return i, False
+
+
+def _row_span(limits, xmin, xmax):
+    """The columns ``(x1, x2)`` of a row from its left/right limits at bottom and top.
+
+    Clipped to the section; None for an empty or undefined row.
+    """
+    xlb, xrb, xlt, xrt = limits
+    # comparisons written as in C so that NaN (degenerate edges) behaves the same
+    if xmax >= xmin:
+        xlb = xmin if xlb < xmin else xlb
+        xlt = xmin if xlt < xmin else xlt
+        xrb = xmax if xrb > xmax else xrb
+        xrt = xmax if xrt > xmax else xrt
+    if xlt >= xrt:
+        if xlb >= xrb:
+            return None
+        a, b = xlb, xrb
+    elif xlb >= xrb:
+        a, b = xlt, xrt
+    else:
+        a = xlb if xlb > xlt else xlt
+        b = xrb if xrb < xrt else xrt
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return _cround(a), _cround(b)
 
 
 def _cround(v: float) -> int:
     """C ``round``: half away from zero."""
     return math.floor(v + 0.5) if v >= 0 else -math.floor(0.5 - v)
+
+
+def shrink_to_valid(pixmap, box, finite=False):
+    """The section ``box`` shrunk to the rows and columns with a finite mapping, or None.
+
+    ``finite``: the caller knows the whole pixmap is finite (no pass over it).  None when
+    fewer than two rows or columns have one.
+    """
+    x0, x1, y0, y1 = box
+    block = pixmap[y0 : y1 + 1, x0 : x1 + 1]
+    if finite or np.isfinite(block.sum()):
+        return box if (x1 > x0 and y1 > y0) else None
+    sub = np.isfinite(block[..., 0]) & np.isfinite(block[..., 1])
+    cols = np.flatnonzero(sub.any(axis=0))
+    rws = np.flatnonzero(sub.any(axis=1))
+    if cols.size < 2 or rws.size < 2:
+        return None
+    return x0 + int(cols[0]), x0 + int(cols[-1]), y0 + int(rws[0]), y0 + int(rws[-1])
+
+
+def scan_rows(pixmap, out_shape, box, finite=False):
+    """The rows a drizzle pass processes and each row's column range, by the C rule.
+
+    Parameters
+    ----------
+    pixmap : ndarray, shape (ny, nx, 2)
+        The pixel map (non-finite mappings marked NaN in both coordinates).
+    out_shape : tuple of int
+        Output shape ``(ny_out, nx_out)``.
+    box : tuple of int
+        ``(xmin, xmax, ymin, ymax)``, inclusive input section.
+    finite : bool
+        The caller knows the whole pixmap is finite.
+
+    Returns
+    -------
+    (rows, x1, x2, nskip) or None
+        Processed input rows, their inclusive column limits and the number of section rows
+        skipped; None when too few pixmap values of the section are finite.
+    """
+    bbox = shrink_to_valid(pixmap, box, finite)
+    if bbox is None:
+        return None
+    y_first, x1, x2 = scan_limits(pixmap, out_shape, bbox)
+    rows = y_first + np.arange(x1.size)
+    keep = (x2 >= x1) & (rows >= bbox[2]) & (rows <= bbox[3])
+    rows, x1, x2 = rows[keep], x1[keep], x2[keep]
+    return rows, x1, x2, (box[3] - box[2] + 1) - rows.size

@@ -7,31 +7,33 @@ import pytest
 from _drizzle_cases import make_pixmap, noisy_inputs, out_shape_for
 
 from ditherlab.drizzle import Drizzle
-from ditherlab.drizzle import _resample as R
+from ditherlab.drizzle import _merge as M
+from ditherlab.drizzle import _parallel as P
+from ditherlab.drizzle import _tiles as T
 
-pytestmark = pytest.mark.skipif(not R._CAN_FORK, reason="forked workers need Linux")
+pytestmark = pytest.mark.skipif(not P._CAN_FORK, reason="forked workers need Linux")
 
 KERNELS = ["square", "gaussian", "lanczos3", "tophat"]
 
 
 @pytest.fixture
 def many_tiles(monkeypatch):
-    monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 300)
-    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
-    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
+    monkeypatch.setattr(T, "_CHUNK_CONTRIBUTIONS", 300)
+    monkeypatch.setattr(T, "_MIN_TILE_CONTRIBUTIONS", 1)
+    monkeypatch.setattr(T, "_SQUARE_TILE_PIXELS", None)
 
 
 @pytest.fixture
 def forks(monkeypatch):
     """Counts the calls that went to forked workers."""
     calls = []
-    real = R._forked_tiles
+    real = P._forked_tiles
 
     def spy(*args):
         calls.append(len(args[1]))
         return real(*args)
 
-    monkeypatch.setattr(R, "_forked_tiles", spy)
+    monkeypatch.setattr(P, "_forked_tiles", spy)
     return calls
 
 
@@ -41,7 +43,7 @@ def _no_children_left():
 
 
 def _run(kernel, scale, n_threads, monkeypatch, fork):
-    monkeypatch.setattr(R, "_USE_FORK", fork)
+    monkeypatch.setattr(P, "_USE_FORK", fork)
     shape = (45, 60)
     pm = make_pixmap(shape, angle=23.0, scale=scale, shift=(0.3, -0.2), quad=0.8)
     out = out_shape_for(pm)
@@ -79,7 +81,7 @@ def test_forked_workers_give_one_threads_result_bit_for_bit(
 @pytest.mark.parametrize("capacity", [1, 150])
 def test_results_too_large_for_a_slot_go_through_the_pipe(monkeypatch, many_tiles, forks, capacity):
     ref, _ = _run("square", 0.5, 2, monkeypatch, fork=False)
-    monkeypatch.setattr(R, "_slot_capacity", lambda *args: capacity)
+    monkeypatch.setattr(T, "box_pixels", lambda *args: capacity)
     got, _ = _run("square", 0.5, 2, monkeypatch, fork=True)
     assert forks
     np.testing.assert_array_equal(got.out_img, ref.out_img)
@@ -100,21 +102,21 @@ class _Unpicklable(Exception):
 
 def _fail_in_tile(monkeypatch, exc, first_row=10):
     """Make the tiles starting at scan row ``first_row`` or later fail (in any process)."""
-    real = R._chunk_sums
+    real = T.tile_sums
 
     def flaky(kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, *rest):
         if chunk[0] >= first_row:
             raise exc
         return real(kernel, pixmap, data, weight_map, dscale, wscale, rows, x1, x2, chunk, *rest)
 
-    monkeypatch.setattr(R, "_chunk_sums", flaky)
+    monkeypatch.setattr(T, "tile_sums", flaky)
 
 
 @pytest.mark.parametrize(
     ("exc", "raised", "match"),
     [
         (ValueError("tile failure"), ValueError, "tile failure"),
-        (_Unpicklable("odd"), R._WorkerError, "_Unpicklable: odd"),
+        (_Unpicklable("odd"), P.WorkerError, "_Unpicklable: odd"),
     ],
 )
 def test_an_error_in_a_worker_is_raised_with_its_traceback(
@@ -133,7 +135,7 @@ def test_an_error_in_a_worker_is_raised_with_its_traceback(
     ("how", "match"), [("exit", r"exited \(3\) before sending tile"), ("kill", "signal 9")]
 )
 def test_a_worker_that_dies_is_reported(monkeypatch, many_tiles, forks, how, match):
-    real = R._chunk_sums
+    real = T.tile_sums
 
     def dies(*args):
         if args[9][0] >= 10:
@@ -142,8 +144,8 @@ def test_a_worker_that_dies_is_reported(monkeypatch, many_tiles, forks, how, mat
             os.kill(os.getpid(), 9)  # as the OOM killer would
         return real(*args)
 
-    monkeypatch.setattr(R, "_chunk_sums", dies)
-    with pytest.raises(R._WorkerError, match=match):
+    monkeypatch.setattr(T, "tile_sums", dies)
+    with pytest.raises(P.WorkerError, match=match):
         _run("square", 1.0, 2, monkeypatch, fork=True)
     _no_children_left()
 
@@ -153,13 +155,13 @@ def test_a_late_worker_error_is_not_masked_by_the_acks(monkeypatch, many_tiles, 
     import time
 
     _fail_in_tile(monkeypatch, ValueError("the real error"), first_row=25)
-    real_merge = R._merge_box
+    real_merge = M.merge_box
 
     def slow(*args, **kwargs):
         time.sleep(0.01)
         return real_merge(*args, **kwargs)
 
-    monkeypatch.setattr(R, "_merge_box", slow)
+    monkeypatch.setattr(M, "merge_box", slow)
     with pytest.raises(ValueError, match="the real error"):
         _run("square", 1.0, 2, monkeypatch, fork=True)
     _no_children_left()
@@ -174,14 +176,14 @@ def test_an_exception_that_does_not_unpickle_comes_back_with_its_traceback(
     monkeypatch, many_tiles, forks
 ):
     _fail_in_tile(monkeypatch, _TwoArgs(1, 2))
-    with pytest.raises(R._WorkerError, match="_TwoArgs: 1/2"):
+    with pytest.raises(P.WorkerError, match="_TwoArgs: 1/2"):
         _run("square", 1.0, 2, monkeypatch, fork=True)
     _no_children_left()
 
 
 def test_workers_do_not_copy_the_outputs(monkeypatch, many_tiles):
     """The workers drop their mappings of the outputs (the caller's merges copy no page)."""
-    real = R._release_in_child
+    real = P._release_in_child
 
     def spy(arrays):  # runs in the worker: report through a pipe
         real(arrays)
@@ -189,8 +191,8 @@ def test_workers_do_not_copy_the_outputs(monkeypatch, many_tiles):
         os.write(w_fd, repr(first).encode())
 
     r_fd, w_fd = os.pipe()
-    monkeypatch.setattr(R, "_release_in_child", spy)
-    monkeypatch.setattr(R, "_USE_FORK", True)
+    monkeypatch.setattr(P, "_release_in_child", spy)
+    monkeypatch.setattr(P, "_USE_FORK", True)
     shape = (300, 300)
     pm = make_pixmap(shape, angle=10.0)
     d = Drizzle(out_shape=out_shape_for(pm), n_threads=2, fillval=5.0)
@@ -204,7 +206,7 @@ def test_workers_do_not_copy_the_outputs(monkeypatch, many_tiles):
 
 
 def test_a_failing_merge_kills_and_reaps_the_workers(monkeypatch, many_tiles, forks):
-    real = R._merge_box
+    real = M.merge_box
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -213,13 +215,13 @@ def test_a_failing_merge_kills_and_reaps_the_workers(monkeypatch, many_tiles, fo
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(R, "_merge_box", flaky)
+    monkeypatch.setattr(M, "merge_box", flaky)
     with pytest.raises(KeyboardInterrupt):
         _run("square", 1.0, 2, monkeypatch, fork=True)
     assert forks
     _no_children_left()
     # and the next call works
-    monkeypatch.setattr(R, "_merge_box", real)
+    monkeypatch.setattr(M, "merge_box", real)
     d, _ = _run("square", 1.0, 2, monkeypatch, fork=True)
     assert np.nanmax(d.out_wht) > 0
 
@@ -228,7 +230,7 @@ def test_the_environment_can_keep_threads():
     import subprocess
     import sys
 
-    code = "import ditherlab.drizzle._resample as R; print(R._USE_FORK)"
+    code = "import ditherlab.drizzle._parallel as P; print(P._USE_FORK)"
     env = {**os.environ, "DITHERLAB_DRIZZLE_FORK": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr

@@ -18,7 +18,9 @@ from _drizzle_cases import make_pixmap, out_shape_for
 
 import ditherlab.drizzle._operator as op_module
 from ditherlab.drizzle import Drizzle, IdealGrid, prepare
-from ditherlab.drizzle import _resample as R
+from ditherlab.drizzle import _merge as M
+from ditherlab.drizzle import _parallel as P
+from ditherlab.drizzle import _tiles as T
 from ditherlab.errors import (
     DitherlabError,
     DitherlabValueError,
@@ -181,9 +183,9 @@ def test_outputs_of_another_dtype_are_copied_in_c_order():
 
 
 def _small_tiles(monkeypatch):
-    monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 100)
-    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
-    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
+    monkeypatch.setattr(T, "_CHUNK_CONTRIBUTIONS", 100)
+    monkeypatch.setattr(T, "_MIN_TILE_CONTRIBUTIONS", 1)
+    monkeypatch.setattr(T, "_SQUARE_TILE_PIXELS", None)
 
 
 def _fail_on_call(monkeypatch, owner, name, k, exc):
@@ -215,7 +217,7 @@ def _assert_same_outputs(d, before):
 @pytest.mark.parametrize(("n_threads", "fork"), [(1, False), (2, False), (2, True)])
 def test_add_image_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threads, fork):
     _small_tiles(monkeypatch)
-    monkeypatch.setattr(R, "_USE_FORK", fork)
+    monkeypatch.setattr(P, "_USE_FORK", fork)
     shape = (40, 40)
     pm = make_pixmap(shape, angle=5.0)
     out = out_shape_for(pm)
@@ -224,7 +226,7 @@ def test_add_image_failing_after_a_merge_spoils_the_drizzle(monkeypatch, n_threa
     d.add_image(data, 1.0, pm)
     before = _outputs(d)
     err = MemoryError("tile failure")
-    _fail_on_call(monkeypatch, R, "_chunk_sums", 8, err)
+    _fail_on_call(monkeypatch, T, "tile_sums", 8, err)
     with pytest.raises(MemoryError) as info:
         d.add_image(data, 1.0, pm)
     if fork:  # from a worker process: a copy, with the worker's traceback as a note
@@ -273,11 +275,11 @@ def test_a_failure_before_any_merge_leaves_the_drizzle_usable(monkeypatch, n_thr
     d.add_image(data, 1.0, pm)
     twin.add_image(data, 1.0, pm)
     before = _outputs(d)
-    real = _fail_on_call(monkeypatch, R, "_chunk_sums", 1, RuntimeError("first tile"))
+    real = _fail_on_call(monkeypatch, T, "tile_sums", 1, RuntimeError("first tile"))
     with pytest.raises(RuntimeError, match="first tile"):
         d.add_image(data, 2.0, pm)
     _assert_same_outputs(d, before)
-    monkeypatch.setattr(R, "_chunk_sums", real)
+    monkeypatch.setattr(T, "tile_sums", real)
     op = prepare(pm, out)
     real = _fail_on_call(monkeypatch, op_module.DrizzleOperator, "_block_sums", 1, MemoryError())
     with pytest.raises(MemoryError):
@@ -296,7 +298,7 @@ def test_a_failure_before_any_merge_leaves_the_drizzle_usable(monkeypatch, n_thr
 def test_a_failure_before_any_merge_keeps_an_inferred_shape_open(monkeypatch):
     pm = _identity(10, 12, 1.0, 1.0)
     d = Drizzle()
-    _fail_on_call(monkeypatch, R, "_chunk_sums", 1, RuntimeError("first tile"))
+    _fail_on_call(monkeypatch, T, "tile_sums", 1, RuntimeError("first tile"))
     with pytest.raises(RuntimeError):
         d.add_image(np.ones((10, 12)), 1.0, pm)
     assert d.out_img is None
@@ -371,13 +373,13 @@ def test_one_pool_grown_on_demand(monkeypatch):
         np.testing.assert_array_equal(d.out_img, results[0].out_img)
         np.testing.assert_array_equal(d.out_wht, results[0].out_wht)
         np.testing.assert_array_equal(d.out_ctx, results[0].out_ctx)
-    assert R._POOL_SIZE >= 3
+    assert P._POOL_SIZE >= 3
     # the smaller pools were shut down: their threads end once idle, and only the one
     # pool's workers are left
     deadline = time.monotonic() + 20
-    while len(_drizzle_threads()) > R._POOL_SIZE and time.monotonic() < deadline:
+    while len(_drizzle_threads()) > P._POOL_SIZE and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_drizzle_threads()) <= R._POOL_SIZE
+    assert len(_drizzle_threads()) <= P._POOL_SIZE
 
 
 def test_interpreter_exits_after_drizzling_on_threads(tmp_path):
@@ -433,13 +435,13 @@ def test_operator_lanczos_on_a_sparsely_touched_block_equals_add_image(monkeypat
     """A small chip on a wide output: each block of output rows is mostly out of reach, so
     ``_merge`` takes its by-index branch."""
     calls = {"sparse": 0}
-    real = R._merge
+    real = M.merge_flat
 
     def spy(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill=None):
         calls["sparse"] += int(np.count_nonzero(touched) < sw.size // 4)
         return real(img, wht, ctxf, bit, lo, sw, swd, pos, touched, fill)
 
-    monkeypatch.setattr(R, "_merge", spy)
+    monkeypatch.setattr(M, "merge_flat", spy)
     rng = np.random.default_rng(12)
     shape = (16, 18)
     pm = make_pixmap(shape, angle=20.0, origin=(30.0, 14.0))

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ditherlab.drizzle import Drizzle
-from ditherlab.drizzle import _resample as R
+from ditherlab.drizzle import _merge as M
+from ditherlab.drizzle import _tiles as T
 
 KERNELS = ["square", "turbo", "point", "gaussian", "lanczos3", "tophat"]
 
@@ -40,10 +41,10 @@ def test_many_small_tiles_equal_one_tile(monkeypatch, kernel, scale, n_threads):
     out = (out[0] - 6, out[1] - 4)  # part of the image falls outside the output
     data, weight = noisy_inputs(shape, 3)
     whole, res_whole = _drizzle(kernel, pm, out, data, weight, scale, n_threads=n_threads)
-    monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 40)
-    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
-    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
-    tiles = R._tiles(np.arange(37), np.zeros(37, int), np.full(37, 99), 4.0)
+    monkeypatch.setattr(T, "_CHUNK_CONTRIBUTIONS", 40)
+    monkeypatch.setattr(T, "_MIN_TILE_CONTRIBUTIONS", 1)
+    monkeypatch.setattr(T, "_SQUARE_TILE_PIXELS", None)
+    tiles = T.split_tiles(np.arange(37), np.zeros(37, int), np.full(37, 99), 4.0)
     assert len(tiles) > 20
     assert len({t[2] for t in tiles}) >= 3
     cut, res_cut = _drizzle(kernel, pm, out, data, weight, scale, n_threads=n_threads)
@@ -76,14 +77,14 @@ def test_tiles_cover_every_processed_pixel_once(nrows, budget, cells, seed):
     for r, a, b in zip(rows, x1, x2, strict=True):
         want[r, a : b + 1] = 1
     got = np.zeros_like(want)
-    old = R._CHUNK_CONTRIBUTIONS, R._MIN_TILE_CONTRIBUTIONS
+    old = T._CHUNK_CONTRIBUTIONS, T._MIN_TILE_CONTRIBUTIONS
     try:
-        R._CHUNK_CONTRIBUTIONS, R._MIN_TILE_CONTRIBUTIONS = budget, 1
-        tiles = R._tiles(rows, x1, x2, cells, None if seed % 2 else budget / cells)
+        T._CHUNK_CONTRIBUTIONS, T._MIN_TILE_CONTRIBUTIONS = budget, 1
+        tiles = T.split_tiles(rows, x1, x2, cells, None if seed % 2 else budget / cells)
     finally:
-        R._CHUNK_CONTRIBUTIONS, R._MIN_TILE_CONTRIBUTIONS = old
+        T._CHUNK_CONTRIBUTIONS, T._MIN_TILE_CONTRIBUTIONS = old
     for tile in tiles:
-        geom = R._block_geometry(rows, x1, x2, tile)
+        geom = T.block_geometry(rows, x1, x2, tile)
         if geom is None:
             continue
         ja, jb, xa, xb, cols, processed = geom
@@ -148,7 +149,7 @@ def test_merge_of_weights_that_cancel_gives_the_fill_value():
     swd = np.array([-1.0, 0.25 * 7, 0.0])
     touched = np.array([True, True, False])
     pos = np.array([False, True, False])
-    R._merge_box(img, wht, ctx, np.int32(4), (0, 1, 0, 3), sw, swd, pos, touched, -1.0)
+    M.merge_box(img, wht, ctx, np.int32(4), (0, 1, 0, 3), sw, swd, pos, touched, -1.0)
     np.testing.assert_array_equal(wht, [[0.0, 1.25, 0.0]])
     np.testing.assert_allclose(img[0, :2], [-1.0, (3.0 + 0.25 * 7) / 1.25])
     assert math.isnan(img[0, 2])  # untouched: left as it was
@@ -160,11 +161,11 @@ def test_a_failing_tile_propagates_and_the_pool_keeps_working(monkeypatch):
     pm = make_pixmap(shape, angle=5.0)
     out = out_shape_for(pm)
     data = np.ones(shape, np.float32)
-    monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 100)
-    monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
-    monkeypatch.setattr(R, "_SQUARE_TILE_PIXELS", None)
+    monkeypatch.setattr(T, "_CHUNK_CONTRIBUTIONS", 100)
+    monkeypatch.setattr(T, "_MIN_TILE_CONTRIBUTIONS", 1)
+    monkeypatch.setattr(T, "_SQUARE_TILE_PIXELS", None)
     calls = {"n": 0}
-    real = R._chunk_sums
+    real = T.tile_sums
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -172,11 +173,11 @@ def test_a_failing_tile_propagates_and_the_pool_keeps_working(monkeypatch):
             raise RuntimeError("tile failure")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(R, "_chunk_sums", flaky)
+    monkeypatch.setattr(T, "tile_sums", flaky)
     d = Drizzle(out_shape=out, n_threads=2)
     with pytest.raises(RuntimeError, match="tile failure"):
         d.add_image(data, 1.0, pm)
-    monkeypatch.setattr(R, "_chunk_sums", real)
+    monkeypatch.setattr(T, "tile_sums", real)
     d2 = Drizzle(out_shape=out, n_threads=2, fillval=0.0)
     d2.add_image(data, 1.0, pm)
     np.testing.assert_allclose((d2.out_img * d2.out_wht).sum(), data.sum(), rtol=1e-6)

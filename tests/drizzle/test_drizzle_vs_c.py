@@ -91,7 +91,7 @@ def test_matches_c_drizzle_fast_paths(monkeypatch, kernel, scale, tiny_tiles, pi
 
     pixfrac 1 at s = 1/2 and 1/3: turbo windows of exactly 3 and 4 pixels everywhere.
     """
-    from ditherlab.drizzle import _resample as R
+    from ditherlab.drizzle import _tiles as T
 
     rng = np.random.default_rng(zlib.crc32(f"fast {kernel} {scale}".encode()))
     shape = (41, 57)
@@ -99,11 +99,11 @@ def test_matches_c_drizzle_fast_paths(monkeypatch, kernel, scale, tiny_tiles, pi
     pm = make_pixmap(shape, angle=0.3, scale=scale, shift=(0.37, -0.21), quad=1.5)
     out = out_shape_for(pm)
     if tiny_tiles:  # many clean tiles, each with its own output box
-        monkeypatch.setattr(R, "_CHUNK_CONTRIBUTIONS", 150)
-        monkeypatch.setattr(R, "_MIN_TILE_CONTRIBUTIONS", 1)
+        monkeypatch.setattr(T, "_CHUNK_CONTRIBUTIONS", 150)
+        monkeypatch.setattr(T, "_MIN_TILE_CONTRIBUTIONS", 1)
     calls = []
-    fast = R._fast_chunk
-    monkeypatch.setattr(R, "_fast_chunk", lambda *a: calls.append(r := fast(*a)) or r)
+    fast = T.fast_tile_sums
+    monkeypatch.setattr(T, "fast_tile_sums", lambda *a: calls.append(r := fast(*a)) or r)
     kw = {"pixfrac": pixfrac, "pixel_scale_ratio": scale}
     ours = _run(Drizzle, kernel, data, pm, out, **kw)
     assert sum(r is not None for r in calls) >= (10 if tiny_tiles else 1)
