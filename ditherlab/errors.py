@@ -90,5 +90,6 @@ class DitherlabWarning(UserWarning):
 class OutputTooLargeError(ResourceLimitError, MemoryError):
     """The output arrays asked for would not fit in memory (checked before allocating them).
 
-    A :class:`ResourceLimitError`, and also a ``MemoryError``, so code that catches numpy's own allocation failure keeps working.
+    A :class:`ResourceLimitError`, and also a ``MemoryError``, so code that catches numpy's
+    own allocation failure keeps working.
     """

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab.drizzle import blot_image
+from ditherlab.drizzle._blot import blot_image
 from ditherlab.drizzle.pipeline.median import combine_masks, extend_edges
 
 __all__ = ["blot_chip", "median_for_blot", "poly5_weights"]

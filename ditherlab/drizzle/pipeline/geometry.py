@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab.drizzle import pixmap_from_wcs
+from ditherlab.drizzle._pixmap import pixmap_from_wcs
 from ditherlab.errors import DitherlabValueError, FileFormatError
 
 __all__ = ["PipelineGeometry", "build_geometry", "output_wcs"]

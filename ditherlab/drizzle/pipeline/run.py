@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab.drizzle import Drizzle
+from ditherlab.drizzle._resample import Drizzle
 from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
 from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
