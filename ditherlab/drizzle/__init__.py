@@ -37,7 +37,7 @@ __all__ = [
     "quad_pixel_overlaps",
 ]
 
-# the AstroDrizzle-style pipeline (issue 12), built on the public names above
+# the AstroDrizzle-style pipeline, built on the core above
 from ditherlab.drizzle.pipeline import (
     PipelineConfig,
     PipelineGeometry,

@@ -1,4 +1,4 @@
-"""Simulate the exposures a dither pattern produces (issue 3).
+"""Simulate the exposures a dither pattern produces.
 
 Typical use::
 

@@ -1,4 +1,4 @@
-"""AstroDrizzle-style pipeline on top of the drizzle core (issue 12).
+"""AstroDrizzle-style pipeline on top of the drizzle core.
 
 Static mask → sky → separate drizzle → median → blot → cosmic-ray detection → final
 drizzle, with AstroDrizzle's parameter names and defaults, from the data alone::
