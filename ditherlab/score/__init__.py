@@ -6,6 +6,7 @@ Product metrics (:mod:`ditherlab.score.products`) work on drizzled weight and sc
 images.
 """
 
+from ditherlab.score.depth import SkyDepth, depth_map
 from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage, phase_map
 from ditherlab.score.phase import (
     ETA_CAP,
@@ -22,8 +23,10 @@ __all__ = [
     "ETA_CAP",
     "METRICS",
     "PhaseCoverage",
+    "SkyDepth",
     "correlated_noise_ratio",
     "covering_radius",
+    "depth_map",
     "hot_pixel_clearance",
     "noise_amplification",
     "phase_coverage",
