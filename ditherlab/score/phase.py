@@ -57,7 +57,6 @@ these metrics score; integer steps against hot pixels).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -293,13 +292,6 @@ def eta_from_efficiency(eff: np.ndarray) -> np.ndarray:
 _SHIFTS = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
 
 
-@functools.lru_cache(maxsize=16)
-def _neighbour_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (q1 < q2) of the 9 N periodic neighbours of a site, for all circumcentres."""
-    q1, q2 = np.triu_indices(9 * n, k=1)
-    return q1, q2
-
-
 def _wrap(v: np.ndarray) -> np.ndarray:
     """Minimum-image difference on the unit torus, in [-0.5, 0.5)."""
     return v - np.floor(v + 0.5)
@@ -309,38 +301,75 @@ def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
     """Exact covering radius (pixels) of each of B phase sets on the unit torus, shape (B,).
 
     The point of the torus farthest from every phase is a vertex of the periodic Voronoi
-    diagram, i.e. the circumcentre of three phases (or periodic images of them) that are
-    no farther from it than any other phase.  The distance function is evaluated at the
-    circumcentre of every triangle formed by a phase and two of its 9 N periodic
-    neighbours (minimum images shifted by -1, 0, +1 pixel per axis); the maximum is the
-    covering radius (any other point can only be nearer a phase).
+    diagram, so ρ is the largest distance from a phase to a vertex of its Voronoi cell.
+    Each cell is first built from the phase's 8 nearest periodic neighbours
+    (:func:`_cells_from_neighbours`); it is exact when the 9th is farther than twice the
+    cell's farthest vertex (no farther neighbour's bisector can cut it).  Sets that fail
+    that test are redone with 16 neighbours, then with all 9 N - 1.
+    """
+    b = d.shape[0]
+    out = np.empty(b)
+    for start in range(0, b, 512):
+        part = d[start : start + 512]
+        rho, ok = _cells_from_neighbours(part, 8)
+        todo = np.flatnonzero(~ok)
+        for k in (16, None):
+            if todo.size == 0:
+                break
+            r2, ok2 = _cells_from_neighbours(part[todo], k)
+            rho[todo] = r2
+            todo = todo[~ok2]
+        out[start : start + 512] = rho
+    return out
+
+
+def _cells_from_neighbours(d: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Largest Voronoi-vertex distance using each phase's ``k`` nearest periodic neighbours.
+
+    For phase i, the candidate vertices are the circumcentres of (i, q1, q2) over pairs of
+    its k nearest neighbours (minimum images shifted by -1, 0, +1 pixel per axis); those
+    with no neighbour nearer than the circumradius are the vertices of the cell the k
+    neighbours bound.  Returns ρ and whether every cell was certified complete
+    (``k=None``: all neighbours, always complete).
     """
     b, n, _ = d.shape
     ph = np.mod(d, 1.0)
-    q1, q2 = _neighbour_pairs(n)
+    m = 9 * n
+    kk = m - 1 if k is None else min(k, m - 1)
+    q1, q2 = np.triu_indices(kk, k=1)
     best = np.zeros(b)
-    chunk = max(1, 2_000_000 // max(1, q1.size * n))
-    for start in range(0, b, chunk):
-        p = ph[start : start + chunk]
-        bc = p.shape[0]
-        for i in range(n):
-            rel = _wrap(p - p[:, i : i + 1, :])  # (bc, N, 2) relative to site i
-            nb = (rel[:, :, None, :] + _SHIFTS[None, None, :, :]).reshape(bc, 9 * n, 2)
-            a, c = nb[:, q1, :], nb[:, q2, :]  # triangle (0, a, c)
-            den = 2.0 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
-            a2 = a[..., 0] ** 2 + a[..., 1] ** 2
-            c2 = c[..., 0] ** 2 + c[..., 1] ** 2
-            ok = np.abs(den) > 1e-12
-            den = np.where(ok, den, 1.0)
-            ux = (c[..., 1] * a2 - a[..., 1] * c2) / den
-            uy = (a[..., 0] * c2 - c[..., 0] * a2) / den
-            # distance from the centre to the nearest phase (minimum image)
-            dx = _wrap(ux[:, :, None] - rel[:, None, :, 0])
-            dy = _wrap(uy[:, :, None] - rel[:, None, :, 1])
-            f = np.sqrt((dx * dx + dy * dy).min(axis=2))
-            f = np.where(ok, f, 0.0)
-            best[start : start + bc] = np.maximum(best[start : start + bc], f.max(axis=1))
-    return best
+    certified = np.ones(b, dtype=bool)
+    for i in range(n):
+        rel = _wrap(ph - ph[:, i : i + 1, :])
+        nb = (rel[:, :, None, :] + _SHIFTS[None, None]).reshape(b, m, 2)
+        dist = nb[..., 0] ** 2 + nb[..., 1] ** 2
+        dist[:, 4 + 9 * i] = np.inf  # the phase itself
+        if kk < m - 1:
+            part = np.argpartition(dist, kk, axis=1)
+            beyond = np.take_along_axis(dist, part[:, kk : kk + 1], axis=1)[:, 0]
+            sel = np.take_along_axis(nb, part[:, :kk, None], axis=1)
+        else:
+            beyond = np.full(b, np.inf)
+            sel = np.delete(nb, 4 + 9 * i, axis=1)
+        a, c = sel[:, q1, :], sel[:, q2, :]
+        den = 2.0 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
+        a2 = a[..., 0] ** 2 + a[..., 1] ** 2
+        c2 = c[..., 0] ** 2 + c[..., 1] ** 2
+        ok = np.abs(den) > 1e-12
+        den = np.where(ok, den, 1.0)
+        ux = (c[..., 1] * a2 - a[..., 1] * c2) / den
+        uy = (a[..., 0] * c2 - c[..., 0] * a2) / den
+        r2 = ux * ux + uy * uy
+        near = np.full(ux.shape, np.inf)
+        for j in range(kk):
+            ex = ux - sel[:, j, 0, None]
+            ey = uy - sel[:, j, 1, None]
+            np.minimum(near, ex * ex + ey * ey, out=near)
+        valid = ok & (near >= r2 * (1 - 1e-9) - 1e-15)
+        rc2 = np.where(valid, r2, 0.0).max(axis=1)
+        certified &= beyond > 4.0 * rc2 * (1 + 1e-9)
+        np.maximum(best, np.sqrt(rc2), out=best)
+    return best, certified
 
 
 def axis_gap_kernel(d: np.ndarray, axis: int) -> np.ndarray:
