@@ -438,7 +438,10 @@ def _step_rows(prime, chips, chip_idx, x, y, post: np.ndarray):
     g = x.size
     exact = float(np.abs(post).max(initial=0.0)) > _TAYLOR_MAX
     per = max(1, _CHUNK // g)
-    order = [np.flatnonzero(chip_idx.ravel() == i) for i in range(len(chips))]
+    # positions are stacked chip by chip: each chip is a contiguous slice of the grid
+    flat = chip_idx.ravel()
+    order = [slice(int(np.argmax(flat == i)), int(np.argmax(flat == i)) + int(np.sum(flat == i)))
+             for i in range(len(chips))]
     models = [] if exact else [
         _local_model(c, x.ravel()[sel], y.ravel()[sel]) for c, sel in zip(chips, order, strict=True)
     ]
@@ -456,8 +459,8 @@ def _step_rows(prime, chips, chip_idx, x, y, post: np.ndarray):
             for c, sel in enumerate(order):
                 mv = moves[c][p0:p1].transpose(1, 0, 2)  # (N, Pc, 2)
                 ux, uy = _taylor_rows(models[c], mv[:, :, 0:1], mv[:, :, 1:2])
-                dx[:, :, sel] = ux.reshape(n, p1 - p0, sel.size)
-                dy[:, :, sel] = uy.reshape(n, p1 - p0, sel.size)
+                dx[:, :, sel] = ux.reshape(n, p1 - p0, -1)
+                dy[:, :, sel] = uy.reshape(n, p1 - p0, -1)
         yield p0, p1, dx.reshape(n, -1), dy.reshape(n, -1)
 
 

@@ -380,25 +380,23 @@ def axis_gap_kernel(d: np.ndarray, axis: int) -> np.ndarray:
 def gap_rows(v: np.ndarray) -> np.ndarray:
     """Largest circular gap of the phases of rows ``v`` (N, B), shape (B,).
 
-    Sort-free: the gap after phase k is its forward distance to the next phase; of equal
-    phases only the last (by index) looks past the others.  1 for a single phase.
+    Sort-free: the gap after phase k is its forward distance to the next phase.  For a
+    pair j > k, ``g = frac(v_j - v_k)`` is the forward distance from k to j and ``1 - g``
+    the one from j to k, so of equal phases only the earlier looks past the others (it
+    sees the later at distance 1).  1 for a single phase.
     """
     n, b = v.shape
-    best = np.zeros(b)
-    nxt = np.empty(b)
-    f = np.empty(b)
+    nxt = np.ones((n, b))
+    g = np.empty(b)
+    h = np.empty(b)
     for k in range(n):
-        nxt.fill(1.0)
-        for j in range(n):
-            if j == k:
-                continue
-            np.subtract(v[j], v[k], out=f)
-            f -= np.floor(f)
-            if j < k:
-                f[f == 0.0] = 1.0
-            np.minimum(nxt, f, out=nxt)
-        np.maximum(best, nxt, out=best)
-    return best
+        for j in range(k + 1, n):
+            np.subtract(v[j], v[k], out=g)
+            g -= np.floor(g, out=h)
+            np.minimum(nxt[k], g, out=nxt[k])
+            np.subtract(1.0, g, out=h)
+            np.minimum(nxt[j], h, out=nxt[j])
+    return nxt.max(axis=0)
 
 
 def clearance_kernel(d: np.ndarray) -> np.ndarray:
