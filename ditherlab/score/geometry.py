@@ -144,9 +144,11 @@ class PhaseCoverage:
     parallels: tuple[PhaseCoverage, ...] = ()
 
     def __post_init__(self) -> None:
+        # phase_coverage hands over arrays it made itself: freeze them without a copy
         for f in ("n_exposures", "x", "y", "chip", *METRICS):
-            a = np.array(getattr(self, f), copy=True)
-            a.setflags(write=False)
+            a = np.asarray(getattr(self, f))
+            if a.flags.writeable:
+                a.setflags(write=False)
             object.__setattr__(self, f, a)
 
     eta_mean = _summary("eta", "mean")
@@ -501,9 +503,11 @@ def _coverage_on(aperture, prime, chips, posts, names, batched, over, grid, metr
     for members in by_n.values():
         group = np.stack([posts[i] for i in members])
         rows = np.asarray(members)
+        contiguous = bool(np.all(np.diff(rows) == 1))
         for p0, p1, dx, dy in _step_rows(prime, chips, idx, x, y, group):
+            where = slice(rows[0] + p0, rows[0] + p1) if contiguous else rows[p0:p1]
             for m, v in _score_rows(dx, dy, over, metrics).items():
-                maps[m][rows[p0:p1]] = v.reshape(p1 - p0, g)
+                maps[m][where] = v.reshape(p1 - p0, g)
     maps = {m: v.reshape(len(posts), *x.shape) for m, v in maps.items()}
     if not batched:
         maps = {m: v[0] for m, v in maps.items()}

@@ -142,26 +142,24 @@ def _efficiency_2x2(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
     Scaling row k of A by the unit phase ``exp[πi(δx_k + δy_k)]`` and mixing its columns
     with a unitary matrix (neither changes ``tr (AᴴA)⁻¹``) makes A real, with columns
-    ``√2 (cos α, sin α, cos β, sin β)``, ``α = π(δx + δy)``, ``β = π(δy - δx)``; the 4 × 4
-    real symmetric ``G' = A'ᵀA'`` is then inverted as in the general case.
+    ``√2 (cos α, sin α, cos β, sin β)``, ``α = π(δx + δy)``, ``β = π(δy - δx)``.  The
+    angles are reduced in double precision; cosines, sines and the 4 × 4 real symmetric
+    ``G' = A'ᵀA'`` are formed in single precision, and ``G'`` is inverted in double.
     """
     n, b = dx.shape
-    a = np.pi * (dx + dy)
-    c = np.pi * (dy - dx)
-    a -= 2 * np.pi * np.floor(a / (2 * np.pi) + 0.5)
-    c -= 2 * np.pi * np.floor(c / (2 * np.pi) + 0.5)
-    a32, c32 = a.astype(np.float32), c.astype(np.float32)
-    cols = [np.cos(a32), np.sin(a32), np.cos(c32), np.sin(c32)]
-    cols = [v.astype(np.float64) for v in cols]
-    ent = {}
-    for i in range(4):
-        for j in range(i + 1):
-            ent[i, j] = 2.0 * np.einsum("kb,kb->b", cols[i], cols[j])
-
-    def g(r: int, col: int) -> np.ndarray:
-        return ent[r, col] if r >= col else ent[col, r]
-
-    return _inverse_trace_efficiency(g, 4, n, b, real=True)
+    t = np.empty((2, n, b))
+    np.add(dx, dy, out=t[0])
+    np.subtract(dy, dx, out=t[1])
+    t *= 0.5
+    t -= np.rint(t)  # α/2π and β/2π in [-0.5, 0.5]
+    ang = t.astype(np.float32)
+    ang *= np.float32(2.0 * np.pi)
+    cols = np.empty((4, n, b), dtype=np.float32)
+    np.cos(ang, out=cols[0::2])
+    np.sin(ang, out=cols[1::2])
+    gram = np.einsum("ikb,jkb->ijb", cols, cols).astype(np.float64)
+    gram *= 2.0
+    return _inverse_trace_efficiency(lambda r, c: gram[r, c], 4, n, b, real=True)
 
 
 def efficiency_rows(dx: np.ndarray, dy: np.ndarray, nx: int, ny: int) -> np.ndarray:
