@@ -137,6 +137,21 @@ def efficiency_kernel(d: np.ndarray, nx: int, ny: int) -> np.ndarray:
     return efficiency_rows(*_rows(d), nx, ny)
 
 
+def _efficiency_exact(d: np.ndarray, nx: int, ny: int) -> float:
+    """Double-precision efficiency of one set (N, 2): the reference for the scalar API."""
+    n = d.shape[0]
+    m = nx * ny
+    if n < m:
+        return 0.0
+    j, l = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    a = np.exp(-2j * np.pi * (np.mod(d, 1.0) @ np.column_stack([j.ravel(), l.ravel()]).T))
+    gram = a.conj().T @ a
+    w = np.linalg.eigvalsh(gram)
+    if w[0] <= _SINGULAR * n:
+        return 0.0
+    return float(min(1.0, m / (n * np.sum(1.0 / w))))
+
+
 def _efficiency_2x2(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """Fast path of :func:`efficiency_rows` for 2 × 2 oversampling, in real arithmetic.
 
@@ -435,7 +450,9 @@ def sampling_efficiency(offsets: Any, oversample: tuple[int, int] | int = (2, 2)
     -------
     float
         1 for ideal interlaced phases; 0 when the phases cannot rebuild the grid
-        (fewer than ``n_x n_y`` frames, or degenerate phases).
+        (fewer than ``n_x n_y`` frames, or degenerate phases).  Computed in double
+        precision from the eigenvalues of AᴴA (the batched kernels behind
+        :func:`~ditherlab.score.phase_coverage` are good to ~1e-6).
 
     Examples
     --------
@@ -446,7 +463,7 @@ def sampling_efficiency(offsets: Any, oversample: tuple[int, int] | int = (2, 2)
     """
     d = _offsets(offsets)
     nx, ny = _oversample(oversample, "oversample")
-    return float(efficiency_kernel(d[None], nx, ny)[0])
+    return _efficiency_exact(d, nx, ny)
 
 
 def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> float:
