@@ -315,16 +315,17 @@ def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
 
     The point of the torus farthest from every phase is a vertex of the periodic Voronoi
     diagram, so ρ is the largest distance from a phase to a vertex of its Voronoi cell.
-    Each cell is first built from the phase's 8 nearest periodic neighbours
-    (:func:`_cells_from_neighbours`); it is exact when the 9th is farther than twice the
-    cell's farthest vertex (no farther neighbour's bisector can cut it).  Sets that fail
-    that test are redone with 16 neighbours, then with all 9 N - 1.
+    Each cell is first built from the phase's own periodic images and the 6 nearest
+    images of other phases (:func:`_cells_from_neighbours`); it is exact when the next
+    image is at least twice the cell's farthest vertex away (no farther neighbour's
+    bisector can cut it).  Sets that fail that test are redone with 16 images, then with
+    all 9 (N - 1).
     """
     b = d.shape[0]
     out = np.empty(b)
     for start in range(0, b, 512):
         part = d[start : start + 512]
-        rho, ok = _cells_from_neighbours(part, 8)
+        rho, ok = _cells_from_neighbours(part, 6)
         todo = np.flatnonzero(~ok)
         for k in (16, None):
             if todo.size == 0:
@@ -337,33 +338,38 @@ def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
 
 
 def _cells_from_neighbours(d: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Largest Voronoi-vertex distance using each phase's ``k`` nearest periodic neighbours.
+    """Largest Voronoi-vertex distance from each phase's ``k`` nearest periodic neighbours.
 
-    For phase i, the candidate vertices are the circumcentres of (i, q1, q2) over pairs of
-    its k nearest neighbours (minimum images shifted by -1, 0, +1 pixel per axis); those
-    with no neighbour nearer than the circumradius are the vertices of the cell the k
-    neighbours bound.  Returns ρ and whether every cell was certified complete
-    (``k=None``: all neighbours, always complete).
+    For phase i the neighbours are its own 8 periodic images (so the cell is bounded, by
+    the half-pixel square) and the ``k`` nearest images of the other phases (minimum
+    images shifted by -1, 0, +1 pixel per axis).  The candidate vertices are the
+    circumcentres of (i, q1, q2) over pairs of neighbours; those with no neighbour nearer
+    than the circumradius are the vertices of the cell these neighbours bound.  The cell
+    is the true one when the next-nearest other image is at least twice its farthest
+    vertex away.  Returns ρ and whether every cell was so certified (``k=None``: all
+    neighbours, always complete).
     """
     b, n, _ = d.shape
     ph = np.mod(d, 1.0)
-    m = 9 * n
-    kk = m - 1 if k is None else min(k, m - 1)
-    q1, q2 = np.triu_indices(kk, k=1)
+    others = 9 * (n - 1)
+    kk = others if k is None else min(k, others)
+    own = np.delete(_SHIFTS, 4, axis=0)  # the 8 images of the phase itself
+    q1, q2 = np.triu_indices(kk + 8, k=1)
     best = np.zeros(b)
     certified = np.ones(b, dtype=bool)
     for i in range(n):
-        rel = _wrap(ph - ph[:, i : i + 1, :])
-        nb = (rel[:, :, None, :] + _SHIFTS[None, None]).reshape(b, m, 2)
+        rel = _wrap(np.delete(ph, i, axis=1) - ph[:, i : i + 1, :])  # (B, N-1, 2)
+        nb = (rel[:, :, None, :] + _SHIFTS[None, None]).reshape(b, others, 2)
         dist = nb[..., 0] ** 2 + nb[..., 1] ** 2
-        dist[:, 4 + 9 * i] = np.inf  # the phase itself
-        if kk < m - 1:
+        dist[dist < 1e-20] = np.inf  # duplicates of phase i change no cell
+        if kk < others:
             part = np.argpartition(dist, kk, axis=1)
             beyond = np.take_along_axis(dist, part[:, kk : kk + 1], axis=1)[:, 0]
-            sel = np.take_along_axis(nb, part[:, :kk, None], axis=1)
+            near_nb = np.take_along_axis(nb, part[:, :kk, None], axis=1)
         else:
             beyond = np.full(b, np.inf)
-            sel = np.delete(nb, 4 + 9 * i, axis=1)
+            near_nb = nb
+        sel = np.concatenate([np.broadcast_to(own, (b, 8, 2)), near_nb], axis=1)
         a, c = sel[:, q1, :], sel[:, q2, :]
         den = 2.0 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
         a2 = a[..., 0] ** 2 + a[..., 1] ** 2
@@ -374,13 +380,16 @@ def _cells_from_neighbours(d: np.ndarray, k: int | None) -> tuple[np.ndarray, np
         uy = (a[..., 0] * c2 - c[..., 0] * a2) / den
         r2 = ux * ux + uy * uy
         near = np.full(ux.shape, np.inf)
-        for j in range(kk):
+        for j in range(kk + 8):
             ex = ux - sel[:, j, 0, None]
             ey = uy - sel[:, j, 1, None]
             np.minimum(near, ex * ex + ey * ey, out=near)
+        # the own images keep every vertex within the half-pixel square; the far centres
+        # of near-collinear triples are not vertices
         valid = ok & (near >= r2 * (1 - 1e-9) - 1e-15)
+        valid &= (np.abs(ux) <= 0.5 + 1e-9) & (np.abs(uy) <= 0.5 + 1e-9)
         rc2 = np.where(valid, r2, 0.0).max(axis=1)
-        certified &= beyond > 4.0 * rc2 * (1 + 1e-9)
+        certified &= beyond >= 4.0 * rc2 * (1 - 1e-9)
         np.maximum(best, np.sqrt(rc2), out=best)
     return best, certified
 

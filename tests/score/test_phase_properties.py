@@ -114,3 +114,25 @@ def test_rows_and_batches_agree():
     rows = efficiency_rows(np.ascontiguousarray(d[:, :, 0].T), np.ascontiguousarray(d[:, :, 1].T),
                            2, 2)
     np.testing.assert_array_equal(rows, efficiency_kernel(d, 2, 2))
+
+
+def test_covering_radius_of_clustered_and_repeated_phases():
+    # cases where a cell built from a few near neighbours is unbounded or degenerate
+    same = np.repeat([[0.3, 0.7]], 9, axis=0) + np.arange(9)[:, None]  # one phase, 9 times
+    assert covering_radius_kernel(same[None])[0] == pytest.approx(np.sqrt(2) / 2)
+    clustered = np.array([
+        [3.32810588, 6.38069237], [20.45185772, -13.1057107], [0.55408951, 1.99911028],
+        [19.23976398, 4.99541579], [5.36463793, 10.91945984], [11.32425254, -1.04612327],
+        [13.37976149, 6.88984012], [-20.30737873, -5.84889357], [-7.50429646, -1.87931277],
+    ])
+    res = 400
+    g = (np.arange(res) + 0.5) / res
+    px, py = np.meshgrid(g, g)
+    ph = np.mod(clustered, 1.0)
+    dx = px[..., None] - ph[:, 0]
+    dy = py[..., None] - ph[:, 1]
+    dx -= np.round(dx)
+    dy -= np.round(dy)
+    brute = np.sqrt((dx**2 + dy**2).min(axis=-1)).max()
+    rho = covering_radius_kernel(clustered[None])[0]
+    assert brute - 1e-9 <= rho <= brute + np.sqrt(2) / (2 * res)
