@@ -415,6 +415,7 @@ def gap_rows(v: np.ndarray) -> np.ndarray:
         for j in range(k + 1, n):
             np.subtract(v[j], v[k], out=g)
             g -= np.floor(g, out=h)
+            np.subtract(g, 1.0, out=g, where=g >= 1.0)  # frac(-tiny) rounds to 1.0
             np.minimum(nxt[k], g, out=nxt[k])
             np.subtract(1.0, g, out=h)
             np.minimum(nxt[j], h, out=nxt[j])
