@@ -315,7 +315,7 @@ def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
 
     The point of the torus farthest from every phase is a vertex of the periodic Voronoi
     diagram, so ρ is the largest distance from a phase to a vertex of its Voronoi cell.
-    Each cell is first built from the phase's own periodic images and the 6 nearest
+    Each cell is first built from the phase's own periodic images and the 8 nearest
     images of other phases (:func:`_cells_from_neighbours`); it is exact when the next
     image is at least twice the cell's farthest vertex away (no farther neighbour's
     bisector can cut it).  Sets that fail that test are redone with 16 images, then with
@@ -325,7 +325,7 @@ def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
     out = np.empty(b)
     for start in range(0, b, 512):
         part = d[start : start + 512]
-        rho, ok = _cells_from_neighbours(part, 6)
+        rho, ok = _cells_from_neighbours(part, 8)
         todo = np.flatnonzero(~ok)
         for k in (16, None):
             if todo.size == 0:
