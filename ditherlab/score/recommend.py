@@ -1,0 +1,340 @@
+"""Recommend AstroDrizzle's ``final_scale`` and ``final_pixfrac`` for a dither pattern.
+
+The rules are those of the DrizzlePac Handbook §6.3, "Selecting the Optimal Scale and
+Pixfrac" (the project's seed 000):
+
+1. for sub-pixel dithered data choose an output scale finer than the native one; the
+   conventional choices are 0.0333″ for ACS/WFC and WFC3/UVIS ("three pixels are just
+   about 0.1 arcseconds across") and 0.0667″ for WFC3/IR ("closer to one half of an
+   original pixel");
+2. take the smallest ``final_pixfrac`` that leaves no holes and keeps the RMS/median of the
+   drizzled weight image over the main part of the field at or below ~0.2 (§7.3);
+3. with four or fewer dithers keep ``final_pixfrac`` ≳ 0.7.
+
+Each choice is checked by drizzling the pattern's weight maps (unit weights, no
+defects) through the aperture's distortion with :class:`ditherlab.drizzle.Drizzle` on a
+cut-out around the reference pixel; the table of every scale and pixfrac tried is
+returned beside the answer, with the correlated-noise ratio R(p, s) of each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ditherlab._validation import as_float, as_int
+from ditherlab.errors import DitherlabValueError
+from ditherlab.score._specs import as_postarg_pattern, native_scale
+
+__all__ = ["CONVENTIONAL_SCALES", "DrizzleRecommendation", "recommend_drizzle", "weight_check"]
+
+#: Conventional output scales (arcsec) of DrizzlePac Handbook §6.3, by (instrument, detector).
+CONVENTIONAL_SCALES: dict[tuple[str, str], float] = {
+    ("ACS", "WFC"): 0.0333,
+    ("WFC3", "UVIS"): 0.0333,
+    ("WFC3", "IR"): 0.0667,
+}
+
+#: Weight RMS/median limit (DrizzlePac Handbook §6.3 and §7.3).
+RMS_LIMIT = 0.2
+#: Smallest pixfrac for four or fewer dithers (DrizzlePac Handbook §6.3).
+FEW_DITHERS_MIN_PIXFRAC = 0.7
+_PIXFRACS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DrizzleRecommendation:
+    """A suggested ``final_scale``/``final_pixfrac`` and the evidence for it.
+
+    Attributes
+    ----------
+    final_scale : float
+        Output pixel size, arcsec (AstroDrizzle ``final_scale``).
+    final_pixfrac : float
+        Drop size in input pixels (AstroDrizzle ``final_pixfrac``).
+    scale_ratio : float
+        ``final_scale`` over the native pixel scale.
+    rms_over_median, holes : float
+        Weight-map RMS/median and hole fraction of the recommended pair (simulated).
+    noise_ratio : float
+        R(p, s) of the recommended pair (DrizzlePac Handbook; Casertano et al. 2000).
+    passed : bool
+        Whether the recommended pair meets every rule (no holes, RMS/median ≤ limit).
+    reason : str
+        One paragraph saying why.
+    evidence : astropy.table.Table
+        Every (scale, pixfrac) tried: ``final_scale``, ``scale_ratio``, ``final_pixfrac``,
+        ``rms_over_median``, ``holes``, ``noise_ratio``, ``ok``.
+    pattern, aperture : str
+        Names.
+    """
+
+    final_scale: float
+    final_pixfrac: float
+    scale_ratio: float
+    rms_over_median: float
+    holes: float
+    noise_ratio: float
+    passed: bool
+    reason: str
+    evidence: Any
+    pattern: str
+    aperture: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as plain Python values (without the evidence table)."""
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "evidence"
+        }
+
+    def __str__(self) -> str:
+        return (
+            f"final_scale = {self.final_scale:.4f}\" ({self.scale_ratio:.3f} native), "
+            f"final_pixfrac = {self.final_pixfrac:.1f}: {self.reason}"
+        )
+
+
+def _preferred_scale(ap, subpixel: bool) -> float:
+    native = native_scale(ap)
+    if not subpixel:
+        return native
+    conv = CONVENTIONAL_SCALES.get((ap.instrument.upper(), ap.detector.upper()))
+    if conv is not None and conv < native:
+        return conv
+    return 0.5 * native  # "one half (in linear size) of the input pixel" (§6.3)
+
+
+def _distinct_phases(pix: np.ndarray, tol: float = 0.05) -> int:
+    ph = np.mod(pix, 1.0)
+    kept: list[np.ndarray] = []
+    for p in ph:
+        if all(np.max(np.abs((p - q + 0.5) % 1.0 - 0.5)) > tol for q in kept):
+            kept.append(p)
+    return len(kept)
+
+
+def weight_check(
+    pattern: Any,
+    aperture: Any,
+    scales: Sequence[float],
+    pixfracs: Sequence[float] = _PIXFRACS,
+    *,
+    size: int = 64,
+    at: tuple[float, float] | None = None,
+):
+    """Drizzle unit weight maps of a pattern and measure their uniformity.
+
+    Each exposure contributes a ``size × size`` cut-out of the chip around ``at`` (its
+    distortion included), drizzled with the square kernel onto an ideal-frame grid of each
+    scale.  Statistics are taken over output pixels that every exposure covers (2 input
+    pixels in from the cut-out edges): the "main part of the image".
+
+    Parameters
+    ----------
+    pattern : int, str, path or Pattern
+        See :func:`ditherlab.score.compare`.
+    aperture : Aperture or str
+        Prime aperture.
+    scales : sequence of float
+        Output scales, arcsec.
+    pixfracs : sequence of float, optional
+        Drop sizes to try.
+    size : int, optional
+        Side of the common area, input pixels (the cut-out grows by the pattern's extent).
+    at : (x, y), optional
+        Field position, 0-based flt pixels (default the reference pixel).
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``final_scale`` (arcsec), ``scale_ratio``, ``final_pixfrac``,
+        ``rms_over_median``, ``holes``, ``noise_ratio``; ``meta["weights"]`` maps
+        ``(scale, pixfrac)`` to the common-area weight image (NaN outside).
+    """
+    from astropy.table import Table
+
+    from ditherlab.planner import get_aperture
+    from ditherlab.score.products import correlated_noise_ratio
+
+    ap = get_aperture(aperture)
+    post = as_postarg_pattern(pattern, ap)
+    size = as_int("size", size, minimum=8, maximum=1024)
+    rows, images = [], {}
+    for scale in scales:
+        scale = as_float("scale", scale, minimum=0, min_inclusive=False)
+        s = scale / native_scale(ap)
+        pixmaps, grid, inside = _geometry(post, ap, scale, size, at)
+        for p in pixfracs:
+            p = as_float("pixfrac", p, minimum=0, min_inclusive=False, maximum=1)
+            wht = _drizzle_weights(pixmaps, grid.shape, p, s)
+            w = wht[inside]
+            med = float(np.median(w))
+            rms = float(np.std(w)) / med if med > 0 else float("inf")
+            rows.append((scale, s, p, rms, float(np.mean(w <= 0)), correlated_noise_ratio(p, s)))
+            images[(scale, p)] = np.where(inside, wht, np.nan)
+    t = Table(
+        rows=rows,
+        names=(
+            "final_scale",
+            "scale_ratio",
+            "final_pixfrac",
+            "rms_over_median",
+            "holes",
+            "noise_ratio",
+        ),
+    )
+    t["final_scale"].unit = "arcsec"
+    for c, f in (("scale_ratio", ".3f"), ("rms_over_median", ".3f"), ("noise_ratio", ".3f")):
+        t[c].format = f
+    t["holes"].format = ".2e"
+    t.meta["weights"] = images
+    t.meta.update(pattern=post.name, aperture=ap.name)
+    return t
+
+
+def _geometry(post, ap, scale: float, size: int, at):
+    """Pixmaps of a cut-out at each POS TARG, the output grid and its common area."""
+    from ditherlab.drizzle import IdealGrid, pixmap_from_aperture
+
+    x0, y0 = ap.reference_pixel if at is None else at
+    pix = ap.pixel_offsets(post, at=(x0, y0)).offsets
+    lo, hi = np.floor(pix.min(axis=0)), np.ceil(pix.max(axis=0))
+    ny_chip, nx_chip = ap.shape
+    ox = int(np.clip(round(x0 - size / 2 + lo[0]), 0, nx_chip - 1))
+    oy = int(np.clip(round(y0 - size / 2 + lo[1]), 0, ny_chip - 1))
+    nx = int(min(size + hi[0] - lo[0] + 1, nx_chip - ox))
+    ny = int(min(size + hi[1] - lo[1] + 1, ny_chip - oy))
+    if nx < 8 or ny < 8:
+        raise DitherlabValueError(f"at={at!r} leaves no room for a cut-out on {ap.name}")
+    grid = IdealGrid.covering(ap, [ap], post, scale=scale, subarrays=[(ox, oy, nx, ny)])
+    pixmaps = [
+        pixmap_from_aperture(ap, tuple(pk), grid, shape=(ny, nx), origin=(ox, oy))
+        for pk in post.offsets
+    ]
+    gy, gx = np.indices(grid.shape, dtype=float)
+    X, Y = grid.to_ideal(gx, gy)
+    inside = np.ones(grid.shape, bool)
+    for px, py in post.offsets:
+        sx, sy = ap.postarg_to_sci(X + px, Y + py)
+        inside &= (sx >= ox + 2) & (sx <= ox + nx - 3) & (sy >= oy + 2) & (sy <= oy + ny - 3)
+    if not inside.any():
+        raise DitherlabValueError(
+            f"pattern {post.name!r} moves by more than the cut-out (size={size}); "
+            "no output pixel is seen by every exposure"
+        )
+    return pixmaps, grid, inside
+
+
+def _drizzle_weights(pixmaps, shape, pixfrac: float, s: float) -> np.ndarray:
+    from ditherlab.drizzle import Drizzle
+
+    d = Drizzle(kernel="square", out_shape=shape, fillval=0.0, disable_ctx=True)
+    for pm in pixmaps:
+        ones = np.ones(pm.shape[:2], np.float32)
+        d.add_image(ones, 1.0, pm, pixfrac=pixfrac, pixel_scale_ratio=s)
+    return np.asarray(d.out_wht, dtype=float)
+
+
+def recommend_drizzle(
+    pattern: Any,
+    aperture: Any,
+    *,
+    pixfracs: Sequence[float] = _PIXFRACS,
+    rms_limit: float = RMS_LIMIT,
+    size: int = 64,
+) -> DrizzleRecommendation:
+    """Suggest ``final_scale`` and ``final_pixfrac`` for a pattern, checked by simulation.
+
+    Follows DrizzlePac Handbook §6.3 (see the module docstring): the output scale is the
+    conventional one for the camera (0.0333″ ACS/WFC and WFC3/UVIS, 0.0667″ WFC3/IR; half
+    the native pixel elsewhere) when the pattern has at least two distinct sub-pixel phases,
+    the native scale otherwise.  ``final_pixfrac`` is the smallest drop that leaves no holes
+    and keeps the weight RMS/median ≤ ``rms_limit``, and at least 0.7 for four or fewer
+    exposures.  If no pixfrac passes at that scale, the native scale is tried next.
+
+    Parameters
+    ----------
+    pattern : int, str, path or Pattern
+        As in :func:`ditherlab.score.compare`.
+    aperture : Aperture or str
+        Prime aperture.
+    pixfracs : sequence of float, optional
+        Candidate drops (default 1.0, 0.9, …, 0.1).
+    rms_limit : float, optional
+        Largest weight RMS/median accepted (default 0.2).
+    size : int, optional
+        Side (input pixels) of the simulated common area.
+
+    Returns
+    -------
+    DrizzleRecommendation
+        The answer, whether it passed, why, and the evidence table.
+
+    Examples
+    --------
+    >>> r = recommend_drizzle(4, "acs-wfc", pixfracs=(1.0, 0.8, 0.6), size=24)
+    >>> round(r.final_scale, 4), r.final_pixfrac, r.passed
+    (0.0333, 0.8, True)
+    """
+    from ditherlab.planner import get_aperture
+
+    ap = get_aperture(aperture)
+    post = as_postarg_pattern(pattern, ap)
+    limit = as_float("rms_limit", rms_limit, minimum=0, min_inclusive=False)
+    n = len(post)
+    nphase = _distinct_phases(ap.pixel_offsets(post).offsets)
+    preferred = _preferred_scale(ap, nphase > 1)
+    native = native_scale(ap)
+    scales = [preferred] if preferred == native else [preferred, native]
+    table = weight_check(post, ap, scales, pixfracs, size=size)
+    pmin = FEW_DITHERS_MIN_PIXFRAC if n <= 4 else 0.0
+    ok = (
+        (np.asarray(table["holes"]) == 0)
+        & (np.asarray(table["rms_over_median"]) <= limit)
+        & (np.asarray(table["final_pixfrac"]) >= pmin - 1e-9)
+    )
+    table["ok"] = ok
+    row, why = _choose(table, ok, scales, n, nphase, limit, pmin)
+    r = table[row]
+    return DrizzleRecommendation(
+        final_scale=float(r["final_scale"]),
+        final_pixfrac=float(r["final_pixfrac"]),
+        scale_ratio=float(r["scale_ratio"]),
+        rms_over_median=float(r["rms_over_median"]),
+        holes=float(r["holes"]),
+        noise_ratio=float(r["noise_ratio"]),
+        passed=bool(r["ok"]),
+        reason=why,
+        evidence=table,
+        pattern=post.name,
+        aperture=ap.name,
+    )
+
+
+def _choose(table, ok, scales, n, nphase, limit, pmin) -> tuple[int, str]:
+    scale_col = np.asarray(table["final_scale"])
+    pf = np.asarray(table["final_pixfrac"])
+    head = (
+        f"{n} exposures with {nphase} distinct sub-pixel phase{'s' if nphase > 1 else ''}"
+        + (" (sub-pixel dither: finer output than native)" if nphase > 1 else "")
+    )
+    for scale in scales:
+        idx = np.flatnonzero((scale_col == scale) & ok)
+        if idx.size:
+            best = int(idx[np.argmin(pf[idx])])
+            floor = f"; pixfrac kept >= {pmin:g} for four or fewer dithers" if pmin else ""
+            return best, (
+                f"{head}; the smallest pixfrac with no holes and weight RMS/median "
+                f"{float(table['rms_over_median'][best]):.3f} <= {limit:g}{floor}."
+            )
+    # nothing passes: the most uniform pair at the preferred scale, flagged
+    idx = np.flatnonzero(scale_col == scales[0])
+    rms = np.asarray(table["rms_over_median"])[idx] + 1e3 * np.asarray(table["holes"])[idx]
+    best = int(idx[np.argmin(rms)])
+    return best, (
+        f"{head}; no tried pixfrac meets the rules (holes or weight RMS/median > {limit:g}); "
+        "this is the most uniform one: consider more exposures or a coarser scale."
+    )
