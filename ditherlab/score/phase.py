@@ -1,75 +1,280 @@
-r"""How well a dither pattern samples the sub-pixel phase plane.
+r"""How well a set of dithered exposures samples the sub-pixel phase plane.
 
-Two complementary numbers per field position:
+These are the numeric primitives of the geometry scores: pure array kernels, batched over
+any number of phase sets, and small scalar wrappers for one set of offsets.  The field
+maps built from them live in :mod:`ditherlab.score.geometry`.
 
 **Noise amplification η** (Lauer 1999).  To rebuild an image ``n_x × n_y`` times finer than
 the detector pixels from N dithered frames, the frames' sub-pixel offsets δ_k must let the
-``n_x n_y`` Fourier "satellites" be separated.  With the phase matrix
+``M = n_x n_y`` Fourier "satellites" be separated.  With the phase matrix
 
 .. math::  A_{k,(j,l)} = \exp[-2\pi i\,(j\,\delta x_k + l\,\delta y_k)],
            \quad 0 \le j < n_x,\; 0 \le l < n_y,
 
-the reconstruction is possible iff rank A = n_x n_y, and the noise of the least-squares
+the reconstruction is possible iff rank A = M, and the noise of the least-squares
 reconstruction relative to an ideal interlaced set of the same N frames is
 
-.. math::  \eta^2 = \frac{N}{n_x n_y}\,\mathrm{tr}\,[(A^H A)^{-1}].
+.. math::  \eta^2 = \frac{N}{M}\,\mathrm{tr}\,[(A^H A)^{-1}].
 
-η = 1 exactly when :math:`A^H A = N I` (e.g. the 4-point half-pixel box for 2 × 2), and
-η → ∞ as the phases become degenerate.  Only phase *differences* enter, so η does not
-depend on where the pattern starts.
+η = 1 exactly when :math:`A^H A = N I` (e.g. the 4-point half-pixel box for 2 × 2).
+Only phase *differences* enter, so η does not depend on where the pattern starts, on
+whole-pixel steps, or on the order of the exposures.
+
+*Readable near degeneracy.*  η grows without bound as the phases approach a set that
+cannot rebuild the grid, and is infinite when N < M; the raw number (∞ at one place,
+3,948 a few hundred pixels away) then says only "cannot".  ditherlab therefore reports
+
+- the **sampling efficiency** ``e = 1/η² = M / (N tr[(AᴴA)⁻¹])``, in [0, 1]: the fraction
+  of the frames' combined S/N² that survives the reconstruction (1 = ideal interlacing,
+  0 = the grid cannot be rebuilt).  It is continuous, bounded, and can be averaged over a
+  field or compared between patterns;
+- **η capped** at :data:`ETA_CAP` = 10 (e = 1 %): any set whose noise would be amplified
+  ten-fold or more counts as "cannot rebuild" and reads 10.
 
 **Covering radius** ρ: the largest distance (pixels) from any point of the unit pixel cell
-to the nearest sampled phase, on the torus.  ρ = √2/2 for a single frame, √2/4 ≈ 0.354
-for the 4-point box, ≈ 0.236 for the 3 × 3 grid.  Unlike η it is defined for any N, and
-it degrades smoothly when distortion moves phases away from their design values.
+to the nearest sampled phase, on the torus (so, the radius of the largest sub-pixel spot no
+exposure centres on).  ρ = √2/2 for a single frame, √2/4 ≈ 0.354 for the 4-point box,
+√2/6 ≈ 0.236 for the 3 × 3 grid.  It is defined for any N and degrades smoothly.
+
+**Per-axis phase gap**: the largest gap (pixels) between the x phases, and between the y
+phases, on the unit circle: 0.5 for two phases half a pixel apart, 1 for a single phase.
+The ACS box is designed for "optimal half-pixel sampling in both x and y" (ACS dither
+pages): gap 0.5 on both axes.
+
+**Hot-pixel clearance**: the smallest separation, in pixels, between the places any two
+exposures put the same sky, measured as the Chebyshev distance ``max(|Δx|, |Δy|)`` of
+their pixel offsets.  A hot pixel's footprint in one exposure overlaps its footprint in
+another when the clearance is below 1; a clearance of n ≥ 1 means the same sky lands on
+detectors pixels at least n whole pixels apart in every pair (0 for a single exposure).
 
 References
 ----------
 Lauer, T. R. 1999, PASP 111, 227, "Combining Undersampled Dithered Images".
 Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 (Drizzle).
-DrizzlePac Handbook §2.2 (the dither families these metrics score).
+DrizzlePac Handbook §2.2, "Selecting the Right Dither Strategy" (the dither families
+these metrics score; integer steps against hot pixels).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from ditherlab._validation import as_array, as_float, as_int, as_pair
-from ditherlab.errors import DitherlabTypeError, DitherlabValueError
+from ditherlab._validation import as_array, as_int
+from ditherlab.errors import DitherlabValueError
 
 __all__ = [
+    "ETA_CAP",
     "covering_radius",
+    "hot_pixel_clearance",
     "noise_amplification",
-    "phase_map",
+    "phase_gaps",
     "phase_metrics",
+    "sampling_efficiency",
 ]
 
+#: η is reported up to this value (sampling efficiency 1/η² = 1 %); beyond it the
+#: requested grid counts as not rebuildable from these phases.
+ETA_CAP = 10.0
+#: A Cholesky pivot below this fraction of N marks the phase matrix as singular.
+_SINGULAR = 1e-12
 
-def _phases(offsets: Any, name: str = "offsets") -> np.ndarray:
+
+# --------------------------------------------------------------------------------------
+# argument helpers
+# --------------------------------------------------------------------------------------
+def _offsets(offsets: Any, name: str = "offsets") -> np.ndarray:
+    """Pixel offsets (N, 2) of a Pattern (pixel frame) or an array."""
     from ditherlab.planner.patterns import Pattern
 
     if isinstance(offsets, Pattern):
-        return offsets.phases()
+        if offsets.frame != "pixel":
+            raise DitherlabValueError(
+                f"{name} is the POS TARG pattern {offsets.name!r}; convert it to pixel steps "
+                "with Aperture.pixel_offsets first, or score it with phase_coverage"
+            )
+        return np.asarray(offsets.offsets, dtype=float)
     arr = as_array(name, offsets, shape=(None, 2))
     if arr.shape[0] == 0:
         raise DitherlabValueError(f"{name} must hold at least one offset, got shape (0, 2)")
-    return np.mod(arr, 1.0)
+    return arr
 
 
-def _oversample(oversample: Any) -> tuple[int, int]:
+def _oversample(oversample: Any, name: str = "oversampling") -> tuple[int, int]:
     if np.isscalar(oversample):
         oversample = (oversample, oversample)
     if len(oversample) != 2:
-        raise DitherlabValueError(f"oversample={oversample!r} must be an int or a pair (nx, ny)")
-    nx = as_int("oversample[0]", oversample[0], minimum=1, maximum=16)
-    ny = as_int("oversample[1]", oversample[1], minimum=1, maximum=16)
+        raise DitherlabValueError(f"{name}={oversample!r} must be an int or a pair (nx, ny)")
+    nx = as_int(f"{name}[0]", oversample[0], minimum=1, maximum=8)
+    ny = as_int(f"{name}[1]", oversample[1], minimum=1, maximum=8)
     return nx, ny
 
 
-def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> float:
-    """Lauer's noise amplification η of a set of pixel offsets (see module docstring).
+# --------------------------------------------------------------------------------------
+# batched kernels: d has shape (B, N, 2), pixel offsets (or phases); results (B,)
+# --------------------------------------------------------------------------------------
+def efficiency_kernel(d: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    """Sampling efficiency 1/η² of each of B phase sets, shape (B,).
+
+    Builds the Hermitian ``M × M`` matrix ``G = AᴴA`` from the phase sums
+    ``S(u, v) = Σ_k exp[2πi(u δx_k + v δy_k)]`` (G depends only on index differences),
+    then ``tr G⁻¹ = ‖L⁻¹‖²_F`` from its Cholesky factor ``G = L Lᴴ``, vectorised over B
+    with the M × M loop in Python.  A pivot below ``1e-12 N`` means rank A < M: 0.
+    """
+    b, n, _ = d.shape
+    m = nx * ny
+    if n < m:
+        return np.zeros(b)
+    ex = np.exp(2j * np.pi * d[:, :, 0])  # (B, N)
+    ey = np.exp(2j * np.pi * d[:, :, 1])
+    px = [np.ones_like(ex)]
+    for _ in range(nx - 1):
+        px.append(px[-1] * ex)
+    py = [np.ones_like(ey)]
+    for _ in range(ny - 1):
+        py.append(py[-1] * ey)
+    # S(u, v) for u in [0, nx), v in (-ny, ny); S(-u, -v) = conj S(u, v)
+    s = {}
+    for u in range(nx):
+        for v in range(-(ny - 1), ny):
+            if u == 0 and v < 0:
+                continue
+            term = px[u] * (py[v] if v >= 0 else np.conj(py[-v]))
+            s[u, v] = term.sum(axis=1)
+
+    def g(r: int, c: int) -> np.ndarray:
+        # G[(j,l),(j',l')] = Σ_k conj(A_kr) A_kc = S(j - j', l - l')
+        u = r // ny - c // ny
+        v = r % ny - c % ny
+        if u > 0 or (u == 0 and v >= 0):
+            return s[u, v]
+        return np.conj(s[-u, -v])
+
+    return _inverse_trace_efficiency(g, m, n, b)
+
+
+def _inverse_trace_efficiency(g, m: int, n: int, b: int) -> np.ndarray:
+    """``M / (N tr G⁻¹)`` by a vectorised Cholesky factorisation; 0 where G is singular."""
+    lo: list[list[np.ndarray]] = [[None] * m for _ in range(m)]  # type: ignore[list-item]
+    singular = np.zeros(b, dtype=bool)
+    for j in range(m):
+        acc = np.real(g(j, j)).astype(float)
+        for k in range(j):
+            acc = acc - (lo[j][k].real ** 2 + lo[j][k].imag ** 2)
+        bad = acc <= _SINGULAR * n
+        singular |= bad
+        piv = np.sqrt(np.where(bad, 1.0, acc))
+        lo[j][j] = piv
+        for i in range(j + 1, m):
+            acc_c = g(i, j).astype(complex)
+            for k in range(j):
+                acc_c = acc_c - lo[i][k] * np.conj(lo[j][k])
+            lo[i][j] = acc_c / piv
+    # X = L⁻¹ (lower triangular); tr G⁻¹ = Σ |X_ij|²
+    x: list[list[np.ndarray]] = [[None] * m for _ in range(m)]  # type: ignore[list-item]
+    total = np.zeros(b)
+    for i in range(m):
+        x[i][i] = 1.0 / lo[i][i]
+        total += x[i][i] ** 2
+        for j in range(i - 1, -1, -1):
+            acc_c = np.zeros(b, dtype=complex)
+            for k in range(j, i):
+                acc_c = acc_c + lo[i][k] * x[k][j]
+            x[i][j] = -acc_c / lo[i][i]
+            total += x[i][j].real ** 2 + x[i][j].imag ** 2
+    eff = m / (n * total)
+    eff[singular] = 0.0
+    return np.minimum(eff, 1.0)
+
+
+def eta_from_efficiency(eff: np.ndarray) -> np.ndarray:
+    """η = 1/√e, capped at :data:`ETA_CAP` (e ≤ 1 %: cannot rebuild)."""
+    eff = np.asarray(eff, dtype=float)
+    with np.errstate(divide="ignore"):
+        eta = 1.0 / np.sqrt(np.maximum(eff, 0.0))
+    return np.minimum(eta, ETA_CAP)
+
+
+_SHIFTS = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
+
+
+@functools.lru_cache(maxsize=16)
+def _neighbour_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (q1 < q2) of the 9 N periodic neighbours of a site, for all circumcentres."""
+    q1, q2 = np.triu_indices(9 * n, k=1)
+    return q1, q2
+
+
+def _wrap(v: np.ndarray) -> np.ndarray:
+    """Minimum-image difference on the unit torus, in [-0.5, 0.5)."""
+    return v - np.floor(v + 0.5)
+
+
+def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
+    """Exact covering radius (pixels) of each of B phase sets on the unit torus, shape (B,).
+
+    The point of the torus farthest from every phase is a vertex of the periodic Voronoi
+    diagram, i.e. the circumcentre of three phases (or periodic images of them) that are
+    no farther from it than any other phase.  The distance function is evaluated at the
+    circumcentre of every triangle formed by a phase and two of its 9 N periodic
+    neighbours (minimum images shifted by -1, 0, +1 pixel per axis); the maximum is the
+    covering radius (any other point can only be nearer a phase).
+    """
+    b, n, _ = d.shape
+    ph = np.mod(d, 1.0)
+    q1, q2 = _neighbour_pairs(n)
+    best = np.zeros(b)
+    chunk = max(1, 2_000_000 // max(1, q1.size * n))
+    for start in range(0, b, chunk):
+        p = ph[start : start + chunk]
+        bc = p.shape[0]
+        for i in range(n):
+            rel = _wrap(p - p[:, i : i + 1, :])  # (bc, N, 2) relative to site i
+            nb = (rel[:, :, None, :] + _SHIFTS[None, None, :, :]).reshape(bc, 9 * n, 2)
+            a, c = nb[:, q1, :], nb[:, q2, :]  # triangle (0, a, c)
+            den = 2.0 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
+            a2 = a[..., 0] ** 2 + a[..., 1] ** 2
+            c2 = c[..., 0] ** 2 + c[..., 1] ** 2
+            ok = np.abs(den) > 1e-12
+            den = np.where(ok, den, 1.0)
+            ux = (c[..., 1] * a2 - a[..., 1] * c2) / den
+            uy = (a[..., 0] * c2 - c[..., 0] * a2) / den
+            # distance from the centre to the nearest phase (minimum image)
+            dx = _wrap(ux[:, :, None] - rel[:, None, :, 0])
+            dy = _wrap(uy[:, :, None] - rel[:, None, :, 1])
+            f = np.sqrt((dx * dx + dy * dy).min(axis=2))
+            f = np.where(ok, f, 0.0)
+            best[start : start + bc] = np.maximum(best[start : start + bc], f.max(axis=1))
+    return best
+
+
+def axis_gap_kernel(d: np.ndarray, axis: int) -> np.ndarray:
+    """Largest gap (pixels) between the phases along one axis, on the unit circle, (B,)."""
+    v = np.sort(np.mod(d[:, :, axis], 1.0), axis=1)
+    inner = np.diff(v, axis=1).max(axis=1, initial=0.0)
+    wrap = v[:, 0] + 1.0 - v[:, -1]
+    return np.maximum(inner, wrap)
+
+
+def clearance_kernel(d: np.ndarray) -> np.ndarray:
+    """Smallest Chebyshev distance (pixels) between the offsets of any two exposures, (B,)."""
+    b, n, _ = d.shape
+    if n < 2:
+        return np.zeros(b)
+    best = np.full(b, np.inf)
+    for k in range(n - 1):
+        diff = np.abs(d[:, k + 1 :, :] - d[:, k : k + 1, :]).max(axis=2)
+        best = np.minimum(best, diff.min(axis=1))
+    return best
+
+
+# --------------------------------------------------------------------------------------
+# scalar wrappers for one set of offsets
+# --------------------------------------------------------------------------------------
+def sampling_efficiency(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> float:
+    """Sampling efficiency ``1/η²`` of a set of pixel offsets, in [0, 1].
 
     Parameters
     ----------
@@ -81,155 +286,110 @@ def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)
     Returns
     -------
     float
-        η ≥ 1; ``inf`` when the phases cannot support the requested sampling
-        (fewer than ``n_x n_y`` distinct phases, or degenerate ones).
+        1 for ideal interlaced phases; 0 when the phases cannot rebuild the grid
+        (fewer than ``n_x n_y`` frames, or degenerate phases).
+
+    Examples
+    --------
+    >>> round(sampling_efficiency([[0, 0], [0, .5], [.5, .5], [.5, 0]]), 12)
+    1.0
+    >>> sampling_efficiency([[0, 0], [0.5, 0.5]])
+    0.0
+    """
+    d = _offsets(offsets)
+    nx, ny = _oversample(oversample, "oversample")
+    return float(efficiency_kernel(d[None], nx, ny)[0])
+
+
+def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> float:
+    """Lauer's noise amplification η of a set of pixel offsets, capped at :data:`ETA_CAP`.
+
+    Parameters
+    ----------
+    offsets : Pattern or array_like, shape (N, 2)
+        Pixel offsets (only their fractional parts matter).
+    oversample : (n_x, n_y) or int, optional
+        Target sampling, in output pixels per detector pixel (default 2 × 2).
+
+    Returns
+    -------
+    float
+        η in [1, 10]; 10 (:data:`ETA_CAP`) when the phases cannot support the requested
+        sampling (see the module docstring, and :func:`sampling_efficiency` = 1/η²).
 
     Examples
     --------
     >>> round(noise_amplification([[0, 0], [0, .5], [.5, .5], [.5, 0]]), 12)
     1.0
     >>> noise_amplification([[0, 0], [0.5, 0.5]])
-    inf
+    10.0
     """
-    ph = _phases(offsets)
-    nx, ny = _oversample(oversample)
-    n = ph.shape[0]
-    m = nx * ny
-    if n < m:
-        return float("inf")
-    j, l = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    freq = np.column_stack([j.ravel(), l.ravel()]).astype(float)  # (m, 2)
-    A = np.exp(-2j * np.pi * (ph @ freq.T))  # (n, m)
-    G = A.conj().T @ A
-    s = np.linalg.svd(G, compute_uv=False)
-    if s[-1] <= s[0] * 1e-10:
-        return float("inf")
-    tr = float(np.sum(1.0 / s))  # G is Hermitian positive semidefinite: trace of inverse
-    return float(np.sqrt(n / m * tr))
+    return float(eta_from_efficiency(sampling_efficiency(offsets, oversample)))
 
 
-def covering_radius(offsets: Any, resolution: int = 64) -> float:
+def covering_radius(offsets: Any) -> float:
     """Largest distance (pixels) from any point of the unit cell to the nearest phase.
 
-    Evaluated on a ``resolution × resolution`` grid of cell points (cell-centred), with
-    periodic images of the phases, so the result is accurate to about
-    ``0.71 / resolution`` pixel.
+    Exact (the farthest point is a periodic Voronoi vertex; see
+    :func:`covering_radius_kernel`).
 
     Examples
     --------
-    >>> round(covering_radius([[0, 0]], resolution=128), 2)
-    0.7
-    >>> round(covering_radius([[0, 0], [0, .5], [.5, .5], [.5, 0]], resolution=128), 2)
-    0.35
+    >>> round(covering_radius([[0, 0]]), 6)
+    0.707107
+    >>> round(covering_radius([[0, 0], [0, .5], [.5, .5], [.5, 0]]), 6)
+    0.353553
     """
-    ph = _phases(offsets)
-    res = as_int("resolution", resolution, minimum=4, maximum=1024)
-    g = (np.arange(res) + 0.5) / res
-    gx, gy = np.meshgrid(g, g, indexing="xy")
-    pts = np.column_stack([gx.ravel(), gy.ravel()])  # (res², 2)
-    best = np.full(pts.shape[0], np.inf)
-    for dx in (-1.0, 0.0, 1.0):
-        for dy in (-1.0, 0.0, 1.0):
-            img = ph + np.array([dx, dy])
-            d2 = (pts[:, None, 0] - img[None, :, 0]) ** 2 + (pts[:, None, 1] - img[None, :, 1]) ** 2
-            best = np.minimum(best, d2.min(axis=1))
-    return float(np.sqrt(best.max()))
+    return float(covering_radius_kernel(_offsets(offsets)[None])[0])
+
+
+def phase_gaps(offsets: Any) -> tuple[float, float]:
+    """Largest phase gap (pixels) along x and along y, on the unit circle.
+
+    Examples
+    --------
+    >>> phase_gaps([[0, 0], [0, .5], [.5, .5], [.5, 0]])
+    (0.5, 0.5)
+    """
+    d = _offsets(offsets)[None]
+    return float(axis_gap_kernel(d, 0)[0]), float(axis_gap_kernel(d, 1)[0])
+
+
+def hot_pixel_clearance(offsets: Any) -> float:
+    """Smallest Chebyshev separation (pixels) between any two exposures' offsets.
+
+    Below 1, a hot pixel's footprint in one exposure overlaps its footprint in another;
+    0 for a single exposure.
+
+    Examples
+    --------
+    >>> hot_pixel_clearance([[0, 0], [5.0, 1.5], [2.5, 4.5], [-2.5, 3.0]])
+    3.0
+    """
+    return float(clearance_kernel(_offsets(offsets)[None])[0])
 
 
 def phase_metrics(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> dict[str, float]:
-    """η, covering radius and per-axis phase coverage of one set of offsets.
+    """All phase scores of one set of pixel offsets.
 
     Returns
     -------
     dict
-        ``eta`` (:func:`noise_amplification`), ``covering_radius`` (pixels),
-        ``gap_x`` and ``gap_y``: the largest gap (pixels) between the x phases and
-        between the y phases on the unit circle (0.5 for two phases half a pixel apart,
-        1.0 for a single phase), and ``n_distinct`` phases (to 0.01 px).
+        ``eta`` (:func:`noise_amplification`, capped), ``efficiency``
+        (:func:`sampling_efficiency`), ``covering_radius`` (pixels), ``gap_x`` and
+        ``gap_y`` (:func:`phase_gaps`), ``clearance`` (:func:`hot_pixel_clearance`) and
+        ``n_distinct`` phases (to 0.01 px).
     """
-    ph = _phases(offsets)
+    d = _offsets(offsets)
+    eff = sampling_efficiency(d, oversample)
+    gx, gy = phase_gaps(d)
+    ph = np.round(np.mod(d, 1.0), 2) % 1.0
     return {
-        "eta": noise_amplification(ph, oversample),
-        "covering_radius": covering_radius(ph),
-        "gap_x": _circular_gap(ph[:, 0]),
-        "gap_y": _circular_gap(ph[:, 1]),
-        "n_distinct": float(len({(round(x, 2) % 1.0, round(y, 2) % 1.0) for x, y in ph})),
+        "eta": float(eta_from_efficiency(eff)),
+        "efficiency": eff,
+        "covering_radius": covering_radius(d),
+        "gap_x": gx,
+        "gap_y": gy,
+        "clearance": hot_pixel_clearance(d),
+        "n_distinct": float(len({(float(x), float(y)) for x, y in ph})),
     }
-
-
-def _circular_gap(values: np.ndarray) -> float:
-    v = np.sort(np.mod(values, 1.0))
-    gaps = np.diff(np.concatenate([v, [v[0] + 1.0]]))
-    return float(gaps.max())
-
-
-def phase_map(
-    pattern: Any,
-    aperture: Any,
-    grid: tuple[int, int] | int = (5, 5),
-    oversample: tuple[int, int] | int = (2, 2),
-    margin: float = 20.0,
-):
-    """Phase metrics of a POS TARG pattern at a grid of positions across a chip.
-
-    Geometric distortion makes one POS TARG a different pixel step at each place on a
-    chip, so a pattern designed for half-pixel phases at the reference pixel drifts away
-    from them towards the corners.  This evaluates :func:`phase_metrics` on the pixel
-    steps at ``grid`` positions spread over the chip.
-
-    Parameters
-    ----------
-    pattern : Pattern
-        POS TARG pattern (a pixel pattern is first converted at the reference pixel,
-        i.e. it is treated as the POS TARGs that give those steps there).
-    aperture : Aperture or str
-        The chip.
-    grid : (n_x, n_y) or int, optional
-        Number of positions along x and y (default 5 × 5).
-    oversample : (n_x, n_y) or int, optional
-        Target sampling for η.
-    margin : float, optional
-        Distance (pixels) of the outermost positions from the chip edge.
-
-    Returns
-    -------
-    astropy.table.Table
-        One row per position: ``x``, ``y`` (0-based flt pixels), ``eta``,
-        ``covering_radius``, ``gap_x``, ``gap_y``; ``meta`` has the worst and median η.
-    """
-    from astropy.table import Table
-
-    from ditherlab.planner.apertures import get_aperture
-    from ditherlab.planner.patterns import Pattern
-
-    if not isinstance(pattern, Pattern):
-        raise DitherlabTypeError(
-            f"pattern must be a Pattern (POS TARG or pixel), got {type(pattern).__name__}"
-        )
-    aperture = get_aperture(aperture)
-    gx, gy = as_pair("grid", grid)
-    if not (gx.is_integer() and gy.is_integer()) or gx < 1 or gy < 1:
-        raise DitherlabValueError(f"grid={grid!r} must be positive integers")
-    post = pattern if pattern.frame == "postarg" else aperture.postarg_offsets(pattern)
-    ny, nx = aperture.shape
-    margin = as_float("margin", margin, minimum=0, max_inclusive=False, maximum=min(nx, ny) / 2)
-    xs = np.linspace(margin, nx - 1 - margin, int(gx)) if gx > 1 else [(nx - 1) / 2]
-    ys = np.linspace(margin, ny - 1 - margin, int(gy)) if gy > 1 else [(ny - 1) / 2]
-    rows = []
-    for y in ys:
-        for x in xs:
-            pix = aperture.pixel_offsets(post, at=(float(x), float(y)))
-            m = phase_metrics(pix.offsets, oversample)
-            rows.append(
-                (float(x), float(y), m["eta"], m["covering_radius"], m["gap_x"], m["gap_y"])
-            )
-    t = Table(rows=rows, names=("x", "y", "eta", "covering_radius", "gap_x", "gap_y"))
-    eta = np.asarray(t["eta"])
-    t.meta.update(
-        aperture=aperture.name,
-        pattern=pattern.name,
-        eta_worst=float(np.max(eta)),
-        eta_median=float(np.median(eta)),
-        covering_radius_worst=float(np.max(t["covering_radius"])),
-    )
-    return t

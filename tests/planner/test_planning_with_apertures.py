@@ -14,7 +14,7 @@ from ditherlab.planner import (
     subpixel,
     write_postargs,
 )
-from ditherlab.score import phase_map, phase_metrics
+from ditherlab.score import phase_coverage, phase_metrics
 
 
 def test_acs_box_pixel_steps_at_reference():
@@ -49,12 +49,11 @@ def test_apt_rounding_is_reported_in_pixels(tmp_path):
 def test_distortion_degrades_a_fixed_postarg_box_towards_corners():
     wfc = get_aperture("acs-wfc1")
     posts = wfc.postarg_offsets(subpixel(4, step=(30, 30)))
-    t = phase_map(posts, wfc, grid=3)
-    centre = t[4]
-    assert centre["eta"] == pytest.approx(1.0, abs=1e-6)
-    assert t.meta["eta_worst"] > 1.05  # ±5 % scale changes move 30-px steps by > 1 px
-    small = phase_map(wfc.postarg_offsets(subpixel(4, step=(0, 0))), wfc, grid=3)
-    assert small.meta["eta_worst"] < t.meta["eta_worst"]
+    t = phase_coverage(posts, wfc, grid=3)
+    assert t.eta[1, 1] == pytest.approx(1.0, abs=1e-6)  # the middle cell holds the reference
+    assert t.eta_worst > 1.05  # ±5 % scale changes move 30-px steps by > 1 px
+    small = phase_coverage(wfc.postarg_offsets(subpixel(4, step=(0, 0))), wfc, grid=3)
+    assert small.eta_worst < t.eta_worst
 
 
 def test_parallel_camera_sees_other_phases():
