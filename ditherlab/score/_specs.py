@@ -59,7 +59,6 @@ def as_postarg_pattern(spec: Any, aperture: Any, name: str = "pattern"):
                 f"{name}={spec!r}: sub-pixel families have {SUBPIXEL_NPOINTS} points"
             )
         pat = subpixel(n)
-        pat = pat.replace(name=f"{n}-point {pat.name.split(' ', 1)[1]}")
     elif isinstance(spec, str | os.PathLike):
         pat = _named_or_file(spec, name, standard_pattern, read_postargs)
     else:

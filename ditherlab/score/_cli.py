@@ -1,0 +1,107 @@
+"""The ``ditherlab compare`` sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ditherlab.errors import DitherlabValueError
+
+__all__ = ["register"]
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ditherlab.score.compare import compare
+    from ditherlab.score.report import _prepare_dir, write_report
+
+    if args.exptime <= 0:
+        raise DitherlabValueError(f"--exptime {args.exptime!r} must be > 0 seconds")
+    if args.grid < 1:
+        raise DitherlabValueError(f"--grid {args.grid!r} must be >= 1")
+    if args.report is not None:  # refuse an existing page before any work
+        _prepare_dir(args.report, args.overwrite)
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(f"ditherlab compare: {msg}", file=sys.stderr, flush=True)
+
+    kwargs = {
+        "total_exptime": args.exptime,
+        "parallel": args.parallel,
+        "grid": args.grid,
+        "source_rate": args.source_rate,
+        "sky": args.sky,
+        "exposure_overhead": args.exposure_overhead,
+        "products": args.products,
+        "progress": progress,
+    }
+    if args.report is None:
+        table = compare(args.patterns, args.aperture, **kwargs)
+    else:
+        page = write_report(args.report, args.patterns, args.aperture, overwrite=True, **kwargs)
+        table = None
+        print(f"report: {page}")
+    if table is not None:
+        shown = table.copy(copy_data=False)
+        shown.meta = {}
+        shown.pprint_all()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` sub-command to ``sub``."""
+    p = sub.add_parser(
+        "compare",
+        help="compare dither patterns side by side (table, or an HTML report)",
+        description="Score dither patterns for one program: exposure time each, S/N, "
+        "move overhead, cosmic-ray loss, sub-pixel sampling over the chip (and in "
+        "parallel cameras); with --report also drizzle recommendations, figures and the "
+        "POS TARG lines of each pattern on one self-contained HTML page.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  ditherlab compare --patterns 2 3 4 ACS-WFC-DITHER-BOX --aperture acs-wfc \\\n"
+        "      --exptime 2200 --parallel wfc3-uvis --report cmp\n"
+        "  ditherlab compare --patterns 4 6 WFC3-IR-DITHER-BOX-MIN --aperture wfc3-ir "
+        "--exptime 2400",
+    )
+    p.add_argument(
+        "--patterns",
+        nargs="+",
+        required=True,
+        metavar="P",
+        help="sub-pixel families (2 3 4 6 8 9), named STScI patterns or POS TARG files",
+    )
+    p.add_argument("--aperture", required=True, metavar="NAME", help="prime aperture")
+    p.add_argument(
+        "--exptime", required=True, type=float, metavar="S", help="total science time (s)"
+    )
+    p.add_argument("--parallel", nargs="+", metavar="NAME", help="parallel aperture(s)")
+    p.add_argument("--report", metavar="DIR", help="write DIR/report.html")
+    p.add_argument(
+        "--grid", type=int, default=8, metavar="N", help="field positions per axis (default 8)"
+    )
+    p.add_argument(
+        "--source-rate",
+        type=float,
+        default=1.0,
+        metavar="E/S",
+        help="source count rate for the S/N column (default 1 e-/s)",
+    )
+    p.add_argument(
+        "--sky", type=float, default=0.0, metavar="E/S/PIX", help="sky for the S/N (default 0)"
+    )
+    p.add_argument(
+        "--exposure-overhead",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="instrument overhead per exposure (s), added to the moves",
+    )
+    p.add_argument(
+        "--products",
+        action="store_true",
+        help="also simulate, drizzle and measure each pattern (slow)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=_cmd_compare)
