@@ -220,10 +220,12 @@ def _summary_tables(table) -> list[str]:
         table_html(exposures, "exposures"),
         "<h3>Sub-pixel sampling over the field</h3>",
         table_html(sampling, "sampling"),
-        ('<p class="note">η: mean, median and worst over the field positions (capped at 10); '
-        "efficiency 1/η²; covering radius and per-axis phase gaps in pixels (smaller is "
-        "better); clearance: the smallest whole-pixel separation of two exposures (hot "
-        "pixels need ≥ 1).</p>"),
+        (
+            '<p class="note">η: mean, median and worst over the field positions (capped at '
+            "10); efficiency 1/η²; covering radius and per-axis phase gaps in pixels "
+            "(smaller is better); clearance: the smallest whole-pixel separation of two "
+            "exposures (hot pixels need ≥ 1).</p>"
+        ),
     ]
 
 
