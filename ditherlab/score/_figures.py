@@ -13,6 +13,7 @@ __all__ = [
     "plot_coverage_figure",
     "plot_pattern_figure",
     "plot_split",
+    "plot_star_cutouts",
     "plot_weight_map",
 ]
 
@@ -107,4 +108,53 @@ def plot_weight_map(wht: np.ndarray, title: str, scale_arcsec: float):
     ax.set_xlabel(f"output x [pixel of {scale_arcsec:.4f}″]")
     ax.set_ylabel("output y [pixel]")
     fig.tight_layout()
+    return fig
+
+
+def plot_star_cutouts(scores, n: int = 5):
+    """Cut-outs of the brightest isolated stars of a drizzled product (square-root stretch).
+
+    ``scores`` is a :class:`~ditherlab.score.evaluate.ProductScores`; each panel is
+    centred on a star's true position (+), with the measured centroid (×).
+    """
+    from matplotlib.colors import PowerNorm
+
+    st = scores.stars
+    order = np.argsort(-np.asarray(st["flux_true"], float))[:n] if len(st) else []
+    k = max(len(order), 1)
+    fig = _figure((2.3 * k + 0.8, 2.7))
+    if not len(order):
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, "no isolated star in the common area", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    sci = np.nan_to_num(np.asarray(scores.sci, float))
+    scale = scores.final_scale
+    half = int(np.ceil(0.25 / scale))  # ±0.25″
+    axes = fig.subplots(1, k, squeeze=False)[0]
+    im = None
+    for ax, i in zip(axes, order, strict=True):
+        x, y = float(st["x"][i]), float(st["y"][i])
+        ix, iy = round(x), round(y)
+        cut = sci[iy - half : iy + half + 1, ix - half : ix + half + 1]
+        peak = float(np.max(cut)) if cut.size and np.max(cut) > 0 else 1.0
+        ext = (np.array([-half - 0.5, half + 0.5, -half - 0.5, half + 0.5]) * scale).tolist()
+        norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
+        im = ax.imshow(np.clip(cut / peak, 0, None), origin="lower", extent=ext,
+                       cmap="viridis", norm=norm)  # fmt: skip
+        ax.plot((x - ix) * scale, (y - iy) * scale, "+", color="w", ms=8)
+        ax.plot((float(st["xc"][i]) - ix) * scale, (float(st["yc"][i]) - iy) * scale, "x",
+                color="r", ms=6)  # fmt: skip
+        ax.set_title(f"FWHM {float(st['fwhm'][i]):.3f}″\nflux {float(st['flux'][i]):.0f} e⁻/s",
+                     fontsize=8)  # fmt: skip
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("Δx [arcsec]", fontsize=8)
+    axes[0].set_ylabel("Δy [arcsec]", fontsize=8)
+    cb = fig.colorbar(im, ax=list(axes), fraction=0.03, pad=0.02)
+    cb.set_label("fraction of the star's peak (√ stretch)", fontsize=8)
+    fig.suptitle(
+        f"{scores.pattern}: drizzled stars (final_scale {scale:.4f}″, "
+        f"final_pixfrac {scores.final_pixfrac:.1f}); + true position, × centroid",
+        fontsize=9,
+    )
     return fig

@@ -130,7 +130,10 @@ def compare(
         ``move_overhead`` and ``overhead`` (s), then the geometry scores of the prime
         (``eta_mean``, ``eta_median``, ``eta_worst``, ...) and of each parallel (prefixed
         with its name), and with ``products=True`` the product scores (prefixed
-        ``product_``).  ``meta["patterns"]`` holds the POS TARG patterns in row order.
+        ``product_``; means over the realisations, see :class:`~ditherlab.score.evaluate.
+        ProductScores`).  ``meta["patterns"]`` holds the POS TARG patterns in row order,
+        ``meta["coverage"]`` the :class:`~ditherlab.score.PhaseCoverage` and
+        ``meta["products"]`` the :class:`~ditherlab.score.evaluate.ProductScores`.
 
     Examples
     --------
@@ -160,7 +163,7 @@ def compare(
     coverage = phase_coverage(
         list(posts), ap, grid=grid, oversampling=oversampling, parallel=parallels or None
     )
-    rows = []
+    rows, evaluated = [], []
     for i, pat in enumerate(posts):
         row: dict[str, Any] = {"pattern": pat.name}
         row.update(_exposure_columns(pat, ap, T, snr_args, cr, per_exp))
@@ -168,7 +171,9 @@ def compare(
         if products:
             if progress is not None:
                 progress(f"[{i + 1}/{len(posts)}] {pat.name}: simulating and drizzling")
-            row.update(_product_columns(pat, ap, T, evaluate_kwargs or {}))
+            scores = _product_scores(pat, ap, T, evaluate_kwargs or {})
+            row.update(_product_columns(scores))
+            evaluated.append(scores)
         rows.append(row)
     t = Table(rows=rows)
     _units_and_formats(t)
@@ -184,6 +189,7 @@ def compare(
         n_pix=snr_args["n_pix"],
         patterns=posts,
         coverage=coverage,
+        products=evaluated,
     )
     return t
 
@@ -246,11 +252,19 @@ def geometry_columns(coverage, index: int) -> dict[str, float]:
     return out
 
 
-def _product_columns(pat, ap, T: float, kwargs: dict) -> dict[str, float]:
+def _product_scores(pat, ap, T: float, kwargs: dict):
     from ditherlab.score.evaluate import evaluate
 
-    res = evaluate(pat, ap, exptime=T / len(pat), **kwargs)
-    return {f"product_{k}": v for k, v in res.to_dict().items() if np.isscalar(v)}
+    return evaluate(pat, ap, exptime=T / len(pat), **kwargs)
+
+
+def _product_columns(scores) -> dict[str, float]:
+    from ditherlab.score.evaluate import SCORES
+
+    d = scores.to_dict()
+    out = {"product_final_scale": d["final_scale"], "product_final_pixfrac": d["final_pixfrac"]}
+    out.update({f"product_{k}": d[k] for k in SCORES})
+    return out
 
 
 def _units_and_formats(t) -> None:
