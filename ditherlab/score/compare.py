@@ -138,7 +138,7 @@ def compare(
     Examples
     --------
     >>> t = compare([2, 4], "acs-wfc", total_exptime=2200, grid=2)
-    >>> list(t["n_exposures"]), [round(float(e)) for e in t["exptime"]]
+    >>> t["n_exposures"].tolist(), [round(float(e)) for e in t["exptime"]]
     ([2, 4], [1100, 550])
     >>> bool(t["cr_lost_fraction"][0] > t["cr_lost_fraction"][1])
     True
