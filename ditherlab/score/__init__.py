@@ -8,6 +8,7 @@ images.  :func:`compare` puts patterns side by side, :func:`recommend_drizzle` s
 """
 
 from ditherlab.score.compare import compare
+from ditherlab.score.depth import SkyDepth, depth_map
 from ditherlab.score.evaluate import measure_noise_ratio
 from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage, phase_map
 from ditherlab.score.phase import (
@@ -27,8 +28,10 @@ __all__ = [
     "ETA_CAP",
     "METRICS",
     "PhaseCoverage",
+    "SkyDepth",
     "correlated_noise_ratio",
     "covering_radius",
+    "depth_map",
     "hot_pixel_clearance",
     "noise_amplification",
     "phase_coverage",

@@ -8,7 +8,7 @@ import numpy as np
 
 from ditherlab._validation import as_choice
 
-__all__ = ["plot_phase_coverage"]
+__all__ = ["plot_depth", "plot_phase_coverage"]
 
 _LABELS = {
     "eta": ("Lauer η (capped at 10)", "magma_r"),
@@ -41,7 +41,7 @@ def _draw_map(ax: Any, res: Any, values: np.ndarray, norm: Any, cmap: str):
         if len(res.chips) > 1:
             ax.text(
                 nx / 2, y0 + ny / 2, res.chips[i].name, ha="center", va="center",
-                fontsize=8, color="w", alpha=0.8,
+                fontsize=8, color="0.25",
             )
     ax.set_aspect("equal")
     ax.set_xlabel("x (flt pixels)")
@@ -105,4 +105,60 @@ def plot_phase_coverage(res: Any, metric: str = "eta", index: int = 0, fig: Any 
         )
     fig.colorbar(mesh, ax=list(axes), label=label, shrink=0.85)
     fig.suptitle(f"{res.pattern_names[i]}: {label}", fontsize=11)
+    return fig
+
+
+def plot_depth(depth: Any, ax: Any = None):
+    """Draw a :class:`~ditherlab.score.SkyDepth`: exposures per sky point, chip outlines.
+
+    The map is in the prime aperture's ideal (POS TARG) frame for the undithered
+    pointing; the outlines are the chips at that pointing.  The title gives the fraction
+    of the chip gap filled at least once and at least twice.
+
+    Parameters
+    ----------
+    depth : SkyDepth
+        The result of :func:`ditherlab.score.depth_map`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into (a new figure by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 5.6), layout="constrained")
+    else:
+        fig = ax.figure
+    n = depth.n_exposures
+    cmap = plt.get_cmap("viridis", n + 1)
+    norm = BoundaryNorm(np.arange(-0.5, n + 1.5), n + 1)
+    x, y = depth.x, depth.y
+    dx, dy = x[1] - x[0], y[1] - y[0]
+    mesh = ax.pcolormesh(
+        np.append(x - dx / 2, x[-1] + dx / 2),
+        np.append(y - dy / 2, y[-1] + dy / 2),
+        depth.depth,
+        cmap=cmap,
+        norm=norm,
+        shading="flat",
+    )
+    for poly, chip in zip(depth.outlines, depth.chips, strict=True):
+        closed = np.vstack([poly, poly[:1]])
+        ax.plot(closed[:, 0], closed[:, 1], color="w", lw=0.8)
+        c = poly.mean(axis=0)
+        ax.text(c[0], c[1], chip.name, color="w", ha="center", va="center", fontsize=8)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"{depth.aperture.name} ideal X (arcsec)")
+    ax.set_ylabel(f"{depth.aperture.name} ideal Y (arcsec)")
+    title = f"{depth.pattern_name}: exposures per sky point"
+    if depth.gap_points:
+        title += (
+            f"\nchip gap filled ≥1×: {depth.gap_once:.1%}, ≥2×: {depth.gap_twice:.1%}"
+        )
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(mesh, ax=ax, ticks=np.arange(n + 1), label="exposures", shrink=0.85)
     return fig

@@ -25,7 +25,8 @@ offsets = st.lists(st.tuples(st.floats(-50, 50), st.floats(-50, 50)), min_size=4
 )
 def test_interlaced_grid_has_eta_one(nx, ny, shift):
     g = np.array([(i / nx, j / ny) for i in range(nx) for j in range(ny)]) + shift
-    assert noise_amplification(g, (nx, ny)) == pytest.approx(1.0, rel=1e-9)
+    # single-precision trigonometry: good to ~1e-6
+    assert noise_amplification(g, (nx, ny)) == pytest.approx(1.0, rel=1e-6)
 
 
 @given(off=offsets, shift=st.tuples(st.integers(-20, 20), st.integers(-20, 20)))
