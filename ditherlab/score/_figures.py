@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "figure_png",
     "plot_coverage_figure",
+    "plot_depth_figure",
     "plot_pattern_figure",
     "plot_split",
     "plot_star_cutouts",
@@ -40,6 +41,17 @@ def plot_coverage_figure(coverage, metric: str, index: int):
     n = 1 + len(coverage.parallels)
     fig = Figure(figsize=(4.4 * n + 1.2, 4.2), dpi=90, layout="constrained")
     return coverage.plot(metric, index=index, fig=fig)
+
+
+def plot_depth_figure(depth):
+    """Exposures per sky point over a two-chip camera, with the chip-gap fractions."""
+    from matplotlib.figure import Figure
+
+    from ditherlab.score.plotting import plot_depth
+
+    fig = Figure(figsize=(6.0, 5.0), dpi=90, layout="constrained")
+    plot_depth(depth, ax=fig.add_subplot(1, 1, 1))
+    return fig
 
 
 def plot_pattern_figure(pattern, aperture):

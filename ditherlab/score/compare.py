@@ -19,6 +19,7 @@ from astropy import units as u
 from ditherlab._validation import as_float
 from ditherlab.errors import DitherlabValueError
 from ditherlab.score._specs import as_postarg_pattern
+from ditherlab.score.depth import depth_map
 from ditherlab.score.geometry import phase_coverage
 
 __all__ = ["GEOMETRY_COLUMNS", "compare", "detector_defaults", "geometry_columns"]
@@ -129,10 +130,13 @@ def compare(
         :func:`~ditherlab.planner.cr_loss_fraction`), ``cr_lost_pixels`` (per chip),
         ``move_overhead`` and ``overhead`` (s), then the geometry scores of the prime
         (``eta_mean``, ``eta_median``, ``eta_worst``, ...) and of each parallel (prefixed
-        with its name), and with ``products=True`` the product scores (prefixed
-        ``product_``; means over the realisations, see :class:`~ditherlab.score.evaluate.
-        ProductScores`).  ``meta["patterns"]`` holds the POS TARG patterns in row order,
-        ``meta["coverage"]`` the :class:`~ditherlab.score.PhaseCoverage` and
+        with its name), ``gap_once`` and ``gap_twice`` (fraction of the chip gap seen by at
+        least one, two exposures; two-chip cameras only), and with ``products=True`` the
+        product scores (prefixed ``product_``; means over the realisations, see
+        :class:`~ditherlab.score.evaluate.ProductScores`).  ``meta["patterns"]`` holds
+        the POS TARG patterns in row order,
+        ``meta["coverage"]`` the :class:`~ditherlab.score.PhaseCoverage`,
+        ``meta["depths"]`` the :class:`~ditherlab.score.SkyDepth` maps (two-chip cameras) and
         ``meta["products"]`` the :class:`~ditherlab.score.evaluate.ProductScores`.
 
     Examples
@@ -163,11 +167,15 @@ def compare(
     coverage = phase_coverage(
         list(posts), ap, grid=grid, oversampling=oversampling, parallel=parallels or None
     )
-    rows, evaluated = [], []
+    rows, evaluated, depths = [], [], []
+    multichip = len(ap.chip_names) > 1 and ap.gap > 0
     for i, pat in enumerate(posts):
         row: dict[str, Any] = {"pattern": pat.name}
         row.update(_exposure_columns(pat, ap, T, snr_args, cr, per_exp))
         row.update(geometry_columns(coverage, i))
+        if multichip:
+            depths.append(depth_map(pat, ap, step=2.0))
+            row.update(gap_once=depths[-1].gap_once, gap_twice=depths[-1].gap_twice)
         if products:
             if progress is not None:
                 progress(f"[{i + 1}/{len(posts)}] {pat.name}: simulating and drizzling")
@@ -190,6 +198,7 @@ def compare(
         patterns=posts,
         coverage=coverage,
         products=evaluated,
+        depths=depths,
     )
     return t
 
@@ -282,5 +291,7 @@ def _units_and_formats(t) -> None:
     for name in t.colnames:
         if name in fmts:
             t[name].format = fmts[name]
+        elif name.startswith("gap_") and name.endswith(("once", "twice")):
+            t[name].format = ".1%"
         elif t[name].dtype.kind == "f":
             t[name].format = ".3f"

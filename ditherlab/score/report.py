@@ -210,7 +210,7 @@ def _intro(table) -> str:
 def _summary_tables(table) -> list[str]:
     from ditherlab.score.compare import GEOMETRY_COLUMNS
 
-    exposures = table[[c for c in table.colnames if c in _EXPOSURE_COLUMNS]]
+    exposures = table[[c for c in _EXPOSURE_COLUMNS if c in table.colnames]]
     exposures.meta = {}
     sampling = table.meta["coverage"].to_table()
     sampling.keep_columns(["pattern", "aperture", "role", *GEOMETRY_COLUMNS])
@@ -233,6 +233,8 @@ def _summary_tables(table) -> list[str]:
 
 _EXPOSURE_COLUMNS = (
     "pattern",
+    "gap_once",
+    "gap_twice",
     "n_exposures",
     "exptime",
     "snr",
@@ -364,6 +366,18 @@ def _pattern_parts(pat, ap, rec, table, F) -> list[str]:
         ).html()
     ]
     parts.extend(_geometry_figures(pat, ap, table, F))
+    i = next(k for k, p in enumerate(table.meta["patterns"]) if p is pat)
+    if table.meta.get("depths"):
+        parts.append(
+            Figure(
+                F.figure_png(F.plot_depth_figure(table.meta["depths"][i])),
+                f"depth map of {pat.name}",
+                "Exposures that see each sky point over both chips (prime ideal frame, "
+                "undithered outlines drawn); the title gives the fraction of the chip gap "
+                "filled at least once and twice (cosmic rays can be rejected only where two "
+                "frames overlap).",
+            ).html()
+        )
     wht = rec.evidence.meta["weights"][(rec.final_scale, rec.final_pixfrac)]
     parts.append(
         Figure(

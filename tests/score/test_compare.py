@@ -101,3 +101,14 @@ def test_bad_input_names_the_argument():
         compare([], "acs-wfc", total_exptime=1000)
     with pytest.raises(DitherlabValueError, match="read_noise"):
         compare([2], "acs-wfc", total_exptime=1000, read_noise=-1)
+
+
+def test_chip_gap_columns_on_a_two_chip_camera():
+    # the 50-pixel ACS/WFC gap: a line pattern with a ~60-pixel step in y fills it, a small
+    # box does not; single-chip cameras have no gap columns
+    t = compare([4, "ACS-WFC-DITHER-LINE"], "acs-wfc", total_exptime=2000, grid=2)
+    assert t["gap_once"][0] < 0.2
+    assert t["gap_once"][1] > 0.9
+    assert np.all(np.asarray(t["gap_twice"]) <= np.asarray(t["gap_once"]))
+    assert len(t.meta["depths"]) == 2
+    assert "gap_once" not in compare([4], "wfc3-ir", total_exptime=100, grid=2).colnames

@@ -13,8 +13,8 @@ from ditherlab.planner import format_apt, postarg_table
 from ditherlab.score.report import render_html, write_report
 
 PATTERNS = [2, "ACS-WFC-DITHER-BOX"]
-# per pattern: pattern diagram, eta map, covering-radius map, weight map; plus the split plot
-N_FIGURES = 1 + 4 * len(PATTERNS)
+# per pattern: pattern diagram, eta, covering-radius and depth maps, weight map; + split plot
+N_FIGURES = 1 + 5 * len(PATTERNS)
 
 
 @pytest.fixture(scope="module")
