@@ -9,7 +9,7 @@ images.  :func:`compare` puts patterns side by side, :func:`recommend_drizzle` s
 
 from ditherlab.score.compare import compare
 from ditherlab.score.depth import SkyDepth, depth_map
-from ditherlab.score.evaluate import measure_noise_ratio
+from ditherlab.score.evaluate import ProductScores, evaluate, measure_noise_ratio
 from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage, phase_map
 from ditherlab.score.phase import (
     ETA_CAP,
@@ -43,7 +43,9 @@ __all__ = [
 ]
 __all__ += [
     "DrizzleRecommendation",
+    "ProductScores",
     "compare",
+    "evaluate",
     "measure_noise_ratio",
     "recommend_drizzle",
     "write_report",
