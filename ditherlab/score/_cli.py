@@ -18,6 +18,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise DitherlabValueError(f"--exptime {args.exptime!r} must be > 0 seconds")
     if args.grid < 1:
         raise DitherlabValueError(f"--grid {args.grid!r} must be >= 1")
+    _check_apertures(args)
     if args.report is not None:  # refuse an existing page before any work
         _prepare_dir(args.report, args.overwrite)
 
@@ -46,6 +47,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         shown.meta = {}
         shown.pprint_all()
     return 0
+
+
+def _check_apertures(args: argparse.Namespace) -> None:
+    """Name the flag when an aperture is unknown."""
+    from ditherlab.errors import ApertureNotFoundError
+    from ditherlab.planner import get_aperture
+
+    for flag, names in (("--aperture", [args.aperture]), ("--parallel", args.parallel or [])):
+        for name in names:
+            try:
+                get_aperture(name)
+            except ApertureNotFoundError as exc:
+                raise ApertureNotFoundError(f"{flag} {name!r}: {exc}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
