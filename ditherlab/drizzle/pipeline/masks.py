@@ -16,7 +16,7 @@ import numpy as np
 
 from ditherlab.errors import DitherlabValueError
 
-__all__ = ["dq_good_mask", "interpret_bits", "reset_bits", "static_mask"]
+__all__ = ["box_dilate", "dq_good_mask", "interpret_bits", "reset_bits", "static_mask"]
 
 
 def interpret_bits(bits: Any, name: str = "bits") -> int | None:
@@ -115,3 +115,27 @@ def static_mask(chips: list[np.ndarray], static_sig: float = 4.0) -> np.ndarray:
             continue
         good &= ~(np.asarray(data) < st.mode - static_sig * st.stddev)
     return good
+
+
+def box_dilate(mask: np.ndarray, radius: int = 1) -> np.ndarray:
+    """True where any pixel of the ``(2·radius + 1)²`` box around it is True.
+
+    Pixels outside the image count as False (for a 3 × 3 box this equals mirroring the
+    image at its edges).  Separable shifted ORs: much faster than a generic filter.
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 5), bool); m[0, 0] = True
+    >>> box_dilate(m).astype(int).tolist()
+    [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    """
+    m = np.asarray(mask, bool)
+    rows = m.copy()
+    for k in range(1, radius + 1):
+        rows[:, k:] |= m[:, :-k]
+        rows[:, :-k] |= m[:, k:]
+    out = rows.copy()
+    for k in range(1, radius + 1):
+        out[k:] |= rows[:-k]
+        out[:-k] |= rows[k:]
+    return out
