@@ -2,10 +2,17 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ditherlab.errors import DitherlabValueError, PatternNotFoundError
 from ditherlab.planner import Pattern, get_aperture
-from ditherlab.score.recommend import CONVENTIONAL_SCALES, recommend_drizzle, weight_check
+from ditherlab.score.recommend import (
+    CONVENTIONAL_SCALES,
+    _distinct_phases,
+    recommend_drizzle,
+    weight_check,
+)
 
 PIXFRACS = (1.0, 0.8, 0.6, 0.4, 0.2)
 
@@ -85,3 +92,26 @@ def test_to_dict_round_trips_the_answer():
     assert d["final_pixfrac"] == r.final_pixfrac
     assert "evidence" not in d
     assert "final_scale" in str(r)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.floats(0, 1, exclude_max=True)),
+             min_size=1, max_size=9),
+    st.lists(st.tuples(st.integers(-5, 5), st.integers(-5, 5)), min_size=9, max_size=9),
+)
+def test_distinct_phases_ignores_whole_pixel_steps_and_order(phases, shifts):
+    ph = np.array(phases)
+    shifted = ph + np.array(shifts[: len(ph)])
+    n = _distinct_phases(ph)
+    assert 1 <= n <= len(ph)
+    assert _distinct_phases(shifted) == n
+    assert _distinct_phases(ph[::-1]) == n or _tied(ph)
+    # a copy of every phase adds nothing
+    assert _distinct_phases(np.vstack([ph, shifted])) == n
+
+
+def _tied(ph):
+    # greedy clustering may differ with order when phases sit near the tolerance
+    d = np.abs((ph[:, None, :] - ph[None, :, :] + 0.5) % 1.0 - 0.5).max(axis=2)
+    return bool(np.any((d > 0.04) & (d < 0.11)))
