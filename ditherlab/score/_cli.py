@@ -18,6 +18,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise DitherlabValueError(f"--exptime {args.exptime!r} must be > 0 seconds")
     if args.grid < 1:
         raise DitherlabValueError(f"--grid {args.grid!r} must be >= 1")
+    if args.realisations < 1:
+        raise DitherlabValueError(f"--realisations {args.realisations!r} must be >= 1")
+    if not 32 <= args.size <= 2048:
+        raise DitherlabValueError(f"--size {args.size!r} must be 32 to 2048 pixels")
     _check_apertures(args)
     if args.report is not None:  # refuse an existing page before any work
         _prepare_dir(args.report, args.overwrite)
@@ -36,6 +40,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "products": args.products,
         "progress": progress,
     }
+    if args.products:
+        kwargs["evaluate_kwargs"] = {
+            "rng": args.seed,
+            "realisations": args.realisations,
+            "size": args.size,
+        }
+    elif args.seed is not None or args.realisations != 1 or args.size != 160:
+        raise DitherlabValueError(
+            "--seed, --realisations and --size set the simulation: use them with --products"
+        )
     if args.report is None:
         table = compare(args.patterns, args.aperture, **kwargs)
     else:
@@ -115,6 +129,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--products",
         action="store_true",
         help="also simulate, drizzle and measure each pattern (slow)",
+    )
+    p.add_argument("--seed", type=int, help="random seed of the simulation (same seed, same page)")
+    p.add_argument(
+        "--realisations", type=int, default=1, metavar="N", help="simulations per pattern"
+    )
+    p.add_argument(
+        "--size", type=int, default=160, metavar="PX", help="simulated cut-out side (pixels)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")

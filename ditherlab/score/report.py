@@ -21,7 +21,7 @@ import numpy as np
 
 from ditherlab.errors import OutputExistsError
 
-__all__ = ["Figure", "render_html", "write_report"]
+__all__ = ["PageFigure", "render_html", "table_html", "write_report"]
 
 REPORT_NAME = "report.html"
 
@@ -50,7 +50,7 @@ window.addEventListener('load', function () {
 
 
 @dataclasses.dataclass(frozen=True)
-class Figure:
+class PageFigure:
     """A PNG figure for the page: bytes, alternative text and caption."""
 
     png: bytes
@@ -318,7 +318,7 @@ def _product_parts(table, F) -> list[str]:
     ]
     for s in scores:
         parts.append(
-            Figure(
+            PageFigure(
                 F.figure_png(F.plot_star_cutouts(s)),
                 f"drizzled star cut-outs of {s.pattern}",
                 f"{s.pattern}: the brightest isolated stars of the drizzled product.",
@@ -345,7 +345,7 @@ def _split_figure(table, ap, F) -> str:
     for row in table:
         marks.setdefault(int(row["n_exposures"]), []).append(str(row["pattern"]))
     fig = F.plot_split(split, split, marks)
-    return Figure(
+    return PageFigure(
         F.figure_png(fig),
         "cosmic-ray loss and S/N against the number of exposures",
         "Pixels per chip lost to cosmic rays (hit in every exposure) and S/N of the test "
@@ -358,7 +358,7 @@ def _pattern_parts(pat, ap, rec, table, F) -> list[str]:
     from ditherlab.planner import format_apt, postarg_table
 
     parts = [
-        Figure(
+        PageFigure(
             F.figure_png(F.plot_pattern_figure(pat, ap)),
             f"pattern and phase diagram of {pat.name}",
             f"{pat.name}: pixel steps at the reference pixel of {ap.name} and their "
@@ -369,7 +369,7 @@ def _pattern_parts(pat, ap, rec, table, F) -> list[str]:
     i = next(k for k, p in enumerate(table.meta["patterns"]) if p is pat)
     if table.meta.get("depths"):
         parts.append(
-            Figure(
+            PageFigure(
                 F.figure_png(F.plot_depth_figure(table.meta["depths"][i])),
                 f"depth map of {pat.name}",
                 "Exposures that see each sky point over both chips (prime ideal frame, "
@@ -380,7 +380,7 @@ def _pattern_parts(pat, ap, rec, table, F) -> list[str]:
         )
     wht = rec.evidence.meta["weights"][(rec.final_scale, rec.final_pixfrac)]
     parts.append(
-        Figure(
+        PageFigure(
             F.figure_png(
                 F.plot_weight_map(
                     wht,
@@ -408,14 +408,14 @@ def _geometry_figures(pat, ap, table, F) -> list[str]:
     where = ap.name + "".join(f" and {p.aperture.name}" for p in cov.parallels)
     over = "×".join(str(k) for k in cov.oversampling)
     return [
-        Figure(
+        PageFigure(
             F.figure_png(F.plot_coverage_figure(cov, "eta", i)),
             f"eta map of {pat.name}",
             f"Lauer's noise amplification η for a {over} finer grid at each position over "
             f"{where} (1 is ideal; capped at 10, which means that grid cannot be rebuilt "
             "there).  The same POS TARGs give different pixel steps across the field.",
         ).html(),
-        Figure(
+        PageFigure(
             F.figure_png(F.plot_coverage_figure(cov, "covering_radius", i)),
             f"covering radius map of {pat.name}",
             "Covering radius of the sub-pixel phases (pixels): the largest distance from "

@@ -150,3 +150,18 @@ def test_cli_bad_input_one_line_exit_2(extra, needle, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert needle in err
+
+
+def test_cli_products_are_seeded_and_simulation_flags_need_products(capsys):
+    argv = ["compare", "--patterns", "4", "--aperture", "wfc3-ir", "--exptime", "600",
+            "--grid", "2", "-q"]
+    assert main([*argv, "--seed", "3"]) == 2
+    assert "--products" in capsys.readouterr().err
+    assert main([*argv, "--products", "--realisations", "0"]) == 2
+    assert "--realisations" in capsys.readouterr().err
+    runs = []
+    for _ in range(2):
+        assert main([*argv, "--products", "--seed", "3", "--size", "64"]) == 0
+        runs.append(capsys.readouterr().out)
+    assert runs[0] == runs[1]
+    assert "product_holes" in runs[0]
