@@ -403,27 +403,37 @@ def _pattern_parts(pat, ap, rec, table, F) -> list[str]:
 
 
 def _geometry_figures(pat, ap, table, F) -> list[str]:
+    from ditherlab.score import ETA_CAP
+
     cov = table.meta["coverage"]
     i = next(k for k, p in enumerate(table.meta["patterns"]) if p is pat)
     where = ap.name + "".join(f" and {p.aperture.name}" for p in cov.parallels)
     over = "×".join(str(k) for k in cov.oversampling)
-    return [
-        PageFigure(
-            F.figure_png(F.plot_coverage_figure(cov, "eta", i)),
-            f"eta map of {pat.name}",
-            f"Lauer's noise amplification η for a {over} finer grid at each position over "
-            f"{where} (1 is ideal; capped at 10, which means that grid cannot be rebuilt "
-            "there).  The same POS TARGs give different pixel steps across the field.",
-        ).html(),
+    parts = []
+    if all(float(np.min(r.map("eta", i))) >= ETA_CAP for r in (cov, *cov.parallels)):
+        parts.append(
+            f'<p class="note">η: {len(pat)} exposures cannot rebuild a {over} finer grid '
+            f"anywhere over {html.escape(where)} (η at its cap of {ETA_CAP:g} everywhere); "
+            "the covering radius below shows what they do sample.</p>"
+        )
+    else:
+        parts.append(
+            PageFigure(
+                F.figure_png(F.plot_coverage_figure(cov, "eta", i)),
+                f"eta map of {pat.name}",
+                f"Lauer's noise amplification η for a {over} finer grid at each position "
+                f"over {where} (1 is ideal; capped at {ETA_CAP:g}, which means that grid "
+                "cannot be rebuilt there).  The same POS TARGs give different pixel steps "
+                "across the field.",
+            ).html()
+        )
+    parts.append(
         PageFigure(
             F.figure_png(F.plot_coverage_figure(cov, "covering_radius", i)),
             f"covering radius map of {pat.name}",
             "Covering radius of the sub-pixel phases (pixels): the largest distance from "
             "any point of the pixel cell to the nearest sampled phase (0.354 for a perfect "
             "half-pixel box, 0.707 for no dither).",
-        ).html(),
-    ]
-
-
-def _nan_to_none(v: Any) -> Any:
-    return None if isinstance(v, float) and not np.isfinite(v) else v
+        ).html()
+    )
+    return parts

@@ -13,8 +13,9 @@ from ditherlab.planner import format_apt, postarg_table
 from ditherlab.score.report import render_html, write_report
 
 PATTERNS = [2, "ACS-WFC-DITHER-BOX"]
-# per pattern: pattern diagram, eta, covering-radius and depth maps, weight map; + split plot
-N_FIGURES = 1 + 5 * len(PATTERNS)
+# split plot; per pattern: pattern diagram, covering-radius and depth maps, weight map, and an
+# eta map where eta is not at its cap everywhere (2 exposures cannot rebuild a 2x2 grid)
+N_FIGURES = 1 + 4 * len(PATTERNS) + 1
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,7 @@ def test_page_holds_the_apt_lines_and_the_recommendation(report):
             assert line in text
     assert "final_pixfrac" in text
     assert "IUVIS" in text  # the parallel is scored and named
+    assert "2 exposures cannot rebuild a 2×2 finer grid" in text
 
 
 def test_same_inputs_same_bytes(tmp_path):
