@@ -144,9 +144,11 @@ class PhaseCoverage:
     parallels: tuple[PhaseCoverage, ...] = ()
 
     def __post_init__(self) -> None:
+        # phase_coverage hands over arrays it made itself: freeze them without a copy
         for f in ("n_exposures", "x", "y", "chip", *METRICS):
-            a = np.array(getattr(self, f), copy=True)
-            a.setflags(write=False)
+            a = np.asarray(getattr(self, f))
+            if a.flags.writeable:
+                a.setflags(write=False)
             object.__setattr__(self, f, a)
 
     eta_mean = _summary("eta", "mean")
@@ -396,8 +398,14 @@ _TAYLOR_MAX = 3.0
 _CHUNK = 4096
 
 
-def _local_model(chip: Any, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Inverse Jacobian (4 arrays) and second derivatives (6) of Sci2Idl at the positions."""
+def _local_model(chip: Any, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Coefficients (5, 2 G) of the pixel step as a quadratic in the ideal-frame move q.
+
+    With J the Jacobian and H the second derivatives of Sci2Idl at each position,
+    ``I(x + u) = I(x) + J u + H(u, u)/2 = I(x) + q`` gives, to second order,
+    ``u = J⁻¹q - J⁻¹ H(J⁻¹q, J⁻¹q)/2``: a quadratic form in ``(qx, qy)``.  Column block
+    0 holds u_x, block 1 u_y; rows multiply ``qx, qy, qx², qx qy, qy²``.
+    """
     from ditherlab.planner.apertures import _deriv, _polyval
 
     dx = xs - chip.reference_pixel[0]
@@ -406,26 +414,23 @@ def _local_model(chip: Any, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray,
     j00, j01 = _polyval(ax, dx, dy), _polyval(ay, dx, dy)
     j10, j11 = _polyval(bx, dx, dy), _polyval(by, dx, dy)
     det = j00 * j11 - j01 * j10
-    inv = (j11 / det, -j01 / det, -j10 / det, j00 / det)
-    hess = tuple(
-        _polyval(_deriv(c, axis), dx, dy) for c, axis in ((ax, 0), (ax, 1), (ay, 1))
-    ) + tuple(_polyval(_deriv(c, axis), dx, dy) for c, axis in ((bx, 0), (bx, 1), (by, 1)))
-    return inv + hess
+    a, b, c, d = j11 / det, -j01 / det, -j10 / det, j00 / det  # J⁻¹
+    # u1 = J⁻¹q: its products as coefficients of (qx², qx qy, qy²)
+    uxx = np.stack([a * a, 2 * a * b, b * b])
+    uxy = np.stack([a * c, a * d + b * c, b * d])
+    uyy = np.stack([c * c, 2 * c * d, d * d])
 
+    def half_h(dfdx: np.ndarray, dfdy: np.ndarray) -> np.ndarray:
+        # ½ H_f(u1, u1) with H from the first-derivative coefficients of f
+        fxx = _polyval(_deriv(dfdx, 0), dx, dy)
+        fxy = _polyval(_deriv(dfdx, 1), dx, dy)
+        fyy = _polyval(_deriv(dfdy, 1), dx, dy)
+        return 0.5 * fxx * uxx + fxy * uxy + 0.5 * fyy * uyy
 
-def _taylor_rows(model: tuple[np.ndarray, ...], qx: np.ndarray, qy: np.ndarray):
-    """Pixel steps for ideal-frame moves ``qx, qy`` (N, Pc, 1) at G positions: (N, Pc G)."""
-    i00, i01, i10, i11, xxx, xxy, xyy, yxx, yxy, yyy = model
-    ux = i00 * qx + i01 * qy  # first order, (N, Pc, G)
-    uy = i10 * qx + i11 * qy
-    # I(x + u) = I(x) + J u + H(u, u)/2 = I(x) + q  ->  u = J⁻¹q - J⁻¹ H(u1, u1)/2
-    uxx, uxy, uyy = 0.5 * ux * ux, ux * uy, 0.5 * uy * uy
-    hx = xxx * uxx + xxy * uxy + xyy * uyy
-    hy = yxx * uxx + yxy * uxy + yyy * uyy
-    ux -= i00 * hx + i01 * hy
-    uy -= i10 * hx + i11 * hy
-    n = ux.shape[0]
-    return ux.reshape(n, -1), uy.reshape(n, -1)
+    hx, hy = half_h(ax, ay), half_h(bx, by)
+    coef_x = np.vstack([a, b, -(a * hx + b * hy)])
+    coef_y = np.vstack([c, d, -(c * hx + d * hy)])
+    return np.hstack([coef_x, coef_y])
 
 
 def _step_rows(prime, chips, chip_idx, x, y, post: np.ndarray):
@@ -438,7 +443,10 @@ def _step_rows(prime, chips, chip_idx, x, y, post: np.ndarray):
     g = x.size
     exact = float(np.abs(post).max(initial=0.0)) > _TAYLOR_MAX
     per = max(1, _CHUNK // g)
-    order = [np.flatnonzero(chip_idx.ravel() == i) for i in range(len(chips))]
+    # positions are stacked chip by chip: each chip is a contiguous slice of the grid
+    flat = chip_idx.ravel()
+    order = [slice(int(np.argmax(flat == i)), int(np.argmax(flat == i)) + int(np.sum(flat == i)))
+             for i in range(len(chips))]
     models = [] if exact else [
         _local_model(c, x.ravel()[sel], y.ravel()[sel]) for c, sel in zip(chips, order, strict=True)
     ]
@@ -454,10 +462,13 @@ def _step_rows(prime, chips, chip_idx, x, y, post: np.ndarray):
             dy[:] = st[..., 1].transpose(2, 0, 1)
         else:
             for c, sel in enumerate(order):
-                mv = moves[c][p0:p1].transpose(1, 0, 2)  # (N, Pc, 2)
-                ux, uy = _taylor_rows(models[c], mv[:, :, 0:1], mv[:, :, 1:2])
-                dx[:, :, sel] = ux.reshape(n, p1 - p0, sel.size)
-                dy[:, :, sel] = uy.reshape(n, p1 - p0, sel.size)
+                q = moves[c][p0:p1].transpose(1, 0, 2).reshape(-1, 2)  # (N Pc, 2)
+                qx, qy = q[:, 0], q[:, 1]
+                feats = np.column_stack([qx, qy, qx * qx, qx * qy, qy * qy])
+                u = feats @ models[c]  # (N Pc, 2 Gc), one matrix product
+                gc = u.shape[1] // 2
+                dx[:, :, sel] = u[:, :gc].reshape(n, p1 - p0, gc)
+                dy[:, :, sel] = u[:, gc:].reshape(n, p1 - p0, gc)
         yield p0, p1, dx.reshape(n, -1), dy.reshape(n, -1)
 
 
@@ -492,9 +503,11 @@ def _coverage_on(aperture, prime, chips, posts, names, batched, over, grid, metr
     for members in by_n.values():
         group = np.stack([posts[i] for i in members])
         rows = np.asarray(members)
+        contiguous = bool(np.all(np.diff(rows) == 1))
         for p0, p1, dx, dy in _step_rows(prime, chips, idx, x, y, group):
+            where = slice(rows[0] + p0, rows[0] + p1) if contiguous else rows[p0:p1]
             for m, v in _score_rows(dx, dy, over, metrics).items():
-                maps[m][rows[p0:p1]] = v.reshape(p1 - p0, g)
+                maps[m][where] = v.reshape(p1 - p0, g)
     maps = {m: v.reshape(len(posts), *x.shape) for m, v in maps.items()}
     if not batched:
         maps = {m: v[0] for m, v in maps.items()}

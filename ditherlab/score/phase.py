@@ -57,7 +57,6 @@ these metrics score; integer steps against hot pixels).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -138,31 +137,44 @@ def efficiency_kernel(d: np.ndarray, nx: int, ny: int) -> np.ndarray:
     return efficiency_rows(*_rows(d), nx, ny)
 
 
+def _efficiency_exact(d: np.ndarray, nx: int, ny: int) -> float:
+    """Double-precision efficiency of one set (N, 2): the reference for the scalar API."""
+    n = d.shape[0]
+    m = nx * ny
+    if n < m:
+        return 0.0
+    j, l = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    a = np.exp(-2j * np.pi * (np.mod(d, 1.0) @ np.column_stack([j.ravel(), l.ravel()]).T))
+    gram = a.conj().T @ a
+    w = np.linalg.eigvalsh(gram)
+    if w[0] <= _SINGULAR * n:
+        return 0.0
+    return float(min(1.0, m / (n * np.sum(1.0 / w))))
+
+
 def _efficiency_2x2(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """Fast path of :func:`efficiency_rows` for 2 × 2 oversampling, in real arithmetic.
 
     Scaling row k of A by the unit phase ``exp[πi(δx_k + δy_k)]`` and mixing its columns
     with a unitary matrix (neither changes ``tr (AᴴA)⁻¹``) makes A real, with columns
-    ``√2 (cos α, sin α, cos β, sin β)``, ``α = π(δx + δy)``, ``β = π(δy - δx)``; the 4 × 4
-    real symmetric ``G' = A'ᵀA'`` is then inverted as in the general case.
+    ``√2 (cos α, sin α, cos β, sin β)``, ``α = π(δx + δy)``, ``β = π(δy - δx)``.  The
+    angles are reduced in double precision; cosines, sines and the 4 × 4 real symmetric
+    ``G' = A'ᵀA'`` are formed in single precision, and ``G'`` is inverted in double.
     """
     n, b = dx.shape
-    a = np.pi * (dx + dy)
-    c = np.pi * (dy - dx)
-    a -= 2 * np.pi * np.floor(a / (2 * np.pi) + 0.5)
-    c -= 2 * np.pi * np.floor(c / (2 * np.pi) + 0.5)
-    a32, c32 = a.astype(np.float32), c.astype(np.float32)
-    cols = [np.cos(a32), np.sin(a32), np.cos(c32), np.sin(c32)]
-    cols = [v.astype(np.float64) for v in cols]
-    ent = {}
-    for i in range(4):
-        for j in range(i + 1):
-            ent[i, j] = 2.0 * np.einsum("kb,kb->b", cols[i], cols[j])
-
-    def g(r: int, col: int) -> np.ndarray:
-        return ent[r, col] if r >= col else ent[col, r]
-
-    return _inverse_trace_efficiency(g, 4, n, b, real=True)
+    t = np.empty((2, n, b))
+    np.add(dx, dy, out=t[0])
+    np.subtract(dy, dx, out=t[1])
+    t *= 0.5
+    t -= np.rint(t)  # α/2π and β/2π in [-0.5, 0.5]
+    ang = t.astype(np.float32)
+    ang *= np.float32(2.0 * np.pi)
+    cols = np.empty((4, n, b), dtype=np.float32)
+    np.cos(ang, out=cols[0::2])
+    np.sin(ang, out=cols[1::2])
+    gram = np.einsum("ikb,jkb->ijb", cols, cols).astype(np.float64)
+    gram *= 2.0
+    return _inverse_trace_efficiency(lambda r, c: gram[r, c], 4, n, b, real=True)
 
 
 def efficiency_rows(dx: np.ndarray, dy: np.ndarray, nx: int, ny: int) -> np.ndarray:
@@ -293,13 +305,6 @@ def eta_from_efficiency(eff: np.ndarray) -> np.ndarray:
 _SHIFTS = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
 
 
-@functools.lru_cache(maxsize=16)
-def _neighbour_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (q1 < q2) of the 9 N periodic neighbours of a site, for all circumcentres."""
-    q1, q2 = np.triu_indices(9 * n, k=1)
-    return q1, q2
-
-
 def _wrap(v: np.ndarray) -> np.ndarray:
     """Minimum-image difference on the unit torus, in [-0.5, 0.5)."""
     return v - np.floor(v + 0.5)
@@ -309,38 +314,75 @@ def covering_radius_kernel(d: np.ndarray) -> np.ndarray:
     """Exact covering radius (pixels) of each of B phase sets on the unit torus, shape (B,).
 
     The point of the torus farthest from every phase is a vertex of the periodic Voronoi
-    diagram, i.e. the circumcentre of three phases (or periodic images of them) that are
-    no farther from it than any other phase.  The distance function is evaluated at the
-    circumcentre of every triangle formed by a phase and two of its 9 N periodic
-    neighbours (minimum images shifted by -1, 0, +1 pixel per axis); the maximum is the
-    covering radius (any other point can only be nearer a phase).
+    diagram, so ρ is the largest distance from a phase to a vertex of its Voronoi cell.
+    Each cell is first built from the phase's 8 nearest periodic neighbours
+    (:func:`_cells_from_neighbours`); it is exact when the 9th is farther than twice the
+    cell's farthest vertex (no farther neighbour's bisector can cut it).  Sets that fail
+    that test are redone with 16 neighbours, then with all 9 N - 1.
+    """
+    b = d.shape[0]
+    out = np.empty(b)
+    for start in range(0, b, 512):
+        part = d[start : start + 512]
+        rho, ok = _cells_from_neighbours(part, 8)
+        todo = np.flatnonzero(~ok)
+        for k in (16, None):
+            if todo.size == 0:
+                break
+            r2, ok2 = _cells_from_neighbours(part[todo], k)
+            rho[todo] = r2
+            todo = todo[~ok2]
+        out[start : start + 512] = rho
+    return out
+
+
+def _cells_from_neighbours(d: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Largest Voronoi-vertex distance using each phase's ``k`` nearest periodic neighbours.
+
+    For phase i, the candidate vertices are the circumcentres of (i, q1, q2) over pairs of
+    its k nearest neighbours (minimum images shifted by -1, 0, +1 pixel per axis); those
+    with no neighbour nearer than the circumradius are the vertices of the cell the k
+    neighbours bound.  Returns ρ and whether every cell was certified complete
+    (``k=None``: all neighbours, always complete).
     """
     b, n, _ = d.shape
     ph = np.mod(d, 1.0)
-    q1, q2 = _neighbour_pairs(n)
+    m = 9 * n
+    kk = m - 1 if k is None else min(k, m - 1)
+    q1, q2 = np.triu_indices(kk, k=1)
     best = np.zeros(b)
-    chunk = max(1, 2_000_000 // max(1, q1.size * n))
-    for start in range(0, b, chunk):
-        p = ph[start : start + chunk]
-        bc = p.shape[0]
-        for i in range(n):
-            rel = _wrap(p - p[:, i : i + 1, :])  # (bc, N, 2) relative to site i
-            nb = (rel[:, :, None, :] + _SHIFTS[None, None, :, :]).reshape(bc, 9 * n, 2)
-            a, c = nb[:, q1, :], nb[:, q2, :]  # triangle (0, a, c)
-            den = 2.0 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
-            a2 = a[..., 0] ** 2 + a[..., 1] ** 2
-            c2 = c[..., 0] ** 2 + c[..., 1] ** 2
-            ok = np.abs(den) > 1e-12
-            den = np.where(ok, den, 1.0)
-            ux = (c[..., 1] * a2 - a[..., 1] * c2) / den
-            uy = (a[..., 0] * c2 - c[..., 0] * a2) / den
-            # distance from the centre to the nearest phase (minimum image)
-            dx = _wrap(ux[:, :, None] - rel[:, None, :, 0])
-            dy = _wrap(uy[:, :, None] - rel[:, None, :, 1])
-            f = np.sqrt((dx * dx + dy * dy).min(axis=2))
-            f = np.where(ok, f, 0.0)
-            best[start : start + bc] = np.maximum(best[start : start + bc], f.max(axis=1))
-    return best
+    certified = np.ones(b, dtype=bool)
+    for i in range(n):
+        rel = _wrap(ph - ph[:, i : i + 1, :])
+        nb = (rel[:, :, None, :] + _SHIFTS[None, None]).reshape(b, m, 2)
+        dist = nb[..., 0] ** 2 + nb[..., 1] ** 2
+        dist[:, 4 + 9 * i] = np.inf  # the phase itself
+        if kk < m - 1:
+            part = np.argpartition(dist, kk, axis=1)
+            beyond = np.take_along_axis(dist, part[:, kk : kk + 1], axis=1)[:, 0]
+            sel = np.take_along_axis(nb, part[:, :kk, None], axis=1)
+        else:
+            beyond = np.full(b, np.inf)
+            sel = np.delete(nb, 4 + 9 * i, axis=1)
+        a, c = sel[:, q1, :], sel[:, q2, :]
+        den = 2.0 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
+        a2 = a[..., 0] ** 2 + a[..., 1] ** 2
+        c2 = c[..., 0] ** 2 + c[..., 1] ** 2
+        ok = np.abs(den) > 1e-12
+        den = np.where(ok, den, 1.0)
+        ux = (c[..., 1] * a2 - a[..., 1] * c2) / den
+        uy = (a[..., 0] * c2 - c[..., 0] * a2) / den
+        r2 = ux * ux + uy * uy
+        near = np.full(ux.shape, np.inf)
+        for j in range(kk):
+            ex = ux - sel[:, j, 0, None]
+            ey = uy - sel[:, j, 1, None]
+            np.minimum(near, ex * ex + ey * ey, out=near)
+        valid = ok & (near >= r2 * (1 - 1e-9) - 1e-15)
+        rc2 = np.where(valid, r2, 0.0).max(axis=1)
+        certified &= beyond > 4.0 * rc2 * (1 + 1e-9)
+        np.maximum(best, np.sqrt(rc2), out=best)
+    return best, certified
 
 
 def axis_gap_kernel(d: np.ndarray, axis: int) -> np.ndarray:
@@ -351,25 +393,23 @@ def axis_gap_kernel(d: np.ndarray, axis: int) -> np.ndarray:
 def gap_rows(v: np.ndarray) -> np.ndarray:
     """Largest circular gap of the phases of rows ``v`` (N, B), shape (B,).
 
-    Sort-free: the gap after phase k is its forward distance to the next phase; of equal
-    phases only the last (by index) looks past the others.  1 for a single phase.
+    Sort-free: the gap after phase k is its forward distance to the next phase.  For a
+    pair j > k, ``g = frac(v_j - v_k)`` is the forward distance from k to j and ``1 - g``
+    the one from j to k, so of equal phases only the earlier looks past the others (it
+    sees the later at distance 1).  1 for a single phase.
     """
     n, b = v.shape
-    best = np.zeros(b)
-    nxt = np.empty(b)
-    f = np.empty(b)
+    nxt = np.ones((n, b))
+    g = np.empty(b)
+    h = np.empty(b)
     for k in range(n):
-        nxt.fill(1.0)
-        for j in range(n):
-            if j == k:
-                continue
-            np.subtract(v[j], v[k], out=f)
-            f -= np.floor(f)
-            if j < k:
-                f[f == 0.0] = 1.0
-            np.minimum(nxt, f, out=nxt)
-        np.maximum(best, nxt, out=best)
-    return best
+        for j in range(k + 1, n):
+            np.subtract(v[j], v[k], out=g)
+            g -= np.floor(g, out=h)
+            np.minimum(nxt[k], g, out=nxt[k])
+            np.subtract(1.0, g, out=h)
+            np.minimum(nxt[j], h, out=nxt[j])
+    return nxt.max(axis=0)
 
 
 def clearance_kernel(d: np.ndarray) -> np.ndarray:
@@ -410,7 +450,9 @@ def sampling_efficiency(offsets: Any, oversample: tuple[int, int] | int = (2, 2)
     -------
     float
         1 for ideal interlaced phases; 0 when the phases cannot rebuild the grid
-        (fewer than ``n_x n_y`` frames, or degenerate phases).
+        (fewer than ``n_x n_y`` frames, or degenerate phases).  Computed in double
+        precision from the eigenvalues of AᴴA (the batched kernels behind
+        :func:`~ditherlab.score.phase_coverage` are good to ~1e-6).
 
     Examples
     --------
@@ -421,7 +463,7 @@ def sampling_efficiency(offsets: Any, oversample: tuple[int, int] | int = (2, 2)
     """
     d = _offsets(offsets)
     nx, ny = _oversample(oversample, "oversample")
-    return float(efficiency_kernel(d[None], nx, ny)[0])
+    return _efficiency_exact(d, nx, ny)
 
 
 def noise_amplification(offsets: Any, oversample: tuple[int, int] | int = (2, 2)) -> float:

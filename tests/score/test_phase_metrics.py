@@ -40,7 +40,7 @@ def test_eta_at_least_one_and_invariant(off, shift):
     for other in (moved, perm):
         e2 = noise_amplification(other, (2, 2))
         if eta < 9:  # well conditioned: equal to rounding
-            assert e2 == pytest.approx(eta, rel=1e-6)
+            assert e2 == pytest.approx(eta, rel=1e-5)  # single-precision sums
         else:  # near-degenerate or degenerate stays so
             assert e2 > 8
 
