@@ -13,7 +13,7 @@ drizzle, with AstroDrizzle's parameter names and defaults, from the data alone::
 See ``docs/pipeline.md``.
 """
 
-from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
+from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot, poly5_weights
 from ditherlab.drizzle.pipeline.config import (
     ACS_WFC_NEW_DQ_DATE,
     WFC3_UVIS_NEW_DQ_DATE,
@@ -72,6 +72,7 @@ __all__ = [
     "minmed",
     "native_scale",
     "output_wcs",
+    "poly5_weights",
     "read_skyfile",
     "reset_bits",
     "run_pipeline",

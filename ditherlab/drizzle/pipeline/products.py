@@ -63,7 +63,8 @@ class PipelineProducts:
         The sky subtracted when drizzling (0 where the user had removed it).
     sky_method : str
     singles, single_weights : tuple of ndarray or None
-        Single drizzles (e⁻/s, NaN where empty) and their weights, on
+        Single drizzles (e⁻/s; empty pixels hold ``driz_sep_fillval``, NaN for INDEF)
+        and their weights, on
         ``geometry.sep_wcs`` (None with ``clean``).
     median : ndarray or None
         The median image (e⁻/s, same grid; None with ``clean``).

@@ -44,7 +44,7 @@ def _config(config: Any, overrides: dict[str, Any]) -> PipelineConfig:
 
 
 def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[InputExposure]:
-    """Header overrides: ``exptime`` and ``rdnoise`` (``gain`` applies to the noise)."""
+    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading)."""
     import dataclasses
 
     out = []
@@ -86,9 +86,9 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
     singles, weights = [], []
     n = len(exps)
-    fill = 0.0 if cfg.driz_sep_fillval is None else cfg.driz_sep_fillval
     for i, e in enumerate(exps):
-        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape, fillval=fill,
+        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape,
+                    fillval=cfg.driz_sep_fillval,
                     disable_ctx=True, n_threads=cfg.num_cores)  # fmt: skip
         for j, c in enumerate(e.chips):
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])
@@ -239,7 +239,7 @@ def run_pipeline(
         times[name] = times.get(name, 0.0) + now - t0
         t0 = now
 
-    exps = _apply_overrides(load_inputs(inputs), cfg)
+    exps = _apply_overrides(load_inputs(inputs, cfg.gain), cfg)
     tick("init")
     if geometry is None:
         geometry = build_geometry(exps, cfg)

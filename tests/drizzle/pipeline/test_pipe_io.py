@@ -24,7 +24,7 @@ def files(small, tmp_path_factory):
     return [write_exposure(e.replace(truth=None), d / f"{e.rootname}_flt.fits") for e in small]
 
 
-def _as_hst(src, dst, per_second=False):
+def _as_hst(src, dst, per_second=False, dn_gain=None):
     """A copy without ditherlab's keywords: read by the generic HST flt reader."""
     with fits.open(src) as h:
         for hdu in h:
@@ -33,6 +33,11 @@ def _as_hst(src, dst, per_second=False):
             if per_second and hdu.header.get("EXTNAME") in ("SCI", "ERR"):
                 hdu.data = hdu.data / np.float32(h[0].header["EXPTIME"])
                 hdu.header["BUNIT"] = "ELECTRONS/S"
+            if dn_gain and hdu.header.get("EXTNAME") in ("SCI", "ERR"):
+                hdu.data = hdu.data / np.float32(dn_gain)
+                hdu.header["BUNIT"] = "COUNTS"
+        if dn_gain:
+            h[0].header["ATODGAIN"] = 1.0  # wrong on purpose: the gain override fixes it
         h.writeto(dst)
     return dst
 
@@ -52,6 +57,12 @@ def test_hst_style_files_read_like_ours(small, files, tmp_path):
     cps = [_as_hst(f, d2 / f.name, per_second=True) for f in files]
     r = run_pipeline(cps, **BITS)
     np.testing.assert_allclose(r.sci, p.sci, rtol=1e-4, atol=1e-5, equal_nan=True)
+    # data in DN: the gain override converts them to electrons
+    d3 = tmp_path / "dn"
+    d3.mkdir()
+    dn = [_as_hst(f, d3 / f.name, dn_gain=2.0) for f in files]
+    g = run_pipeline(dn, gain=2.0, **BITS)
+    np.testing.assert_allclose(g.sci, p.sci, rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
 def test_truncated_and_non_fits_files(files, tmp_path):

@@ -220,3 +220,34 @@ def test_wfc3_uvis_stack_recall():
     s = truth_scores(exps, p)
     assert s["recall5"] >= 0.98, s
     assert s["core_flagged"] <= 0.001, s
+
+
+def test_cr_cleaned_inputs_and_clean(acs):
+    """driz_cr_corr: CR pixels replaced by the blot; clean=True drops the intermediates."""
+    exps, p = acs
+    q = run_pipeline(exps, driz_cr_corr=True, clean=True, geometry=p.geometry, **BITS)
+    assert q.singles is None
+    assert q.median is None
+    assert q.single_weights is None
+    m, c = q.cr_masks[1][0], exps[1].chips[0]
+    np.testing.assert_array_equal(q.crclean[1][0][~m], c.sci[~m])
+    np.testing.assert_allclose(q.crclean[1][0][m], p.blot_median(1, 0)[m], rtol=1e-6)
+    assert np.all(np.isnan(p.singles[0][p.single_weights[0] == 0]))  # INDEF fill
+
+
+def test_match_recovers_a_sky_offset(acs):
+    """skymethod='match': relative skies from the overlaps, the lowest set to 0."""
+    exps, p = acs
+    c = exps[2].chips[0]
+    brighter = exps[2].replace(chips=(type(c)(
+        sci=c.sci + np.float32(10.0), err=c.err, dq=c.dq, wcs=c.wcs, ccdchip=c.ccdchip,
+        extver=c.extver),))  # fmt: skip
+    new = [exps[0], exps[1], brighter, exps[3]]
+    fast = {"driz_separate": False, "driz_combine": False, **BITS}
+    m = run_pipeline(new, skymethod="match", geometry=p.geometry, **fast)
+    sky = [row[0] for row in m.sky]
+    assert min(sky) == 0.0
+    assert sky[2] - np.mean([sky[0], sky[1], sky[3]]) == pytest.approx(10.0, abs=0.5)
+    gm = run_pipeline(new, skymethod="globalmin+match", geometry=p.geometry, **fast)
+    base = min(r[0] for r in p.sky)  # the global minimum (unchanged exposures)
+    assert [row[0] for row in gm.sky] == pytest.approx([base + s for s in sky], abs=0.05)
