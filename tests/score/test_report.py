@@ -13,9 +13,10 @@ from ditherlab.planner import format_apt, postarg_table
 from ditherlab.score.report import render_html, write_report
 
 PATTERNS = [2, "ACS-WFC-DITHER-BOX"]
-# split plot; per pattern: pattern diagram, covering-radius and depth maps, weight map, and an
-# eta map where eta is not at its cap everywhere (2 exposures cannot rebuild a 2x2 grid)
-N_FIGURES = 1 + 4 * len(PATTERNS) + 1
+# split plot; per pattern: drizzled-star cut-outs (products), pattern diagram, covering-radius
+# and depth maps, weight map, and an eta map where eta is not at its cap everywhere (2
+# exposures cannot rebuild a 2x2 grid)
+N_FIGURES = 1 + 5 * len(PATTERNS) + 1
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,7 @@ def report(tmp_path_factory):
     return write_report(
         d, PATTERNS, "acs-wfc", total_exptime=2200, parallel="wfc3-uvis", grid=3,
         recommend_kwargs={"size": 24, "pixfracs": (1.0, 0.8, 0.6)},
+        products=True, evaluate_kwargs={"size": 64, "rng": 1},
     )
 
 
@@ -55,6 +57,8 @@ def test_page_holds_the_apt_lines_and_the_recommendation(report):
     assert "final_pixfrac" in text
     assert "IUVIS" in text  # the parallel is scored and named
     assert "2 exposures cannot rebuild a 2×2 finer grid" in text
+    assert "Simulated products" in text
+    assert "drizzled-star cut-outs" in text or "drizzled star cut-outs" in text
 
 
 def test_same_inputs_same_bytes(tmp_path):
