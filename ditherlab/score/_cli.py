@@ -14,15 +14,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from ditherlab.score.compare import compare
     from ditherlab.score.report import _prepare_dir, write_report
 
-    if args.exptime <= 0:
-        raise DitherlabValueError(f"--exptime {args.exptime!r} must be > 0 seconds")
-    if args.grid < 1:
-        raise DitherlabValueError(f"--grid {args.grid!r} must be >= 1")
-    if args.realisations < 1:
-        raise DitherlabValueError(f"--realisations {args.realisations!r} must be >= 1")
-    if not 32 <= args.size <= 2048:
-        raise DitherlabValueError(f"--size {args.size!r} must be 32 to 2048 pixels")
-    _check_apertures(args)
+    _check_numbers(args)
+    patterns = _check_apertures_and_patterns(args)
     if args.report is not None:  # refuse an existing page before any work
         _prepare_dir(args.report, args.overwrite)
 
@@ -51,22 +44,44 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "--seed, --realisations and --size set the simulation: use them with --products"
         )
     if args.report is None:
-        table = compare(args.patterns, args.aperture, **kwargs)
+        table = compare(patterns, args.aperture, **kwargs)
     else:
-        page = write_report(args.report, args.patterns, args.aperture, overwrite=True, **kwargs)
+        page = write_report(
+            args.report, patterns, args.aperture, overwrite=args.overwrite, **kwargs
+        )
         table = None
         print(f"report: {page}")
     if table is not None:
         shown = table.copy(copy_data=False)
         shown.meta = {}
         shown.pprint_all()
+        m = table.meta
+        print(
+            f"snr: a {m['source_rate']:g} e-/s source over {m['n_pix']:g} pixels, sky "
+            f"{m['sky']:g} e-/s/pixel, dark {m['dark']:g} e-/s/pixel, read noise "
+            f"{m['read_noise']:g} e- (set --source-rate and --sky from the ETC)"
+        )
     return 0
 
 
-def _check_apertures(args: argparse.Namespace) -> None:
-    """Name the flag when an aperture is unknown."""
+def _check_numbers(args: argparse.Namespace) -> None:
+    """One-line errors that name the flag and its value."""
+    from ditherlab._validation import as_float, as_int
+
+    as_float("--exptime", args.exptime, minimum=0, min_inclusive=False)
+    for flag, value in (("--source-rate", args.source_rate), ("--sky", args.sky),
+                        ("--exposure-overhead", args.exposure_overhead)):  # fmt: skip
+        as_float(flag, value, minimum=0)
+    as_int("--grid", args.grid, minimum=1, maximum=256)
+    as_int("--realisations", args.realisations, minimum=1, maximum=1000)
+    as_int("--size", args.size, minimum=32, maximum=2048)
+
+
+def _check_apertures_and_patterns(args: argparse.Namespace) -> list:
+    """Name the flag when an aperture or a pattern is unknown; the resolved patterns."""
     from ditherlab.errors import ApertureNotFoundError
     from ditherlab.planner import get_aperture
+    from ditherlab.score._specs import as_postarg_pattern
 
     for flag, names in (("--aperture", [args.aperture]), ("--parallel", args.parallel or [])):
         for name in names:
@@ -74,6 +89,8 @@ def _check_apertures(args: argparse.Namespace) -> None:
                 get_aperture(name)
             except ApertureNotFoundError as exc:
                 raise ApertureNotFoundError(f"{flag} {name!r}: {exc}") from None
+    ap = get_aperture(args.aperture)
+    return [as_postarg_pattern(p, ap, name="--patterns") for p in args.patterns]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

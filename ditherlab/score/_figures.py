@@ -72,7 +72,10 @@ def plot_split(table, split, marks: dict[int, list[str]]):
     ax1 = fig.add_subplot(1, 1, 1)
     n = np.asarray(split["n_exposures"])
     loss = np.asarray(split["cr_lost_pixels"], float)
-    ax1.semilogy(n, np.where(loss > 0, loss, np.nan), "o-", color="C1", label="CR pixels lost")
+    floor = 1e-2  # below a hundredth of a pixel per chip the loss is nil
+    shown = np.where(loss > floor, loss, np.nan)
+    ax1.semilogy(n, shown, "o-", color="C1", label="CR pixels lost (< 0.01 not drawn)")
+    ax1.set_ylim(floor, max(10.0, float(np.nanmax(shown, initial=10.0))) * 3)
     ax1.set_xlabel("number of exposures N (total time fixed)")
     ax1.set_ylabel("pixels lost to cosmic rays per chip", color="C1")
     ax1.axhline(1.0, color="C1", lw=0.6, ls=":")

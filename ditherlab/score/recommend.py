@@ -360,17 +360,23 @@ def recommend_drizzle(
     preferred = _preferred_scale(ap, nphase > 1)
     native = native_scale(ap)
     scales = [preferred] if preferred == native else [preferred, native]
-    if field:
-        table = _field_check(post, ap, scales, pixfracs, size)
-    else:
-        table = weight_check(post, ap, scales, pixfracs, size=size)
     pmin = FEW_DITHERS_MIN_PIXFRAC if n <= 4 else 0.0
-    ok = (
-        (np.asarray(table["holes"]) == 0)
-        & (np.asarray(table["rms_over_median"]) <= limit)
-        & (np.asarray(table["final_pixfrac"]) >= pmin - 1e-9)
-    )
-    table["ok"] = ok
+    parts = []
+    for scale in scales:  # the native scale only when nothing passes at the preferred one
+        if field:
+            part = _field_check(post, ap, [scale], pixfracs, size)
+        else:
+            part = weight_check(post, ap, [scale], pixfracs, size=size)
+        part["ok"] = (
+            (np.asarray(part["holes"]) == 0)
+            & (np.asarray(part["rms_over_median"]) <= limit)
+            & (np.asarray(part["final_pixfrac"]) >= pmin - 1e-9)
+        )
+        parts.append(part)
+        if part["ok"].any():
+            break
+    table = _stack(parts)
+    ok = np.asarray(table["ok"])
     row, why = _choose(table, ok, scales, n, nphase, limit, pmin)
     r = table[row]
     return DrizzleRecommendation(
@@ -387,6 +393,15 @@ def recommend_drizzle(
         pattern=post.name,
         aperture=ap.name,
     )
+
+
+def _stack(parts):
+    """One evidence table from the per-scale ones (weight images and positions merged)."""
+    from astropy.table import vstack
+
+    table = vstack(parts, metadata_conflicts="silent") if len(parts) > 1 else parts[0]
+    table.meta["weights"] = {k: v for p in parts for k, v in p.meta["weights"].items()}
+    return table
 
 
 def _choose(table, ok, scales, n, nphase, limit, pmin) -> tuple[int, str]:

@@ -29,6 +29,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;max-width:72em;margin:1em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+.wide{overflow-x:auto;max-width:100%}td:first-child{white-space:nowrap}
 td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}
 figure{display:inline-block;margin:.5em;vertical-align:top}
@@ -72,7 +73,7 @@ def table_html(table, tableid: str) -> str:
     lines = table.pformat(
         html=True, max_lines=-1, max_width=-1, show_unit=True, tableid=tableid
     )
-    return "\n".join(lines)
+    return '<div class="wide">' + "\n".join(lines) + "</div>"
 
 
 def render_html(title: str, sections: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -96,11 +97,14 @@ def render_html(title: str, sections: Sequence[tuple[str, Sequence[str]]]) -> st
 
 
 def _prepare_dir(directory: Any, overwrite: bool) -> Path:
-    """Create the report folder if needed; refuse an existing page unless ``overwrite``."""
+    """Check that the report can be written, refusing an existing page unless ``overwrite``.
+
+    Creates nothing: a run that fails later leaves no empty folder behind.
+    """
     d = Path(directory)
     if d.exists() and not d.is_dir():
         raise OutputExistsError(f"report={str(d)!r} exists and is not a directory")
-    if not d.parent.exists():
+    if not d.parent.is_dir():
         raise FileNotFoundError(f"report={str(d)!r}: directory {str(d.parent)!r} does not exist")
     page = d / REPORT_NAME
     if page.exists() and not overwrite:
@@ -108,9 +112,9 @@ def _prepare_dir(directory: Any, overwrite: bool) -> Path:
             f"report={str(d)!r} already holds {REPORT_NAME}; pass overwrite=True "
             "(--overwrite) to replace it"
         )
-    d.mkdir(exist_ok=True)
-    if not os.access(d, os.W_OK | os.X_OK):
-        raise PermissionError(f"report={str(d)!r} is not writable")
+    where = d if d.exists() else d.parent
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise PermissionError(f"report={str(d)!r}: {str(where)!r} is not writable")
     return page
 
 
@@ -169,8 +173,11 @@ def write_report(
     title = f"Dither comparison on {ap.name}" + (
         f" with {', '.join(table.meta['parallels'])} in parallel" if table.meta["parallels"] else ""
     )
+    text = render_html(title, sections)
+    page = _prepare_dir(directory, overwrite)  # again: the folder may have changed meanwhile
     say(f"writing {page}")
-    return write_text_atomic(page, render_html(title, sections), overwrite=True, name="report")
+    page.parent.mkdir(exist_ok=True)
+    return write_text_atomic(page, text, overwrite=True, name="report")
 
 
 def _sections(table, ap, say, recommend_kwargs) -> list[tuple[str, list[str]]]:
@@ -220,6 +227,15 @@ def _summary_tables(table) -> list[str]:
     return [
         "<h3>Exposures</h3>",
         table_html(exposures, "exposures"),
+        (
+            '<p class="note">exptime: seconds per exposure; snr: S/N of the test source above '
+            "after the whole program, and snr_ratio its ratio to one unsplit exposure (read "
+            "noise is paid N times); cr_lost_fraction: fraction of pixels hit by a cosmic ray "
+            "in every exposure (p^N), cr_lost_pixels the same per chip; move_overhead: "
+            "telescope moves between pointings, overhead: moves plus the per-exposure "
+            "overhead given (s); gap_once, gap_twice: fraction of the chip gap seen by at "
+            "least one, two exposures.</p>"
+        ),
         "<h3>Sub-pixel sampling over the field</h3>",
         table_html(sampling, "sampling"),
         (
@@ -233,8 +249,6 @@ def _summary_tables(table) -> list[str]:
 
 _EXPOSURE_COLUMNS = (
     "pattern",
-    "gap_once",
-    "gap_twice",
     "n_exposures",
     "exptime",
     "snr",
@@ -243,6 +257,8 @@ _EXPOSURE_COLUMNS = (
     "cr_lost_pixels",
     "move_overhead",
     "overhead",
+    "gap_once",
+    "gap_twice",
 )
 
 
@@ -268,8 +284,11 @@ def _recommend_table(recs) -> str:
     )
     return (
         table_html(t, "drizzle-parameters")
-        + '<p class="note">DrizzlePac Handbook §6.3 rules, checked by drizzling each '
-        "pattern's unit weight maps through the distortion at the reference pixel.</p>"
+        + '<p class="note">DrizzlePac Handbook §6.3 rules (weight RMS/median ≤ 0.2, no holes, '
+        "pixfrac ≥ 0.7 for four or fewer dithers), checked by drizzling each pattern's unit "
+        "weight maps through the distortion at the reference pixel and near the four chip "
+        "corners; the table gives the worst position.  The weight map shown is the "
+        "reference pixel's.</p>"
         + f"<ul class=\"note\">{reasons}</ul>"
     )
 

@@ -141,9 +141,11 @@ def test_cli_report_and_refusals(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        (["--exptime", "-5"], "--exptime"),
-        (["--patterns", "5"], "patterns[0]='5'"),
-        (["--patterns", "NOPE"], "NOPE"),
+        (["--exptime", "-5"], "--exptime=-5.0"),
+        (["--exptime", "nan"], "--exptime=nan"),
+        (["--sky", "-1"], "--sky=-1.0"),
+        (["--patterns", "5"], "--patterns='5'"),
+        (["--patterns", "NOPE"], "--patterns='NOPE'"),
         (["--aperture", "nowhere"], "nowhere"),
     ],
 )
@@ -171,3 +173,18 @@ def test_cli_products_are_seeded_and_simulation_flags_need_products(capsys):
         runs.append(capsys.readouterr().out)
     assert runs[0] == runs[1]
     assert "product_holes" in runs[0]
+
+
+def test_cli_failed_report_leaves_no_folder_and_overwrite_is_asked(tmp_path, capsys):
+    d = tmp_path / "r"
+    base = ["compare", "--aperture", "wfc3-ir", "--exptime", "1200", "--grid", "2",
+            "--report", str(d), "-q"]
+    assert main([*base, "--patterns", "3", "NOPE"]) == 2
+    assert "--patterns='NOPE'" in capsys.readouterr().err
+    assert not d.exists()  # nothing created for a run that failed
+    assert main([*base, "--patterns", "3"]) == 0
+    first = (d / "report.html").read_bytes()
+    assert main([*base, "--patterns", "3"]) == 2  # refused, page untouched
+    assert (d / "report.html").read_bytes() == first
+    assert main([*base, "--patterns", "2", "--overwrite"]) == 0
+    assert (d / "report.html").read_bytes() != first
