@@ -185,6 +185,15 @@ def compare(
         rows.append(row)
     t = Table(rows=rows)
     _units_and_formats(t)
+    a = snr_args
+    t["snr"].description = (
+        f"CCD-equation S/N of a {a['source_rate']:g} e-/s source over {a['n_pix']:g} pixels, "
+        f"sky {a['sky']:g} e-/s/pixel, dark {a['dark']:g} e-/s/pixel, read noise "
+        f"{a['read_noise']:g} e- per exposure (source_rate=, sky=, n_pix= set them)"
+    )
+    t["cr_lost_fraction"].description = (
+        f"fraction of pixels hit in every exposure, p^N with p = {cr:g}/s x exptime"
+    )
     t.meta.update(
         aperture=ap.name,
         parallels=[p.name for p in parallels],

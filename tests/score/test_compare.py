@@ -60,6 +60,19 @@ def test_rows_exposure_columns_and_units():
     assert t.meta["cr_rate"] == pytest.approx(2e-5)
 
 
+def test_snr_follows_the_source_and_sky_given_and_says_so():
+    kw = {"total_exptime": 2200, "grid": 2}
+    faint = compare([4], "acs-wfc", **kw)
+    t = compare([4], "acs-wfc", source_rate=5.0, sky=0.1, n_pix=12, **kw)
+    assert (t.meta["source_rate"], t.meta["sky"], t.meta["n_pix"]) == (5.0, 0.1, 12.0)
+    assert "5 e-/s source over 12 pixels, sky 0.1" in t["snr"].description
+    # CCD equation by hand: signal S t over sqrt(S t + n_pix (sky + dark) t + N n_pix rn^2)
+    S, T, n, rn, dark = 5.0, 2200.0, 4, t.meta["read_noise"], t.meta["dark"]
+    expected = S * T / np.sqrt(S * T + 12 * (0.1 + dark) * T + n * 12 * rn**2)
+    assert float(t["snr"][0]) == pytest.approx(expected, rel=1e-9)
+    assert float(t["snr"][0]) != pytest.approx(float(faint["snr"][0]), rel=0.1)
+
+
 def test_geometry_columns_agree_with_phase_coverage_prime_and_parallel():
     box = standard_pattern("ACS-WFC-DITHER-BOX")
     t = compare([box], "acs-wfc", total_exptime=2000, grid=3, parallel="wfc3-uvis")

@@ -26,7 +26,15 @@ def _drizzled_noise(pixfrac, scale, rng, size=160, n_side=6):
     return d.out_img[m:-m, m:-m].astype(float)
 
 
-@pytest.mark.parametrize(("pixfrac", "scale"), [(1.0, 1.0), (0.8, 0.5), (0.6, 0.5)])
+@pytest.mark.parametrize(
+    ("pixfrac", "scale"),
+    [
+        (1.0, 1.0),
+        # the finer grids cost ~10 s each: run with -m slow
+        pytest.param(0.8, 0.5, marks=pytest.mark.slow),
+        pytest.param(0.6, 0.5, marks=pytest.mark.slow),
+    ],
+)
 def test_measured_R_matches_formula_within_5_percent(pixfrac, scale):
     rng = np.random.default_rng(2026)
     lag = int(np.ceil(pixfrac / scale - 1e-9))
