@@ -345,6 +345,30 @@ SCALE_PIXFRAC = [
         fig.suptitle('ACS/WFC, final_scale 0.0333″')
         fig.tight_layout()
     """),
+    md("""
+        ## Across the chip, not only at the reference pixel
+
+        The same POS TARGs are different pixel steps across a distorted chip (about ±5 % on
+        ACS/WFC), so a lattice of phases that a small drop fills evenly at the reference
+        pixel turns patchy near a corner. `recommend_drizzle` therefore checks the reference
+        pixel and four inset corners (`field_positions`) and lets the worst decide:
+    """),
+    code("""
+        from ditherlab.score.recommend import field_positions
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for at in field_positions('acs-wfc', 9, 40):
+            c = weight_check(9, 'acs-wfc', [0.0333], pixfracs, size=40, at=at)
+            ax.plot(c['final_pixfrac'], c['rms_over_median'], 'o-',
+                    label=f'x, y = {at[0]:.0f}, {at[1]:.0f}')
+        ax.axhline(0.2, color='k', ls=':', label='handbook limit 0.2')
+        ax.set_xlabel('final_pixfrac')
+        ax.set_ylabel('weight RMS / median')
+        ax.invert_xaxis()
+        ax.legend(fontsize=8)
+        ax.set_title('9 exposures on ACS/WFC at 0.0333″, by field position')
+        fig.tight_layout()
+    """),
     code("""
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout='constrained')
         for ax, p in zip(axes, (0.8, 0.3)):

@@ -127,15 +127,24 @@ def test_cli_report_and_refusals(tmp_path, capsys):
     d = tmp_path / "r"
     args = ["compare", "--patterns", "3", "--aperture", "wfc3-ir", "--exptime", "1200",
             "--grid", "2", "--report", str(d), "-q"]
+    # a run that fails creates nothing, not even the folder
+    assert main([*args[:3], "NOPE", *args[3:]]) == 2
+    assert "--patterns='NOPE'" in capsys.readouterr().err
+    assert not d.exists()
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert f"report: {d / 'report.html'}" in out
     assert err == ""
-    # an existing report is refused at once, with one line, exit 2
+    first = (d / "report.html").read_bytes()
+    # an existing report is refused at once, with one line, exit 2, and left as it was
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "overwrite" in err
+    assert (d / "report.html").read_bytes() == first
+    # replaced only when asked
+    assert main([*args[:2], "2", *args[3:], "--overwrite"]) == 0
+    assert (d / "report.html").read_bytes() != first
 
 
 @pytest.mark.parametrize(
@@ -174,17 +183,3 @@ def test_cli_products_are_seeded_and_simulation_flags_need_products(capsys):
     assert runs[0] == runs[1]
     assert "product_holes" in runs[0]
 
-
-def test_cli_failed_report_leaves_no_folder_and_overwrite_is_asked(tmp_path, capsys):
-    d = tmp_path / "r"
-    base = ["compare", "--aperture", "wfc3-ir", "--exptime", "1200", "--grid", "2",
-            "--report", str(d), "-q"]
-    assert main([*base, "--patterns", "3", "NOPE"]) == 2
-    assert "--patterns='NOPE'" in capsys.readouterr().err
-    assert not d.exists()  # nothing created for a run that failed
-    assert main([*base, "--patterns", "3"]) == 0
-    first = (d / "report.html").read_bytes()
-    assert main([*base, "--patterns", "3"]) == 2  # refused, page untouched
-    assert (d / "report.html").read_bytes() == first
-    assert main([*base, "--patterns", "2", "--overwrite"]) == 0
-    assert (d / "report.html").read_bytes() != first
