@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ditherlab.planner._cli",
     "ditherlab.simulate._cli",
     "ditherlab.drizzle._cli",
+    "ditherlab.score._cli",
     "ditherlab.demo",
 )
 

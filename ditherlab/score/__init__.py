@@ -3,10 +3,13 @@
 Geometry scores work on plans alone: the phase primitives in :mod:`ditherlab.score.phase`
 and their field maps, :func:`phase_coverage`, in :mod:`ditherlab.score.geometry`.
 Product metrics (:mod:`ditherlab.score.products`) work on drizzled weight and science
-images.
+images.  :func:`compare` puts patterns side by side, :func:`recommend_drizzle` suggests
+``final_scale``/``final_pixfrac``, :func:`write_report` writes the HTML comparison page.
 """
 
+from ditherlab.score.compare import compare
 from ditherlab.score.depth import SkyDepth, depth_map
+from ditherlab.score.evaluate import ProductScores, evaluate, measure_noise_ratio
 from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage, phase_map
 from ditherlab.score.phase import (
     ETA_CAP,
@@ -18,6 +21,8 @@ from ditherlab.score.phase import (
     sampling_efficiency,
 )
 from ditherlab.score.products import correlated_noise_ratio, weight_uniformity
+from ditherlab.score.recommend import DrizzleRecommendation, recommend_drizzle
+from ditherlab.score.report import write_report
 
 __all__ = [
     "ETA_CAP",
@@ -35,4 +40,13 @@ __all__ = [
     "phase_metrics",
     "sampling_efficiency",
     "weight_uniformity",
+]
+__all__ += [
+    "DrizzleRecommendation",
+    "ProductScores",
+    "compare",
+    "evaluate",
+    "measure_noise_ratio",
+    "recommend_drizzle",
+    "write_report",
 ]
