@@ -8,7 +8,7 @@ Examples
 >>> default_filter("WFC3", "IR")
 'F160W'
 >>> pivot_wavelength("ACS", "WFC", "f814w")
-805.0
+805.98
 >>> try:
 ...     check_filter("WFC3", "IR", "F606W")
 ... except ValueError as exc:

@@ -570,7 +570,7 @@ class HSTPSF(PSF):
     --------
     >>> p = HSTPSF("ACS", "WFC", "F606W")
     >>> p.wavelength, round(p.fwhm, 3), round(p.far_fraction, 3)
-    (592.0, 0.063, 0.047)
+    (591.77, 0.063, 0.047)
     """
 
     instrument: str
