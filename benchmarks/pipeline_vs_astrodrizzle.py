@@ -30,11 +30,13 @@ until the instrument PSF of issue 10 is available.  Not part of the test suite
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -303,3 +305,213 @@ def run_astrodrizzle(
     for k in ("stdout", "stderr"):
         run[k] = run[k][-20000:]
     return run
+
+
+_OURS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    sys.path.insert(0, sys.argv[4])
+    import numpy as np
+    from ditherlab.drizzle import PipelineConfig, run_pipeline
+    inputs, settings, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+    t0 = time.perf_counter()
+    p = run_pipeline(inputs, PipelineConfig(**settings))
+    call = time.perf_counter() - t0
+    arrays = {"sci": p.sci, "wht": p.wht}
+    for i, ms in enumerate(p.cr_masks):
+        for j, m in enumerate(ms):
+            arrays[f"cr_{i}_{j}"] = m
+    np.savez(out, **arrays)
+    print("DITHERLAB_RESULT", json.dumps({"call_s": call, "steps": dict(p.timings)}))
+    """
+)
+
+#: ditherlab's names for what ADZ_SETTINGS sets (``updatewcs`` has no counterpart: ditherlab
+#: never rewrites a header's WCS).
+OURS_SETTINGS = {"driz_sep_bits": 336, "final_bits": 336, "combine_type": "minmed"}
+
+
+def run_ours(
+    flt_paths: list[Path], workdir: Path, python: str = sys.executable, **settings
+) -> dict:
+    """ditherlab's run_pipeline on ``flt_paths`` in a fresh process; like run_astrodrizzle."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    params = {**OURS_SETTINGS, **settings}
+    out = workdir / "ours.npz"
+    run = run_measured(
+        [
+            python,
+            "-c",
+            _OURS_SCRIPT,
+            json.dumps([str(p) for p in flt_paths]),
+            json.dumps(params),
+            str(out),
+            str(ROOT),
+        ],
+        cwd=workdir,
+    )
+    if run["returncode"] != 0:
+        raise RuntimeError(f"run_pipeline failed:\n{run['stderr'][-3000:]}")
+    line = [ln for ln in run["stdout"].splitlines() if ln.startswith("DITHERLAB_RESULT")][-1]
+    run.update(json.loads(line.split(" ", 1)[1]))
+    with np.load(out) as z:
+        run["sci"] = np.asarray(z["sci"], float)
+        run["wht"] = np.asarray(z["wht"], float)
+        run["cr_masks"] = [
+            [z[f"cr_{i}_{j}"] for j in range(len(ms))]
+            for i, ms in enumerate(_chip_layout(z.files))
+        ]
+    return run
+
+
+def _chip_layout(files: list[str]) -> list[list[int]]:
+    pairs = sorted(tuple(int(v) for v in f.split("_")[1:]) for f in files if f.startswith("cr_"))
+    n = 1 + max(i for i, _ in pairs)
+    return [[j for i2, j in pairs if i2 == i] for i in range(n)]
+
+
+# -- comparing ----------------------------------------------------------------------------------
+def image_agreement(ours: np.ndarray, theirs: np.ndarray, w1, w2) -> dict[str, float]:
+    """Pixel-by-pixel agreement of two final images on one grid, in units of the sky noise."""
+    from ditherlab.drizzle.pipeline.diagnostics import bright_stars
+
+    both = (w1 > 0) & (w2 > 0) & np.isfinite(ours) & np.isfinite(theirs)
+    t = theirs[both]
+    med = np.median(t)
+    noise = 1.4826 * np.median(np.abs(t - med))
+    d = (ours - theirs)[both]
+    xs, ys = bright_stars(np.where(both, theirs, np.nan), nsigma=50.0, max_stars=200)
+    r = 3
+    flux = []
+    for x, y in zip(xs.astype(int), ys.astype(int), strict=True):
+        a = ours[y - r : y + r + 1, x - r : x + r + 1]
+        b = theirs[y - r : y + r + 1, x - r : x + r + 1]
+        if np.isfinite(a).all() and np.isfinite(b).all() and b.sum() > 0:
+            flux.append(a.sum() / b.sum())
+    return {
+        "pixels_compared": int(both.sum()),
+        "sky_noise": float(noise),
+        "median_diff_over_noise": float(np.median(d) / noise),
+        "rms_diff_over_noise": float(np.sqrt(np.mean(d**2)) / noise),
+        "p999_absdiff_over_noise": float(np.percentile(np.abs(d), 99.9) / noise),
+        "bright_star_flux_ratio_median": float(np.median(flux)) if flux else float("nan"),
+        "bright_stars": len(flux),
+    }
+
+
+def compare(exposures, adz: dict, ours: dict, *, k: float = 5.0, core_sigma: float = 100.0):
+    """Scores of both pipelines against the truth, and their agreement."""
+    from ditherlab.score.crmask import MaskAgreement, mask_agreement, score_exposures
+
+    agree = MaskAgreement(0, 0, 0, 0)
+    for ma, mo in zip(adz["cr_masks"], ours["cr_masks"], strict=True):
+        for a, o in zip(ma, mo, strict=True):
+            agree = agree + mask_agreement(o, a)
+    return {
+        "astrodrizzle": score_exposures(adz["cr_masks"], exposures, k=k, core_sigma=core_sigma),
+        "ours": score_exposures(ours["cr_masks"], exposures, k=k, core_sigma=core_sigma),
+        "mask_agreement": agree,
+        "image": image_agreement(ours["sci"], adz["sci"], ours["wht"], adz["wht"]),
+    }
+
+
+def run_case(
+    label: str,
+    base: Path,
+    python: str,
+    aperture: str = "acs-wfc",
+    *,
+    size: int | None = 512,
+    shift=None,
+    **sim,
+) -> dict:
+    """Simulate one stack, run both pipelines on it, compare; return everything."""
+    from ditherlab.simulate import read_exposure
+
+    t0 = time.perf_counter()
+    paths = simulate_stack(base / label / "sim", aperture, size=size, shift=shift, **sim)
+    sim_s = time.perf_counter() - t0
+    adz = run_astrodrizzle(paths, base / label / "adz", python)
+    # ours onto AstroDrizzle's output grid, so the final images compare pixel by pixel
+    ref = str(next((base / label / "adz").glob("final_dr?_sci.fits")))
+    ours = run_ours(paths, base / label / "ours", final_refimage=ref)
+    exposures = [read_exposure(p, truth=True) for p in paths]
+    res = compare(exposures, adz, ours)
+    res.update(label=label, simulate_s=sim_s, adz=adz, ours_run=ours)
+    return res
+
+
+def _fmt_case(res: dict) -> str:
+    a, o, m, im = res["astrodrizzle"], res["ours"], res["mask_agreement"], res["image"]
+    rows = [
+        f"== {res['label']} ==",
+        f"{'':34s}{'AstroDrizzle':>14s}{'ditherlab':>14s}",
+    ]
+    for name, fmt in (
+        ("recall_significant", "{:.2%}"),
+        ("recall", "{:.2%}"),
+        ("false_flag_fraction", "{:.4%}"),
+        ("core_flag_fraction", "{:.3%}"),
+        ("charge_left_fraction", "{:.3%}"),
+    ):
+        rows.append(
+            f"{name:34s}{fmt.format(getattr(a, name)):>14s}{fmt.format(getattr(o, name)):>14s}"
+        )
+    rows.append(f"{'false flags (pixels)':34s}{a.false_flags:>14d}{o.false_flags:>14d}")
+    rows.append(f"{'star-core pixels flagged':34s}{a.core_flags:>14d}{o.core_flags:>14d}")
+    for key, label in (("wall_s", "wall time (s)"), ("call_s", "inside the call (s)"),
+                       ("peak_tree_mb", "peak memory, process tree (MB)"),
+                       ("peak_largest_mb", "peak memory, largest process (MB)")):
+        rows.append(f"{label:34s}{res['adz'][key]:>14.1f}{res['ours_run'][key]:>14.1f}")
+    rows.append(
+        f"CR masks: {m.n_both} pixels in both, {m.a_only} ditherlab only, {m.b_only} "
+        f"AstroDrizzle only (Jaccard {m.jaccard:.3f})"
+    )
+    rows.append(
+        f"final images: {im['pixels_compared']} pixels, ditherlab − AstroDrizzle median "
+        f"{im['median_diff_over_noise']:+.3f}σ, rms {im['rms_diff_over_noise']:.3f}σ, 99.9 % "
+        f"|diff| {im['p999_absdiff_over_noise']:.2f}σ (σ = {im['sky_noise']:.4g} e⁻/s); "
+        f"bright-star flux ratio {im['bright_star_flux_ratio_median']:.4f} "
+        f"({im['bright_stars']} stars)"
+    )
+    steps_a = ", ".join(f"{k} {v:.2f}" for k, v in res["adz"]["steps"].items())
+    steps_o = ", ".join(f"{k} {v:.2f}" for k, v in res["ours_run"]["steps"].items())
+    rows.append(f"AstroDrizzle steps (s): {steps_a}")
+    rows.append(f"ditherlab steps (s): {steps_o}")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="also the 2 × 2048 × 4096 speed run")
+    ap.add_argument("--only-full", action="store_true", help="only the speed run")
+    ap.add_argument("--shift", type=float, default=0.3, help="misregistration (px) of one case")
+    ap.add_argument("--keep", help="work directory to keep (default: a temporary one)")
+    args = ap.parse_args()
+    python = astrodrizzle_python()
+    if python is None:
+        sys.exit("drizzlepac not found: set DITHERLAB_ASTRODRIZZLE_PYTHON to its interpreter")
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="adzbench-"))
+    cases = []
+    if not args.only_full:
+        cases += [
+            ("ACS/WFC 512² per chip, accurate pointing", "acs-wfc", 512, None),
+            ("WFC3/UVIS 512² per chip, accurate pointing", "wfc3-uvis", 512, None),
+            (f"ACS/WFC 512² per chip, exposure 3 off by {args.shift} px", "acs-wfc", 512,
+             (2, args.shift, 0.0)),
+        ]
+    if args.full or args.only_full:
+        cases.append(("ACS/WFC full 2 × 2048 × 4096, accurate pointing", "acs-wfc", None, None))
+    try:
+        for i, (label, aperture, size, shift) in enumerate(cases):
+            res = run_case(f"case{i}", base, python, aperture, size=size, shift=shift)
+            res["label"] = label
+            print(_fmt_case(res), flush=True)
+            print(f"(simulation {res['simulate_s']:.1f} s, not counted)\n", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
