@@ -126,6 +126,7 @@ def simulate_stack(
     exptime: float = 500.0,
     sky_per_pixel: float = 50.0,
     psf=None,
+    chips=None,
     seed: int = 7,
 ) -> list[Path]:
     """Simulate a 4-exposure stack into ``outdir``; return the flt paths (truth beside them).
@@ -139,6 +140,8 @@ def simulate_stack(
     shift : (int, float, float), optional
         ``(exposure index, dx, dy)``: that exposure's true pointing is off by (dx, dy)
         detector pixels while its header keeps the commanded one.
+    chips : sequence of int, optional
+        CCDCHIP numbers to simulate (default all).
     """
     from ditherlab.planner import Pattern, get_aperture, subpixel
     from ditherlab.simulate import Pointing, Scene, iter_observe, write_exposure
@@ -172,6 +175,7 @@ def simulate_stack(
         exptime,
         psf=psf,
         pointing=Pointing(errors=errors),
+        chips=chips,
         subarray=_cutouts(ap, size),
         rootname="adzsim",
         rng=seed,

@@ -52,7 +52,7 @@ def bright_stars(
     half: int = 3,
     nsigma: float = 50.0,
     max_stars: int = 300,
-    isolation: float = 3.0,
+    isolation: float = 1.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of bright, isolated point-like sources in ``image`` (0-based x, y).
 
@@ -121,11 +121,11 @@ def residual_dipoles(
     """Offset of ``image`` from ``reference`` at each star, from the residual's dipole.
 
     In a ``(2·half+1)²`` box around each star, with the local background (the median of a
-    ring 2–3 pixels outside the box) removed from both and ``image`` scaled to the reference's flux ``F``, the
-    residual ``r = image − reference`` has first moments ``Σ r·(x − x₀) / F`` and
-    ``Σ r·(y − y₀) / F``: the shift of the image's centroid from the reference's, i.e. the
-    dipole a misregistration leaves, in pixels of the images' grid.  NaN where a box holds
-    non-finite values or no flux.
+    ring 2–3 pixels outside the box) removed from both and ``image`` scaled to the
+    reference's flux ``F``, the residual ``r = image − reference`` has first moments
+    ``Σ r·(x − x₀) / F`` and ``Σ r·(y − y₀) / F``: the shift of the image's centroid from
+    the reference's, i.e. the dipole a misregistration leaves, in pixels of the images'
+    grid.  NaN where a box holds non-finite values or no flux.
 
     Examples
     --------
