@@ -36,3 +36,20 @@ __all__ = [
     "prepare",
     "quad_pixel_overlaps",
 ]
+
+# the AstroDrizzle-style pipeline (issue 12), built on the public names above
+from ditherlab.drizzle.pipeline import (
+    PipelineConfig,
+    PipelineGeometry,
+    PipelineProducts,
+    build_geometry,
+    run_pipeline,
+)
+
+__all__ += [
+    "PipelineConfig",
+    "PipelineGeometry",
+    "PipelineProducts",
+    "build_geometry",
+    "run_pipeline",
+]

@@ -1,0 +1,314 @@
+"""Output grids and per-chip pixmaps, computed once and shared by every step.
+
+The single drizzles, the blot and the final drizzle all need, for every input chip, the
+position of each of its pixels on an output grid (a *pixmap*).  :func:`build_geometry`
+computes them once (one pixmap per chip for the single-drizzle grid, and one for the
+final grid if it differs) and :func:`~ditherlab.drizzle.pipeline.run_pipeline` accepts the
+result, so Monte Carlo realisations on one pointing skip the geometry entirely.
+
+Pixmaps are stored as read-only float32 arrays (the output coordinates to ~5e-4 pixel
+below 8192, inside the 1e-3 pixel tolerance of
+:func:`~ditherlab.drizzle.pixmap_from_wcs`), half the memory of float64: 67 MB per
+2048 × 4096 chip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ditherlab.drizzle import pixmap_from_wcs
+from ditherlab.errors import DitherlabValueError, FileFormatError
+
+__all__ = ["PipelineGeometry", "build_geometry", "output_wcs"]
+
+#: Largest output grid accepted (pixels): inputs that do not overlap make huge grids.
+MAX_OUTPUT_PIXELS = 400_000_000
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PipelineGeometry:
+    """The output grids and the pixmaps of every chip onto them.
+
+    Attributes
+    ----------
+    sep_wcs, final_wcs : astropy.wcs.WCS
+        Grids of the single drizzles (and median) and of the final product.
+    sep_shape, final_shape : (int, int)
+        Their ``(ny, nx)``.
+    sep_pixmaps, final_pixmaps : tuple of tuple of ndarray
+        ``[i][j]``: ``(ny, nx, 2)`` float32 output x, y of every pixel of chip ``j`` of
+        exposure ``i``.  The same arrays when the two grids are the same.
+    sep_ratio, final_ratio : tuple of tuple of float
+        Output pixel size in input pixels (``final_scale / IDCSCALE``) per chip.
+    chip_shapes : tuple of tuple of (int, int)
+        Input chip shapes (checked when the geometry is reused).
+    """
+
+    sep_wcs: Any
+    sep_shape: tuple[int, int]
+    final_wcs: Any
+    final_shape: tuple[int, int]
+    sep_pixmaps: tuple[tuple[np.ndarray, ...], ...]
+    final_pixmaps: tuple[tuple[np.ndarray, ...], ...]
+    sep_ratio: tuple[tuple[float, ...], ...]
+    final_ratio: tuple[tuple[float, ...], ...]
+    chip_shapes: tuple[tuple[tuple[int, int], ...], ...]
+
+    @property
+    def shared(self) -> bool:
+        """True when the single-drizzle and final grids are the same."""
+        return self.final_pixmaps is self.sep_pixmaps
+
+    def check(self, exposures: list[Any]) -> None:
+        """Refuse a geometry built for other inputs (different chips or shapes)."""
+        shapes = tuple(tuple(c.shape for c in e.chips) for e in exposures)
+        if shapes != self.chip_shapes:
+            raise DitherlabValueError(
+                f"geometry was built for chips of shapes {self.chip_shapes}, "
+                f"not {shapes}: build it again for these inputs"
+            )
+
+
+def _edges(shape: tuple[int, int], n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the outline of a chip (pixel edges, 0-based)."""
+    h, v = shape
+    t = np.linspace(-0.5, v - 0.5, n)
+    u = np.linspace(-0.5, h - 0.5, n)
+    x = np.r_[t, np.full(n, v - 0.5), t, np.full(n, -0.5)]
+    y = np.r_[np.full(n, -0.5), u, np.full(n, h - 0.5), u]
+    return x, y
+
+
+def _orientation(wcs: Any, shape: tuple[int, int]) -> tuple[float, float, float]:
+    """(ra, dec) of a chip's centre and the angle of its +y from north towards east."""
+    ny, nx = shape
+    cx, cy = (nx - 1) / 2.0, (ny - 1) / 2.0
+    ra0, dec0 = wcs.pixel_to_world_values(cx, cy)
+    r = np.array(wcs.pixel_to_world_values([cx, cx], [cy - 0.5, cy + 0.5]), float)
+    cosd = np.cos(np.deg2rad(dec0))
+    dra = ((r[0, 1] - r[0, 0] + 180.0) % 360.0 - 180.0) * cosd
+    theta = np.arctan2(dra, r[1, 1] - r[1, 0])
+    return float(ra0), float(dec0), float(np.degrees(theta))
+
+
+def output_wcs(
+    exposures: list[Any],
+    scale: float | None = None,
+    rot: float | None = None,
+    *,
+    shape: tuple[int, int] | None = None,
+    center: tuple[float, float] | None = None,
+) -> tuple[Any, tuple[int, int]]:
+    """A distortion-free TAN grid covering every chip (AstroDrizzle's default output).
+
+    Parameters
+    ----------
+    exposures : list of InputExposure
+        The inputs.
+    scale : float, optional
+        Arcsec per output pixel (default: the first chip's ``IDCSCALE``).
+    rot : float, optional
+        Position angle of the output +y (deg east of north); default the first chip's
+        orientation ("drizzled in the default orientation for the camera").
+    shape : (ny, nx), optional
+        Output size (default: just covering all chips, centred on them).
+    center : (ra, dec), optional
+        Sky position of the output centre (default: the centre of the chips' footprint).
+
+    Returns
+    -------
+    wcs : astropy.wcs.WCS
+        With ``pixel_shape`` set.
+    shape : (int, int)
+        ``(ny, nx)``.
+    """
+    from astropy.wcs import WCS
+
+    first = exposures[0].chips[0]
+    ra0, dec0, theta = _orientation(first.wcs, first.shape)
+    if rot is not None:
+        theta = float(rot)
+    s = (first.idcscale if scale is None else float(scale)) / 3600.0
+    c, si = np.cos(np.deg2rad(theta)), np.sin(np.deg2rad(theta))
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [ra0, dec0] if center is None else [float(center[0]), float(center[1])]
+    w.wcs.cd = s * np.array([[-c, si], [si, c]])
+    w.wcs.crpix = [1.0, 1.0]
+    xs, ys = [], []
+    for e in exposures:
+        for ch in e.chips:
+            ex, ey = _edges(ch.shape)
+            ox, oy = w.world_to_pixel_values(*ch.wcs.pixel_to_world_values(ex, ey))
+            xs.append(ox)
+            ys.append(oy)
+    xs, ys = np.concatenate(xs), np.concatenate(ys)
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise DitherlabValueError("the input WCSs map outside the output projection")
+    if shape is None:
+        x0, y0 = np.floor(xs.min()) - 1, np.floor(ys.min()) - 1
+        shape = (int(np.ceil(ys.max() - y0)) + 2, int(np.ceil(xs.max() - x0)) + 2)
+        if center is None:
+            w.wcs.crpix = [1.0 - x0, 1.0 - y0]
+        else:
+            w.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
+    else:
+        cx, cy = (xs.min() + xs.max()) / 2.0, (ys.min() + ys.max()) / 2.0
+        if center is None:
+            w.wcs.crpix = [1.0 - cx + (shape[1] - 1) / 2.0, 1.0 - cy + (shape[0] - 1) / 2.0]
+        else:
+            w.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
+    if shape[0] * shape[1] > MAX_OUTPUT_PIXELS:
+        raise DitherlabValueError(
+            f"the output grid would be {shape[1]} x {shape[0]} pixels: the inputs do not "
+            "overlap (or final_scale is far too small)"
+        )
+    w.pixel_shape = (shape[1], shape[0])
+    return w, (int(shape[0]), int(shape[1]))
+
+
+def _reference_grid(ref: Any) -> tuple[Any, tuple[int, int]]:
+    """A grid from ``final_refimage``: a FITS file name or a WCS with its size."""
+    if isinstance(ref, str):
+        from astropy.io import fits
+        from astropy.wcs import WCS
+
+        try:
+            with fits.open(ref) as hdul:
+                for hdu in hdul:
+                    h = hdu.header
+                    if h.get("NAXIS", 0) == 2 and "CTYPE1" in h:
+                        w = WCS(h).celestial
+                        shape = (int(h["NAXIS2"]), int(h["NAXIS1"]))
+                        w.pixel_shape = (shape[1], shape[0])
+                        return w, shape
+        except OSError as exc:
+            raise FileFormatError(
+                f"final_refimage={ref!r} is not a readable FITS file: {exc}"
+            ) from None
+        raise FileFormatError(f"final_refimage={ref!r} has no 2-D image with a celestial WCS")
+    if getattr(ref, "pixel_shape", None) is None:
+        raise DitherlabValueError(
+            "final_refimage WCS has no pixel_shape: set wcs.pixel_shape = (nx, ny)"
+        )
+    nx, ny = ref.pixel_shape
+    return ref, (int(ny), int(nx))
+
+
+def _check_overlap(exposures: list[Any], wcs: Any, shape: tuple[int, int]) -> None:
+    """Every exposure must reach the grid and overlap another exposure."""
+    boxes = []
+    for e in exposures:
+        xs, ys = [], []
+        for ch in e.chips:
+            ex, ey = _edges(ch.shape, 5)
+            ox, oy = wcs.world_to_pixel_values(*ch.wcs.pixel_to_world_values(ex, ey))
+            xs.append(ox)
+            ys.append(oy)
+        xs, ys = np.concatenate(xs), np.concatenate(ys)
+        box = (xs.min(), xs.max(), ys.min(), ys.max())
+        if box[1] < -0.5 or box[0] > shape[1] - 0.5 or box[3] < -0.5 or box[2] > shape[0] - 0.5:
+            raise DitherlabValueError(f"input {e.name!r} does not overlap the output grid")
+        boxes.append(box)
+    n = len(boxes)
+    if n < 2:
+        return
+    linked = {0}
+    frontier = [0]
+    while frontier:
+        a = boxes[frontier.pop()]
+        for k in range(n):
+            b = boxes[k]
+            if k not in linked and a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                linked.add(k)
+                frontier.append(k)
+    for k in range(n):
+        if k not in linked:
+            raise DitherlabValueError(
+                f"input {exposures[k].name!r} does not overlap {exposures[0].name!r} or any "
+                "input overlapping it: its WCS points elsewhere"
+            )
+
+
+def _pixmaps(exposures, wcs, scale_arcsec):
+    maps, ratios = [], []
+    for e in exposures:
+        pm, rt = [], []
+        for ch in e.chips:
+            p = pixmap_from_wcs(ch.wcs, wcs, ch.shape).astype(np.float32)
+            p.setflags(write=False)
+            pm.append(p)
+            rt.append(scale_arcsec / ch.idcscale)
+        maps.append(tuple(pm))
+        ratios.append(tuple(rt))
+    return tuple(maps), tuple(ratios)
+
+
+def _grid_scale(wcs: Any) -> float:
+    """Arcsec per pixel of a celestial WCS (by area, at its reference pixel)."""
+    return float(np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix))) * 3600.0)
+
+
+def build_geometry(inputs: Any, config: Any = None, **overrides: Any) -> PipelineGeometry:
+    """Output grids and pixmaps for ``inputs`` under ``config`` (see module docstring).
+
+    Parameters
+    ----------
+    inputs : list of Exposure, paths or InputExposure
+        As for :func:`~ditherlab.drizzle.pipeline.run_pipeline`.
+    config : PipelineConfig, optional
+        Uses ``driz_sep_scale``, ``driz_sep_rot``, ``final_scale``, ``final_rot``,
+        ``final_outnx/outny``, ``final_ra/dec`` and ``final_refimage``.
+    **overrides
+        Parameters changed from ``config``.
+
+    Raises
+    ------
+    DitherlabValueError
+        Inputs that do not overlap each other or the reference grid.
+    """
+    from ditherlab.drizzle.pipeline.config import PipelineConfig
+    from ditherlab.drizzle.pipeline.inputs import load_inputs
+
+    cfg = config if config is not None else PipelineConfig()
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    exps = load_inputs(inputs)
+    sep_wcs, sep_shape = output_wcs(exps, cfg.driz_sep_scale, cfg.driz_sep_rot)
+    _check_overlap(exps, sep_wcs, sep_shape)
+    if cfg.final_refimage:
+        fin_wcs, fin_shape = _reference_grid(cfg.final_refimage)
+        _check_overlap(exps, fin_wcs, fin_shape)
+    else:
+        shape = None if cfg.final_outnx is None else (cfg.final_outny, cfg.final_outnx)
+        center = None if cfg.final_ra is None else (cfg.final_ra, cfg.final_dec)
+        fin_wcs, fin_shape = output_wcs(
+            exps, cfg.final_scale, cfg.final_rot, shape=shape, center=center
+        )
+    sep_maps, sep_ratio = _pixmaps(exps, sep_wcs, _grid_scale(sep_wcs))
+    same = (
+        not cfg.final_refimage
+        and cfg.final_outnx is None
+        and cfg.final_ra is None
+        and cfg.final_scale == cfg.driz_sep_scale
+        and cfg.final_rot == cfg.driz_sep_rot
+    )
+    if same:
+        fin_wcs, fin_shape = sep_wcs, sep_shape
+        fin_maps, fin_ratio = sep_maps, sep_ratio
+    else:
+        fin_maps, fin_ratio = _pixmaps(exps, fin_wcs, _grid_scale(fin_wcs))
+    return PipelineGeometry(
+        sep_wcs=sep_wcs,
+        sep_shape=sep_shape,
+        final_wcs=fin_wcs,
+        final_shape=fin_shape,
+        sep_pixmaps=sep_maps,
+        final_pixmaps=fin_maps,
+        sep_ratio=sep_ratio,
+        final_ratio=fin_ratio,
+        chip_shapes=tuple(tuple(c.shape for c in e.chips) for e in exps),
+    )
