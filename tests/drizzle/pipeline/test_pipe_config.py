@@ -42,16 +42,22 @@ def test_astrodrizzle_string_forms_are_normalised():
         final_bits="16,64,256", driz_sep_bits="~336", skysub="no", final_wht_type="ivm",
         final_wt_scl="expsq", driz_sep_wt_scl="2.5", combine_grow="2",
     )  # fmt: skip
-    assert c.driz_cr_snr == (4.0, 3.5) and c.combine_nsigma == (5.0, 4.0)
-    assert c.final_fillval is None and c.final_bits == 336 and c.driz_sep_bits == -337
-    assert c.skysub is False and c.final_wht_type == "IVM"
-    assert c.final_wt_scl == "expsq" and c.driz_sep_wt_scl == 2.5 and c.combine_grow == 2
+    assert c.driz_cr_snr == (4.0, 3.5)
+    assert c.combine_nsigma == (5.0, 4.0)
+    assert c.final_fillval is None
+    assert c.final_bits == 336
+    assert c.driz_sep_bits == -337
+    assert c.skysub is False
+    assert c.final_wht_type == "IVM"
+    assert c.final_wt_scl == "expsq"
+    assert c.driz_sep_wt_scl == 2.5
+    assert c.combine_grow == 2
     # normalising twice changes nothing (replace re-validates)
     assert c.replace() == c
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    ("kwargs", "match"),
     [
         ({"final_pixfrac": 0}, "final_pixfrac"),
         ({"combine_type": "sum"}, "combine_type"),
@@ -74,7 +80,7 @@ def test_unknown_parameter_names_are_refused_with_a_suggestion():
 
 
 @pytest.mark.parametrize(
-    "inst, det, date, bits, scale",
+    ("inst", "det", "date", "bits", "scale"),
     [
         # DrizzlePac Handbook §6.3: 336 = 16 + 64 + 256 from the June 2017 ACS MDRIZTAB
         ("ACS", "WFC", "2017-06-01", 336, 0.05),
@@ -101,7 +107,8 @@ def test_for_instrument_date_forms_and_changes():
     for d in (mjd, Time("2018-01-01"), "2018-01-01T10:00:00"):
         assert PipelineConfig.for_instrument("ACS", "WFC", d).final_bits == 336
     c = PipelineConfig.for_instrument("acs", "wfc", "2018-01-01", final_pixfrac=0.8)
-    assert c.final_pixfrac == 0.8 and c.final_bits == 336
+    assert c.final_pixfrac == 0.8
+    assert c.final_bits == 336
     assert 16 + 64 + 256 == 336
     with pytest.raises(DitherlabValueError, match="instrument/detector"):
         PipelineConfig.for_instrument("NIRCAM", "A1")
@@ -139,10 +146,12 @@ def test_reset_bits_leaves_the_input_alone():
     dq = np.array([4096, 4112, 16, 8192 | 4096], np.uint16)
     dq.setflags(write=False)
     out = reset_bits(dq, 4096)
-    assert out.tolist() == [0, 16, 16, 8192] and dq.tolist() == [4096, 4112, 16, 12288]
+    assert out.tolist() == [0, 16, 16, 8192]
+    assert dq.tolist() == [4096, 4112, 16, 12288]
 
 
 def test_header_cards_cover_every_parameter():
     cards = dict(PipelineConfig().as_header_cards())
     assert set(cards) == {f.name.upper() for f in dataclasses.fields(PipelineConfig)}
-    assert cards["DRIZ_CR_SNR"] == "3.5 3" and cards["FINAL_FILLVAL"] == "INDEF"
+    assert cards["DRIZ_CR_SNR"] == "3.5 3"
+    assert cards["FINAL_FILLVAL"] == "INDEF"
