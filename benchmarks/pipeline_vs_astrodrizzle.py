@@ -60,12 +60,16 @@ ADZ_SETTINGS = {
 def astrodrizzle_python() -> str | None:
     """An interpreter that imports drizzlepac, or None.
 
-    Looked for in ``$DITHERLAB_ASTRODRIZZLE_PYTHON``, then ``/work/venv-adz/bin/python`` and
+    ``$DITHERLAB_ASTRODRIZZLE_PYTHON`` when it is set (only it: set it to an empty string or
+    a non-existent path to turn the comparison off), else ``/work/venv-adz/bin/python``,
     ``venv-adz/bin/python`` next to the repository, then the running interpreter.
     """
-    cands = [os.environ.get("DITHERLAB_ASTRODRIZZLE_PYTHON")]
-    cands += ["/work/venv-adz/bin/python", str(ROOT.parent / "venv-adz" / "bin" / "python")]
-    cands.append(sys.executable)
+    env = os.environ.get("DITHERLAB_ASTRODRIZZLE_PYTHON")
+    if env is not None:
+        cands = [env]
+    else:
+        cands = ["/work/venv-adz/bin/python", str(ROOT.parent / "venv-adz" / "bin" / "python")]
+        cands.append(sys.executable)
     for c in cands:
         if not c or not Path(c).is_file():
             continue
