@@ -13,10 +13,10 @@ a finer grid, scores what the pattern bought, and writes a small report::
       drz_sci.fits         drizzled science (e⁻/s) and weight images
       exposures/*_flt.fits the simulated exposures (AstroDrizzle-ready) and their truth
 
-Two steps of AstroDrizzle are stood in for here, and the report says so:
-* the sky is the simulator's known value (AstroDrizzle's ``skyuser`` route);
-* cosmic rays are masked with the simulator's truth masks ("ideal rejection", the best any
-  rejection can do), shown beside a drizzle with no CR masking.
+The drizzle is :func:`ditherlab.drizzle.run_pipeline` (AstroDrizzle's steps, with the sky
+and the cosmic rays found from the data).  The simulator's truth is used only to score: the
+CR loss with the truth masks ("ideal rejection") is reported beside the pipeline's, and the
+pipeline's CR masks are scored against the truth.
 """
 
 from __future__ import annotations
