@@ -330,7 +330,12 @@ _OURS_SCRIPT = textwrap.dedent(
         for j, m in enumerate(ms):
             arrays[f"cr_{i}_{j}"] = m
     np.savez(out, **arrays)
-    print("DITHERLAB_RESULT", json.dumps({"call_s": call, "steps": dict(p.timings)}))
+    res = {"call_s": call, "steps": dict(p.timings)}
+    if sys.argv[5] == "diagnose":  # after the timed call
+        from ditherlab.drizzle.pipeline.diagnostics import diagnose_misregistration
+        rep = diagnose_misregistration(p)
+        res["misregistration"] = str(rep)
+    print("DITHERLAB_RESULT", json.dumps(res))
     """
 )
 
@@ -340,9 +345,17 @@ OURS_SETTINGS = {"driz_sep_bits": 336, "final_bits": 336, "combine_type": "minme
 
 
 def run_ours(
-    flt_paths: list[Path], workdir: Path, python: str = sys.executable, **settings
+    flt_paths: list[Path],
+    workdir: Path,
+    python: str = sys.executable,
+    diagnose: bool = False,
+    **settings,
 ) -> dict:
-    """ditherlab's run_pipeline on ``flt_paths`` in a fresh process; like run_astrodrizzle."""
+    """ditherlab's run_pipeline on ``flt_paths`` in a fresh process; like run_astrodrizzle.
+
+    With ``diagnose``, the misregistration diagnostic runs after the timed call (its
+    report is ``run["misregistration"]``).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     params = {**OURS_SETTINGS, **settings}
     out = workdir / "ours.npz"
@@ -355,6 +368,7 @@ def run_ours(
             json.dumps(params),
             str(out),
             str(ROOT),
+            "diagnose" if diagnose else "-",
         ],
         cwd=workdir,
     )
@@ -431,9 +445,14 @@ def run_case(
     *,
     size: int | None = 512,
     shift=None,
+    variant: bool = True,
     **sim,
 ) -> dict:
-    """Simulate one stack, run both pipelines on it, compare; return everything."""
+    """Simulate one stack, run both pipelines on it, compare; return everything.
+
+    With ``variant``, ours also runs with ``driz_cr_noise="astrodrizzle"`` (its masks are
+    scored as ``res["variant"]``).
+    """
     from ditherlab.simulate import read_exposure
 
     t0 = time.perf_counter()
@@ -442,10 +461,16 @@ def run_case(
     adz = run_astrodrizzle(paths, base / label / "adz", python)
     # ours onto AstroDrizzle's output grid, so the final images compare pixel by pixel
     ref = str(next((base / label / "adz").glob("final_dr?_sci.fits")))
-    ours = run_ours(paths, base / label / "ours", final_refimage=ref)
+    ours = run_ours(paths, base / label / "ours", diagnose=variant, final_refimage=ref)
     exposures = [read_exposure(p, truth=True) for p in paths]
     res = compare(exposures, adz, ours)
     res.update(label=label, simulate_s=sim_s, adz=adz, ours_run=ours)
+    if variant:  # the same with AstroDrizzle's noise term in driz_cr (sky counted twice)
+        alt = run_ours(
+            paths, base / label / "ours_adznoise", final_refimage=ref,
+            driz_cr_noise="astrodrizzle",
+        )
+        res["variant"] = compare(exposures, adz, alt)["ours"]
     return res
 
 
@@ -467,6 +492,14 @@ def _fmt_case(res: dict) -> str:
         )
     rows.append(f"{'false flags (pixels)':34s}{a.false_flags:>14d}{o.false_flags:>14d}")
     rows.append(f"{'star-core pixels flagged':34s}{a.core_flags:>14d}{o.core_flags:>14d}")
+    v = res.get("variant")
+    if v is not None:
+        rows.append(
+            f"ditherlab with driz_cr_noise='astrodrizzle': recall above 5σ "
+            f"{v.recall_significant:.2%}, all {v.recall:.2%}, false flags {v.false_flags} "
+            f"({v.false_flag_fraction:.4%}), star cores {v.core_flags}, charge left "
+            f"{v.charge_left_fraction:.3%}"
+        )
     for key, label in (("wall_s", "wall time (s)"), ("call_s", "inside the call (s)"),
                        ("peak_tree_mb", "peak memory, process tree (MB)"),
                        ("peak_largest_mb", "peak memory, largest process (MB)")):
@@ -482,6 +515,8 @@ def _fmt_case(res: dict) -> str:
         f"bright-star flux ratio {im['bright_star_flux_ratio_median']:.4f} "
         f"({im['bright_stars']} stars)"
     )
+    if "misregistration" in res["ours_run"]:
+        rows.append(res["ours_run"]["misregistration"])
     steps_a = ", ".join(f"{k} {v:.2f}" for k, v in res["adz"]["steps"].items())
     steps_o = ", ".join(f"{k} {v:.2f}" for k, v in res["ours_run"]["steps"].items())
     rows.append(f"AstroDrizzle steps (s): {steps_a}")
@@ -512,7 +547,10 @@ def main() -> None:
         cases.append(("ACS/WFC full 2 × 2048 × 4096, accurate pointing", "acs-wfc", None, None))
     try:
         for i, (label, aperture, size, shift) in enumerate(cases):
-            res = run_case(f"case{i}", base, python, aperture, size=size, shift=shift)
+            res = run_case(
+                f"case{i}", base, python, aperture, size=size, shift=shift,
+                variant=size is not None,
+            )
             res["label"] = label
             print(_fmt_case(res), flush=True)
             print(f"(simulation {res['simulate_s']:.1f} s, not counted)\n", flush=True)
