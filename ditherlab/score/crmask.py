@@ -84,8 +84,8 @@ class CRMaskScore:
     n_clean, false_flags : int
         Defect-free pixels without CR charge, and how many are flagged.
     n_core, core_flags : int
-        Pixels whose source signal exceeds ``core_sigma`` σ (no CR there), and how many are
-        flagged.
+        Defect-free pixels whose source signal exceeds ``core_sigma`` σ (no CR there), and
+        how many are flagged.
     charge_significant, charge_left : float
         Total CR charge (e⁻) in the significant CR pixels, and the part in those not
         flagged.
@@ -200,7 +200,7 @@ def score_cr_mask(
         Dark electrons (adds to the noise).
     defects : array_like, optional
         Non-zero where the pixel has a detector defect (``ChipTruth.defects``); those
-        pixels are left out of the false-flag count.
+        pixels are left out of the false-flag and star-core counts.
     k : float, optional
         Significance of the CR pixels counted in the recall (default 5σ, issue 12).
     core_sigma : float, optional
@@ -230,7 +230,7 @@ def score_cr_mask(
     hit = q > 0
     sig = q > k * sigma
     clean = ~hit & ~d
-    core = ~hit & ((n - sky) > core_sigma * sigma)
+    core = clean & ((n - sky) > core_sigma * sigma)
     missed = sig & ~f
     return CRMaskScore(
         n_cr=int(hit.sum()),
