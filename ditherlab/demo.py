@@ -796,9 +796,9 @@ def _markdown(r: dict[str, Any]) -> str:
             f"{_fmt(sc['hot_pixel_residue_after_rejection_peak_over_raw'], '.3f', 'none')} |"
         ),
         (
-            "| star cores flagged as cosmic rays cost the photometry above: a PSF sharper "
-            "than the rejection can follow; raise driz_cr_scale or use a finer "
-            "driz_sep_scale (DrizzlePac Handbook §6.3) | "
+            "| more than 1 % of star cores flagged as cosmic rays? (the PSF is sharper than "
+            "the rejection follows, which costs the photometry above: raise driz_cr_scale or "
+            "use a finer driz_sep_scale, DrizzlePac Handbook §6.3) | "
             + ("yes" if (sc["cr_mask_star_core_flag_fraction"] or 0) > 0.01 else "no")
             + " |"
         ),
