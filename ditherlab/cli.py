@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ditherlab.planner._cli",
     "ditherlab.simulate._cli",
+    "ditherlab.drizzle._cli",
     "ditherlab.demo",
 )
 

@@ -13,6 +13,7 @@ drizzle, with AstroDrizzle's parameter names and defaults, from the data alone::
 See ``docs/pipeline.md``.
 """
 
+from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot, poly5_weights
 from ditherlab.drizzle.pipeline.config import (
     ACS_WFC_NEW_DQ_DATE,
     WFC3_UVIS_NEW_DQ_DATE,
@@ -22,8 +23,20 @@ from ditherlab.drizzle.pipeline.config import (
 from ditherlab.drizzle.pipeline.crdetect import blot_derivative, driz_cr_mask
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry, output_wcs
 from ditherlab.drizzle.pipeline.inputs import InputChip, InputExposure, load_inputs
-from ditherlab.drizzle.pipeline.masks import dq_good_mask, interpret_bits, reset_bits, static_mask
-from ditherlab.drizzle.pipeline.median import combine_masks, combine_singles, masked_median, minmed
+from ditherlab.drizzle.pipeline.masks import (
+    box_dilate,
+    dq_good_mask,
+    interpret_bits,
+    reset_bits,
+    static_mask,
+)
+from ditherlab.drizzle.pipeline.median import (
+    combine_masks,
+    combine_singles,
+    extend_edges,
+    masked_median,
+    minmed,
+)
 from ditherlab.drizzle.pipeline.products import PipelineProducts
 from ditherlab.drizzle.pipeline.run import run_pipeline
 from ditherlab.drizzle.pipeline.sky import SkyResult, chip_sky, compute_sky, read_skyfile
@@ -39,7 +52,9 @@ __all__ = [
     "PipelineGeometry",
     "PipelineProducts",
     "SkyResult",
+    "blot_chip",
     "blot_derivative",
+    "box_dilate",
     "build_geometry",
     "chip_sky",
     "combine_masks",
@@ -47,14 +62,17 @@ __all__ = [
     "compute_sky",
     "dq_good_mask",
     "driz_cr_mask",
+    "extend_edges",
     "histogram_mode",
     "image_stats",
     "interpret_bits",
     "load_inputs",
     "masked_median",
+    "median_for_blot",
     "minmed",
     "native_scale",
     "output_wcs",
+    "poly5_weights",
     "read_skyfile",
     "reset_bits",
     "run_pipeline",

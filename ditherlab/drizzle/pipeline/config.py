@@ -159,8 +159,8 @@ class PipelineConfig:
         *ditherlab*: return copies of the input DQ arrays with ``crbit`` set on the
         cosmic rays (AstroDrizzle edits its inputs; ours are never changed).  False.
     gain, rdnoise, exptime : float or None
-        Override the header's gain (e⁻/DN of the data units), read noise (e⁻) and
-        exposure time (s).
+        Override the header's gain (e⁻/DN: converts files in DN, ``BUNIT = COUNTS``, to
+        electrons; data in electrons need none), read noise (e⁻) and exposure time (s).
     static, static_sig
         Static mask of over-subtracted pixels: value < mode − static_sig·rms.  True, 4.0.
     skysub, skymethod, skystat, skywidth, skylower, skyupper, skyclip, skylsigma, skyusigma

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ditherlab.drizzle.pipeline.masks import box_dilate
+
 __all__ = ["blot_derivative", "driz_cr_mask"]
 
 
@@ -89,8 +91,6 @@ def driz_cr_mask(
     >>> np.argwhere(m).tolist()
     [[3, 3], [3, 4]]
     """
-    from scipy.ndimage import maximum_filter
-
     img = np.asarray(image, np.float32)
     b = np.asarray(blot, np.float32)
     delta = np.abs(img - b)
@@ -99,8 +99,10 @@ def driz_cr_mask(
     sigma = np.sqrt(g * np.abs(b + np.float32(noise_sky)) + np.float32(rdnoise**2)) / g
     fail1 = delta > np.float32(scale[0]) * deriv + np.float32(snr[0]) * sigma
     fail2 = delta > np.float32(scale[1]) * deriv + np.float32(snr[1]) * sigma
-    cr = fail2 & maximum_filter(fail1, size=3, mode="reflect")
+    cr = fail2 & box_dilate(fail1, 1)
     if grow > 1:
+        from scipy.ndimage import maximum_filter
+
         cr = maximum_filter(cr, size=grow, mode="constant", cval=False)
     if ctegrow > 0 and cte_dir != 0:
         trail = cr.copy()

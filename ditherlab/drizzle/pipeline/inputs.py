@@ -104,7 +104,7 @@ def _from_exposure(exp: Any, name: str) -> InputExposure:
     )
 
 
-def _read_path(path: Path) -> InputExposure:
+def _read_path(path: Path, gain: float | None = None) -> InputExposure:
     """Read an flt/flc file: ditherlab's own through its reader, else a generic HST one."""
     from astropy.io import fits
 
@@ -118,7 +118,7 @@ def _read_path(path: Path) -> InputExposure:
             with fits.open(path) as hdul:
                 ours = "DL_IDCSC" in hdul[0].header
                 if not ours:
-                    exp = _read_hst(path, hdul)
+                    exp = _read_hst(path, hdul, gain)
             if ours:
                 exp = _from_exposure(read_exposure(path, truth=False), path.name)
         except (OSError, ValueError, TypeError, IndexError) as exc:
@@ -134,7 +134,7 @@ def _read_path(path: Path) -> InputExposure:
     return exp
 
 
-def _read_hst(path: Path, hdul: Any) -> InputExposure:
+def _read_hst(path: Path, hdul: Any, gain: float | None = None) -> InputExposure:
     """A real HST flt/flc: SCI/ERR/DQ groups with a FITS WCS (SIP and lookup tables)."""
     from astropy.wcs import WCS
 
@@ -169,7 +169,9 @@ def _read_hst(path: Path, hdul: Any) -> InputExposure:
         if bunit.endswith("/S"):
             factor = exptime
         elif bunit.startswith("COUNT"):
-            factor = float(sh.get("ATODGAIN", ph.get("ATODGAIN", ph.get("CCDGAIN", 1.0))))
+            factor = gain if gain is not None else float(
+                sh.get("ATODGAIN", ph.get("ATODGAIN", ph.get("CCDGAIN", 1.0)))
+            )
         if factor != 1.0:
             sci = sci * np.float32(factor)
             err = None if err is None else err * np.float32(factor)
@@ -208,8 +210,12 @@ def _read_hst(path: Path, hdul: Any) -> InputExposure:
     )
 
 
-def load_inputs(inputs: Any) -> list[InputExposure]:
+def load_inputs(inputs: Any, gain: float | None = None) -> list[InputExposure]:
     """Turn Exposures and/or flt paths into :class:`InputExposure` records.
+
+    ``gain`` (AstroDrizzle's instrument override) converts files whose data are in DN
+    (``BUNIT = COUNTS``) to electrons instead of their ``ATODGAIN``; data already in
+    electrons need no gain (the cosmic-ray noise is computed in electrons).
 
     Raises
     ------
@@ -239,7 +245,7 @@ def load_inputs(inputs: Any) -> list[InputExposure]:
         elif isinstance(item, Exposure):
             out.append(_from_exposure(item, f"{item.rootname}_flt.fits"))
         elif isinstance(item, str | os.PathLike):
-            out.append(_read_path(Path(item)))
+            out.append(_read_path(Path(item), gain))
         else:
             raise DitherlabTypeError(
                 f"inputs[{k}]={type(item).__name__} is neither an Exposure nor a path"

@@ -1,7 +1,8 @@
 """What the pipeline returns (:class:`PipelineProducts`) and how it is written to disk.
 
 Files (AstroDrizzle's conventions): ``<output>_drz.fits`` with ``SCI``, ``WHT`` and
-``CTX`` image extensions and the parameters in the primary header; one
+``CTX`` image extensions and the parameters in the primary header (``HIERARCH ADRIZ
+FINAL_PIXFRAC = 1.0`` ..., AstroDrizzle's names in capitals); one
 ``<input>_crmask.fits`` per input exposure with one uint8 image per chip (1 = good,
 0 = cosmic ray, as AstroDrizzle's ``_crmask.fits``); ``<output>_sky.ecsv`` with the sky of
 every chip (``MDRIZSKY``).  Every file is written to a temporary name and renamed only
@@ -62,7 +63,8 @@ class PipelineProducts:
         The sky subtracted when drizzling (0 where the user had removed it).
     sky_method : str
     singles, single_weights : tuple of ndarray or None
-        Single drizzles (e⁻/s, NaN where empty) and their weights, on
+        Single drizzles (e⁻/s; empty pixels hold ``driz_sep_fillval``, NaN for INDEF)
+        and their weights, on
         ``geometry.sep_wcs`` (None with ``clean``).
     median : ndarray or None
         The median image (e⁻/s, same grid; None with ``clean``).
@@ -73,6 +75,8 @@ class PipelineProducts:
         set on the cosmic rays.
     timings : mapping
         Wall time (s) of every step.
+    exptimes : tuple of float
+        Exposure time (s) of every input.
     """
 
     sci: np.ndarray
@@ -96,6 +100,23 @@ class PipelineProducts:
     crclean: tuple[tuple[np.ndarray, ...], ...] | None = None
     dq: tuple[tuple[np.ndarray, ...], ...] | None = None
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    exptimes: tuple[float, ...] = ()
+
+    def blot_median(self, i: int, j: int) -> np.ndarray:
+        """The median blotted onto chip ``j`` of input ``i`` (e⁻, its sky added back).
+
+        What the cosmic-ray test compared the chip with: ``data − blot_median(i, j)`` is
+        noise plus cosmic rays where the registration is right (needs the median, i.e.
+        ``clean=False``).
+        """
+        from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
+
+        if self.median is None or self.single_weights is None:
+            raise DitherlabValueError("the median was not kept (clean=True or median=False)")
+        g = self.geometry
+        med = median_for_blot(self.median, self.single_weights, self.config)
+        return blot_chip(med, g.sep_pixmaps[i][j], g.sep_ratio[i][j], self.exptimes[i],
+                         self.sky_computed[i][j], self.config)  # fmt: skip
 
     def __repr__(self) -> str:
         ny, nx = self.sci.shape
@@ -126,7 +147,9 @@ class PipelineProducts:
             for j, value in enumerate(row, 1):
                 ph[f"MDRSK{i:02d}{j}"] = (float(value), f"MDRIZSKY of input {i} chip {j} (e-)")
         for name, value in self.config.as_header_cards():
-            ph[f"HIERARCH {name}"] = value
+            if isinstance(value, str):
+                value = value[:40]
+            ph[f"HIERARCH ADRIZ {name}"] = value
         hdr = self.wcs.to_header()
         hdr["BUNIT"] = units
         hdus = [

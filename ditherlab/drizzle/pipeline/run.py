@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ditherlab.drizzle import Drizzle, blot_image
+from ditherlab.drizzle import Drizzle
+from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
 from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry
@@ -43,7 +44,7 @@ def _config(config: Any, overrides: dict[str, Any]) -> PipelineConfig:
 
 
 def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[InputExposure]:
-    """Header overrides: ``exptime`` and ``rdnoise`` (``gain`` applies to the noise)."""
+    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading)."""
     import dataclasses
 
     out = []
@@ -85,9 +86,9 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
     singles, weights = [], []
     n = len(exps)
-    fill = 0.0 if cfg.driz_sep_fillval is None else cfg.driz_sep_fillval
     for i, e in enumerate(exps):
-        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape, fillval=fill,
+        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape,
+                    fillval=cfg.driz_sep_fillval,
                     disable_ctx=True, n_threads=cfg.num_cores)  # fmt: skip
         for j, c in enumerate(e.chips):
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])
@@ -105,19 +106,16 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     return singles, weights
 
 
-def _blot_and_detect(exps, median, sky, geo, cfg, progress):
+def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
     """Blot the median to every chip and find the cosmic rays there."""
     crs, cleans = [], []
     n = len(exps)
+    median = median_for_blot(median, weights, cfg)
     for i, e in enumerate(exps):
         row, crow = [], []
         for j, c in enumerate(e.chips):
-            s = geo.sep_ratio[i][j]
-            b = blot_image(median, geo.sep_pixmaps[i][j], pix_ratio=s, exptime=e.exptime,
-                           interp=cfg.blot_interp, sinscl=cfg.blot_sinscl)  # fmt: skip
-            add = sky.computed[i][j] if cfg.blot_addsky else cfg.blot_skyval
-            if add:
-                b += np.float32(add)
+            b = blot_chip(median, geo.sep_pixmaps[i][j], geo.sep_ratio[i][j], e.exptime,
+                          sky.computed[i][j], cfg)  # fmt: skip
             if cfg.driz_cr_noise == "astrodrizzle":
                 noise_sky = sky.subtracted[i][j]
             else:  # count the sky once: only what the user removed from the data
@@ -241,7 +239,7 @@ def run_pipeline(
         times[name] = times.get(name, 0.0) + now - t0
         t0 = now
 
-    exps = _apply_overrides(load_inputs(inputs), cfg)
+    exps = _apply_overrides(load_inputs(inputs, cfg.gain), cfg)
     tick("init")
     if geometry is None:
         geometry = build_geometry(exps, cfg)
@@ -287,7 +285,7 @@ def run_pipeline(
             progress("median", 1, 1)
         tick("median")
     if run_cr:
-        crs, crclean = _blot_and_detect(exps, median, sky, geometry, cfg, progress)
+        crs, crclean = _blot_and_detect(exps, median, weights, sky, geometry, cfg, progress)
         tick("blot+driz_cr")
     if crs is None:
         crs = tuple(tuple(np.zeros(c.shape, bool) for c in e.chips) for e in exps)
@@ -339,4 +337,5 @@ def run_pipeline(
         crclean=crclean,
         dq=dq_out,
         timings=dict(times),
+        exptimes=tuple(e.exptime for e in exps),
     )

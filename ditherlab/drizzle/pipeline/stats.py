@@ -78,7 +78,9 @@ def image_stats(
 ) -> ClippedStats:
     """Sigma-clipped statistics of the finite, unmasked pixels in ``[lower, upper]``.
 
-    Pass 0 computes the mean μ and standard deviation σ inside the limits; after each of
+    The values are sorted once; each pass then costs two binary searches and prefix sums
+    (float64), so the result is that of the direct passes.  Pass 0 computes the mean μ and
+    standard deviation σ inside the limits; after each of
     the first ``nclip`` passes the limits become ``[max(lower, μ − lsig·σ),
     min(upper, μ + usig·σ)]``; the last pass (``nclip + 1`` in all) gives the reported
     mean and σ, and the median and histogram mode (bin ``binwidth·σ``) of the pixels
@@ -96,22 +98,29 @@ def image_stats(
     keep = np.isfinite(v)
     if mask is not None:
         keep &= np.asarray(mask, bool).ravel()
-    v = v[keep]
+    # one sort, then every pass is two binary searches and prefix sums (exact)
+    vs = np.sort(v[keep] if not keep.all() else v)
+    c1 = np.concatenate([[0.0], np.cumsum(vs, dtype=np.float64)])
+    c2 = np.concatenate([[0.0], np.cumsum(np.square(vs, dtype=np.float64))])
     lo0 = -np.inf if lower is None else float(lower)
     hi0 = np.inf if upper is None else float(upper)
     lo, hi = lo0, hi0
-    sel = v
+    i0 = i1 = 0
     mean = std = float("nan")
     for k in range(nclip + 1):
-        sel = v[(v >= lo) & (v <= hi)] if np.isfinite(lo) or np.isfinite(hi) else v
-        if sel.size == 0:
+        i0 = int(np.searchsorted(vs, lo, side="left"))
+        i1 = int(np.searchsorted(vs, hi, side="right"))
+        n = i1 - i0
+        if n <= 0:
             break
-        mean = float(np.mean(sel, dtype=np.float64))
-        std = float(np.std(sel, dtype=np.float64))
+        mean = (c1[i1] - c1[i0]) / n
+        std = float(np.sqrt(max((c2[i1] - c2[i0]) / n - mean * mean, 0.0)))
         if k < nclip:
             lo, hi = max(lo0, mean - lsig * std), min(hi0, mean + usig * std)
-    if sel.size == 0:
+    n = i1 - i0
+    if n <= 0:
         return ClippedStats(mean, std, float("nan"), float("nan"), 0, 0, lo, hi)
-    med = float(np.median(sel)) if want_median else float("nan")
+    sel = vs[i0:i1]
+    med = 0.5 * (float(sel[(n - 1) // 2]) + float(sel[n // 2])) if want_median else float("nan")
     mode, nbins = histogram_mode(sel, binwidth * std) if std > 0 else (mean, 1)
-    return ClippedStats(mean, std, med, mode, int(sel.size), nbins, lo, hi)
+    return ClippedStats(float(mean), std, med, mode, int(n), nbins, lo, hi)

@@ -140,6 +140,13 @@ def test_bits_round_trip(flags):
     # flipping: the flipped form marks bad exactly the pixels with a listed bit
     flipped = dq_good_mask(dq, interpret_bits("~" + ",".join(map(str, flags))))
     assert np.array_equal(flipped, (dq.astype(int) & total) == 0)
+    # the same as astropy's, for both forms and for int16 DQ arrays as read from disk
+    from astropy.nddata.bitmask import bitfield_to_boolean_mask
+
+    for bits in (total, interpret_bits("~" + ",".join(map(str, flags)))):
+        want = bitfield_to_boolean_mask(dq, ignore_flags=bits, good_mask_value=True)
+        assert np.array_equal(dq_good_mask(dq, bits), want)
+        assert np.array_equal(dq_good_mask(dq.astype(np.int16), bits), want)
 
 
 def test_reset_bits_leaves_the_input_alone():
