@@ -23,6 +23,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
         raise DitherlabValueError(f"--outdir {str(outdir)!r} is not a directory")
+    if args.filter is not None:  # refused before anything is written, naming the flag
+        from ditherlab.simulate.filters import check_filter
+
+        check_filter(ap.instrument, ap.detector, args.filter, argname="--filter")
+    if args.psf_jitter < 0 or (args.psf is not None and args.psf_jitter > 0):
+        raise DitherlabValueError(
+            f"--psf-jitter {args.psf_jitter!r} must be >= 0 and applies to the default PSF "
+            "only (not with --psf)"
+        )
     psf = None
     if args.psf is not None:
         psf = ImagePSF.from_fits(args.psf, oversampling=args.psf_oversampling)
@@ -71,6 +80,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         chips=args.chips,
         subarray=subarray,
         filter=args.filter,
+        detector_kernel=not args.no_detector_kernel,
+        psf_jitter=args.psf_jitter,
         rootname=args.rootname,
         cosmic_rays_on=not args.no_cosmic_rays,
         progress=progress,
@@ -143,7 +154,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--psf",
         metavar="FITS",
-        help="oversampled PSF image (TinyTim/WebbPSF); default an Airy pattern",
+        help="oversampled PSF image (TinyTim/WebbPSF); default the HST PSF of the "
+        "detector and --filter (diffraction, scattering halo, --psf-jitter)",
     )
     p.add_argument(
         "--psf-oversampling",
@@ -151,7 +163,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="PSF pixels per detector pixel (default: the OVERSAMP keyword)",
     )
-    p.add_argument("--filter", default="F606W", help="filter name for the headers")
+    p.add_argument(
+        "--filter",
+        default=None,
+        help="filter of the prime detector (default F606W; F160W on WFC3/IR, F125LP on "
+        "ACS/SBC): sets the PSF's wavelength and the headers",
+    )
+    p.add_argument(
+        "--psf-jitter",
+        type=float,
+        default=0.0,
+        metavar="MAS",
+        help="pointing jitter within an exposure, mas RMS per axis, blurred into the "
+        "default PSF (HST: a few mas)",
+    )
+    p.add_argument(
+        "--no-detector-kernel",
+        action="store_true",
+        help="do not apply the detector's charge-diffusion/IPC kernel (for a --psf that "
+        "already includes it)",
+    )
     p.add_argument("--rootname", default="dlsim", help="file name stem (default dlsim)")
     p.add_argument("--no-cosmic-rays", action="store_true", help="switch cosmic rays off")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")

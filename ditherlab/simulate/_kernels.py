@@ -22,9 +22,11 @@ from scipy.special import erf
 
 __all__ = [
     "add_stamp",
+    "apply_pixel_kernel",
     "cosmic_ray_image",
     "mean_pixels_per_event",
     "render_convolved",
+    "render_far",
     "render_profile",
 ]
 
@@ -173,6 +175,52 @@ def render_convolved(
     out = _bin(conv, os)
     total = out.sum()
     return out / total if total > 0 else out
+
+
+def apply_pixel_kernel(stamp: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
+    """Convolve a pixel stamp with an odd-sized detector kernel, growing it by its half-size.
+
+    The kernel (charge diffusion, interpixel capacitance) acts on detector pixels, after
+    the light is integrated over them; charge that spreads beyond the stamp is kept.
+
+    Examples
+    --------
+    >>> k = np.array([[0, 0.1, 0], [0.1, 0.6, 0.1], [0, 0.1, 0]])
+    >>> out = apply_pixel_kernel(np.ones((1, 1)), k)
+    >>> out.shape, float(out.sum()), float(out[1, 1])
+    ((3, 3), 1.0, 0.6)
+    """
+    if kernel is None:
+        return stamp
+    from scipy.signal import convolve2d
+
+    return convolve2d(stamp, kernel, mode="full")
+
+
+def render_far(
+    far_profile: Callable[[np.ndarray], np.ndarray],
+    jac: np.ndarray,
+    frac: tuple[float, float],
+    half: int,
+) -> np.ndarray:
+    """A smooth radial wing sampled once per pixel (centre), times the pixel's sky area.
+
+    ``far_profile(r)`` is a surface brightness (flux per arcsec²) at sky distance ``r``;
+    the wing is smooth on the pixel scale, so one sample per pixel integrates it well.
+
+    Examples
+    --------
+    >>> s = render_far(lambda r: np.where(r > 1.5, 1.0, 0.0), np.eye(2), (0.0, 0.0), 3)
+    >>> s.shape, float(s[3, 3]), float(s[0, 0])
+    ((7, 7), 0.0, 1.0)
+    """
+    off = np.arange(-half, half + 1, dtype=float)
+    u = off - frac[0]
+    v = off - frac[1]
+    U, V = np.meshgrid(u, v)
+    xi = jac[0, 0] * U + jac[0, 1] * V
+    eta = jac[1, 0] * U + jac[1, 1] * V
+    return far_profile(np.hypot(xi, eta)) * abs(np.linalg.det(jac))
 
 
 def add_stamp(image: np.ndarray, stamp: np.ndarray, x0: int, y0: int, scale: float = 1.0) -> None:

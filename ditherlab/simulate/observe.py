@@ -32,7 +32,8 @@ from ditherlab.simulate.detector import (
     saturate,
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
-from ditherlab.simulate.psf import PSF, ImagePSF, default_psf
+from ditherlab.simulate.filters import check_filter, default_filter, pivot_wavelength
+from ditherlab.simulate.psf import HSTPSF, PSF, ImagePSF, default_psf, pixel_kernel
 from ditherlab.simulate.scene import Scene, sersic_profile
 
 __all__ = ["Pointing", "iter_observe", "observe", "pattern_postargs", "resolve_aperture"]
@@ -215,6 +216,11 @@ def _galaxy_oversampling(r_eff_px: float, stamp: int) -> int:
     return os
 
 
+def _near_half(scene: Scene, i: int, psf: PSF, scale_px: float) -> int:
+    """Stamp half-size of an extended source convolved with the PSF's near part."""
+    return int(np.ceil((8.0 * scene.r_eff[i] + psf.radius) / scale_px)) + 1
+
+
 def _psf_profile(psf: PSF, jac: np.ndarray, idcscale: float) -> Callable:
     """The PSF as a function of sky offsets at a source with local Jacobian ``jac``.
 
@@ -244,8 +250,14 @@ def _render_chip(
     psf: PSF,
     rate_to_e: float,
     idcscale: float,
+    kernel: np.ndarray | None = None,
 ) -> None:
-    """Add the expected electrons of every source into ``image`` (in place)."""
+    """Add the expected electrons of every source into ``image`` (in place).
+
+    Each source's stamp is the PSF's near part integrated over pixels (and convolved with
+    the source for galaxies), then the detector ``kernel`` (charge diffusion / IPC), plus
+    the PSF's far wing sampled once per pixel (see :func:`_source_stamp`).
+    """
     if ra.size == 0:
         return
     x0, y0 = origin
@@ -255,11 +267,23 @@ def _render_chip(
     # so that stamps hold the whole truncated profile on every chip
     scale_px = 0.9 * float(np.linalg.svd(cmap.jacobian(*cmap.ref), compute_uv=False).min())
     psf_half = int(np.ceil(psf.radius / scale_px)) + 1
+    far_fraction = float(getattr(psf, "far_fraction", 0.0))
+    far_half = int(np.ceil(psf.far_radius / scale_px)) + 1 if far_fraction > 0 else 0
     ext = scene.kind != "point"
     trunc = 8.0
     half_src = np.where(
         ext, np.ceil((trunc * scene.r_eff + psf.radius) / scale_px).astype(int) + 1, psf_half
     )
+    half_src = np.maximum(half_src, far_half)
+    wing = None
+    if far_fraction > 0:
+        # the wing (beyond psf.radius, out to psf.far_radius) is smooth on the pixel scale:
+        # one stamp per chip, at the chip's reference Jacobian and centred on a pixel,
+        # serves every source (its flux is exact; its shape is off by the pixel-area
+        # change across the chip, a few per cent of a few per cent of the light)
+        wing = _kernels.render_far(psf.far_profile, cmap.jacobian(*cmap.ref), (0.0, 0.0),
+                                   far_half)
+        wing /= wing.sum()
     finite = np.isfinite(px) & np.isfinite(py)
     near = (
         finite
@@ -290,16 +314,28 @@ def _render_chip(
                 psf_half,
                 os=_oversampling(fwhm_px),
                 core_half=max(3, int(np.ceil(3.0 * fwhm_px))),
+                # beyond 3 FWHM the rings of a wide (1") stamp need no 4 x 4 sampling
+                os_outer=4 if psf_half <= 16 else 2,
             )
             half = psf_half
         else:
-            half = int(min(half_src[i], 600))
+            near = half_src[i] if far_half == 0 else _near_half(scene, i, psf, scale_px)
+            half = int(min(near, 600))
             n = 0.5 if scene.kind[i] == "gaussian" else scene.n[i]
             prof = sersic_profile(scene.r_eff[i], n, scene.q[i], scene.pa[i], truncate=trunc)
             os = _galaxy_oversampling(scene.r_eff[i] / np.sqrt(area[k]), 2 * half + 1)
             stamp = _kernels.render_convolved(
                 prof, psf_profile, j, frac, half, psf_half, os=os, refine=9, refine_half=2
             )
+        if kernel is not None:
+            stamp = _kernels.apply_pixel_kernel(stamp, kernel)
+            half += kernel.shape[0] // 2
+        if wing is not None:  # for a galaxy the wing is laid around its centre
+            _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0,
+                               total * (1.0 - far_fraction))
+            _kernels.add_stamp(image, wing, ix - far_half - x0, iy - far_half - y0,
+                               total * far_fraction)
+            continue
         _kernels.add_stamp(image, stamp, ix - half - x0, iy - half - y0, total)
 
 
@@ -368,6 +404,52 @@ def _wcs_from_cards(cards: dict[str, Any]):
     return WCS(hdr)
 
 
+def _chip_psfs(
+    psf: PSF | None,
+    models: Sequence[DetectorModel],
+    scales: Sequence[float],
+    filter: str,
+    pa_v3: float,
+    detector_kernel: Any,
+    psf_jitter: Any,
+) -> tuple[list[PSF], list[np.ndarray | None]]:
+    """Each chip's PSF and its detector's pixel kernel (None if switched off).
+
+    The default PSF is the chip detector's :class:`HSTPSF` in ``filter``; the kernel is
+    taken at the PSF's wavelength (for a user PSF: the filter's pivot).
+    """
+    if not isinstance(detector_kernel, (bool, np.bool_)):
+        raise DitherlabTypeError(f"detector_kernel={detector_kernel!r} must be True or False")
+    jitter = as_float("psf_jitter", psf_jitter, minimum=0.0, maximum=1000.0)
+    if psf is not None and not isinstance(psf, PSF):
+        raise DitherlabTypeError(f"psf={psf!r} must be a PSF")
+    if psf is not None and jitter > 0:
+        raise DitherlabValueError(
+            f"psf_jitter={psf_jitter!r} applies to the default PSF only; give "
+            "HSTPSF(..., jitter=...) or build the jitter into your own PSF"
+        )
+    psfs: list[PSF] = []
+    kernels: list[np.ndarray | None] = []
+    cache: dict[tuple[str, str], PSF] = {}
+    for m, sc in zip(models, scales, strict=True):
+        key = (m.instrument, m.detector)
+        if psf is None:
+            if key not in cache:  # the spiders lie along the V2/V3 diagonals on the sky
+                cache[key] = default_psf(m, filter, jitter=jitter, spider_angle=pa_v3 + 45.0)
+            p = cache[key]
+        elif isinstance(psf, ImagePSF) and psf.pixel_scale is None:
+            p = psf.with_scale(sc / psf.oversampling)  # 1/oversampling of the chip's pixel
+        else:
+            p = psf
+        psfs.append(p)
+        if detector_kernel:
+            wave = p.wavelength if isinstance(p, HSTPSF) else pivot_wavelength(*key, filter)
+            kernels.append(pixel_kernel(m.instrument, m.detector, wave))
+        else:
+            kernels.append(None)
+    return psfs, kernels
+
+
 def iter_observe(
     scene: Scene,
     pattern: Pattern,
@@ -379,7 +461,7 @@ def iter_observe(
     pointing: Pointing | None = None,
     chips: Sequence[int] | None = None,
     subarray: Any = None,
-    filter: str = "F606W",
+    filter: str | None = None,
     rootname: str = "dlsim",
     expstart: float = 60000.0,
     cosmic_rays_on: bool = True,
@@ -387,6 +469,8 @@ def iter_observe(
     noise: bool = True,
     progress: Callable[[int, int], None] | None = None,
     rng: Any = None,
+    detector_kernel: bool = True,
+    psf_jitter: float = 0.0,
 ) -> Iterator[Exposure]:
     """Like :func:`observe`, but yield each exposure as soon as it is simulated.
 
@@ -451,17 +535,11 @@ def iter_observe(
             prime = m
             break
     prime_scale = _nominal_scale(ap)
-    if psf is None:
-        psf = default_psf(prime)
-    if not isinstance(psf, PSF):
-        raise DitherlabTypeError(f"psf={psf!r} must be a PSF")
-    # an image PSF without a pixel scale is 1/oversampling of each chip's own pixel
-    psfs = [
-        psf.with_scale(sc / psf.oversampling)
-        if isinstance(psf, ImagePSF) and psf.pixel_scale is None
-        else psf
-        for sc in scales
-    ]
+    filter = check_filter(prime.instrument, prime.detector,
+                          default_filter(prime.instrument, prime.detector)
+                          if filter is None else filter)
+    psfs, kernels = _chip_psfs(psf, models, scales, filter, pointing.pa_v3,
+                               detector_kernel, psf_jitter)
     if cosmic_rays_on:  # refuse before simulating anything
         for m in models:
             if m.cr_rate * times.max() >= 1.0:
@@ -517,7 +595,10 @@ def iter_observe(
                 tmap = ChipMap.from_attitude(cap, att_true)
                 # one float64 work array, updated in place, keeps the peak memory low
                 work = np.zeros(shape)
-                _render_chip(work, origin, tmap, src_ra, src_dec, scene, psfs[ci], t, scales[ci])
+                _render_chip(
+                    work, origin, tmap, src_ra, src_dec, scene, psfs[ci], t, scales[ci],
+                    kernels[ci],
+                )
                 work += chip_sky
                 noiseless = work.astype(np.float32)
                 dfx = defect_maps[ci].cut(origin, shape)
@@ -621,7 +702,7 @@ def observe(
     pointing: Pointing | None = None,
     chips: Sequence[int] | None = None,
     subarray: Any = None,
-    filter: str = "F606W",
+    filter: str | None = None,
     rootname: str = "dlsim",
     expstart: float = 60000.0,
     cosmic_rays_on: bool = True,
@@ -629,6 +710,8 @@ def observe(
     noise: bool = True,
     progress: Callable[[int, int], None] | None = None,
     rng: Any = None,
+    detector_kernel: bool = True,
+    psf_jitter: float = 0.0,
 ) -> list[Exposure]:
     """Simulate one exposure per step of ``pattern``.
 
@@ -645,7 +728,9 @@ def observe(
     exptime : float or sequence of float
         Exposure time(s), s (> 0); one value or one per step.
     psf : PSF, optional
-        Default: an Airy pattern at the detector model's wavelength.
+        The optical PSF on the sky.  Default: each chip's :class:`~ditherlab.simulate.psf.
+        HSTPSF` in ``filter`` (OTA diffraction at the filter's pivot, scattering halo,
+        ``psf_jitter``), with its diffraction spikes turned by ``pointing.pa_v3``.
     detector : DetectorModel or {ccdchip: DetectorModel}, optional
         Default: :func:`~ditherlab.simulate.detector.detector_model` of each chip's
         instrument and detector.  One model applies to every chip and must be of their
@@ -658,8 +743,10 @@ def observe(
         ``CCDCHIP`` values to simulate (default all chips of the camera).
     subarray : (x0, y0, nx, ny) or {ccdchip: (x0, y0, nx, ny)}, optional
         Cut-out of each chip, in full-chip 0-based pixels (for speed).
-    filter : str
-        Filter name for the header.
+    filter : str, optional
+        Filter of the prime detector (checked against its filter list; default F606W,
+        F160W on WFC3/IR, F125LP on ACS/SBC).  Sets the default PSF's wavelength, the
+        detector kernel's wavelength and the headers.
     rootname : str
         Exposure *k* (1-based) is named ``f"{rootname}{k:02d}"``.
     expstart : float
@@ -670,6 +757,15 @@ def observe(
         Called as ``progress(k, n)`` after exposure *k* of *n*.
     rng : Generator, int or None
         Random state; the same seed gives identical exposures.
+    detector_kernel : bool
+        Convolve each source's pixel stamp with the detector's pixel-response kernel at the
+        PSF's wavelength (:func:`~ditherlab.simulate.psf.pixel_kernel`: CCD charge
+        diffusion, WFC3/IR interpixel capacitance); default True, for every PSF.  Pass
+        False for a PSF that already includes it (e.g. Tiny Tim's detector-sampled
+        output with charge diffusion).
+    psf_jitter : float
+        Pointing jitter within the exposure, mas RMS per axis, blurred into the default
+        PSF (HST: a few mas; default 0).
 
     Returns
     -------
@@ -713,5 +809,7 @@ def observe(
             noise=noise,
             progress=progress,
             rng=rng,
+            detector_kernel=detector_kernel,
+            psf_jitter=psf_jitter,
         )
     )

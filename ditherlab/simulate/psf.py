@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,16 @@ from scipy.special import j1
 from ditherlab._validation import as_array, as_float, as_int
 from ditherlab.errors import DitherlabValueError, FileFormatError
 
-__all__ = ["PSF", "AiryPSF", "GaussianPSF", "ImagePSF", "MoffatPSF", "default_psf"]
+__all__ = [
+    "HSTPSF",
+    "PSF",
+    "AiryPSF",
+    "GaussianPSF",
+    "ImagePSF",
+    "MoffatPSF",
+    "default_psf",
+    "pixel_kernel",
+]
 
 _RAD_TO_ARCSEC = 180.0 / np.pi * 3600.0
 
@@ -344,6 +354,366 @@ class ImagePSF(PSF):
         return cls(data, int(oversampling), pixel_scale)
 
 
-def default_psf(model: Any) -> AiryPSF:
-    """An Airy PSF (HST: 2.4 m, 0.33 obscuration) at the detector model's wavelength."""
-    return AiryPSF(model.psf_wavelength)
+
+
+
+# -- the default HST PSF: optics x scattering halo x jitter; detector kernel separately --
+def _interp_kernel(waves: np.ndarray, kernels: np.ndarray, wavelength: float) -> np.ndarray:
+    """Linear interpolation of 3 × 3 kernels in wavelength, held constant beyond the ends."""
+    w = float(np.clip(wavelength, waves[0], waves[-1]))
+    j = int(np.clip(np.searchsorted(waves, w) - 1, 0, max(len(waves) - 2, 0)))
+    if len(waves) == 1:  # published kernels are rounded: renormalise so flux is kept
+        return kernels[0] / kernels[0].sum()
+    t = (w - waves[j]) / (waves[j + 1] - waves[j])
+    k = (1.0 - t) * kernels[j] + t * kernels[j + 1]
+    return k / k.sum()
+
+
+def pixel_kernel(instrument: str, detector: str, wavelength: float) -> np.ndarray:
+    """The detector's 3 × 3 pixel-response kernel at ``wavelength`` (nm).
+
+    Charge diffusion of the ACS/WFC and HRC CCDs (ACS Instrument Handbook §5.6.1, kernels
+    at 4000, 5500 and 8000 Å) and of WFC3/UVIS (WFC3 ISR 2008-40, 4000/6000/8000 Å), and
+    the interpixel capacitance of WFC3/IR (WFC3 ISR 2008-41), interpolated linearly in
+    wavelength and held at the end values outside the tabulated range.  Detectors without
+    a tabulated kernel (ACS/SBC, WFPC2) get the identity.  Values and sources are in
+    ``ditherlab/simulate/data/hst_psf.json``.
+
+    Examples
+    --------
+    >>> pixel_kernel("ACS", "WFC", 400.0)[1].tolist()
+    [0.11, 0.4, 0.11]
+    >>> round(float(pixel_kernel("ACS", "WFC", 475.0)[1, 1]), 3)  # half way to 5500 A
+    0.44
+    """
+    from ditherlab.simulate.filters import detector_entry
+
+    w = as_float("wavelength", wavelength, minimum=0.0, min_inclusive=False)
+    entry = detector_entry(instrument, detector).get("kernel")
+    if entry is None:
+        k = np.zeros((3, 3))
+        k[1, 1] = 1.0
+        return k
+    waves = np.asarray(entry["wavelengths_nm"], float)
+    kernels = np.asarray(entry["kernels"], float)
+    return _interp_kernel(waves, kernels, w)
+
+
+def _pupil(n: int, ota: Mapping[str, Any], cold: Mapping[str, Any] | None, angle: float):
+    """Anti-aliased (4 × 4 sub-samples) pupil transmission on an ``n × n`` grid."""
+    sub = 4
+    c = (np.arange(n * sub) + 0.5) / (n * sub) * 2.0 - 1.0
+    x, y = np.meshgrid(c, c)
+    r = np.hypot(x, y)
+    ok = (r <= 1.0) & (r >= ota["secondary_radius"])
+    a = np.deg2rad(angle)
+    u = x * np.cos(a) - y * np.sin(a)
+    v = x * np.sin(a) + y * np.cos(a)
+    ok &= (np.abs(u) > ota["spider_width"] / 2) & (np.abs(v) > ota["spider_width"] / 2)
+    for py, px, pr in ota["pads"]:
+        ok &= np.hypot(x - px, y - py) > pr
+    if cold is not None:  # WFC3/IR cold mask: larger central stop, wider spiders, smaller rim
+        ok &= (r <= cold["outer_radius"]) & (r >= cold["secondary_radius"])
+        ok &= (np.abs(u) > cold["spider_width"] / 2) & (np.abs(v) > cold["spider_width"] / 2)
+    return ok.reshape(n, sub, n, sub).mean(axis=(1, 3))
+
+
+def _diffraction(pupil: np.ndarray, q: int) -> np.ndarray:
+    """|FFT|² of the pupil zero-padded ``q`` times (Fraunhofer), centred, unit sum."""
+    n = pupil.shape[0]
+    field = np.zeros((n * q, n * q))
+    field[:n, :n] = pupil
+    img = np.abs(np.fft.fft2(field)) ** 2
+    img = np.fft.fftshift(img)
+    return img / img.sum()
+
+
+def _halo_ee(r: np.ndarray, a: float, index: float, rmax: float) -> np.ndarray:
+    """Encircled energy of the halo ``(1 + (r/a)²)^(-index/2)`` truncated at ``rmax``."""
+
+    def cum(x):
+        x = np.asarray(x, float)
+        if abs(index - 2.0) < 1e-9:
+            return np.log1p((x / a) ** 2)
+        return (1.0 - (1.0 + (x / a) ** 2) ** (1.0 - index / 2.0)) / (index / 2.0 - 1.0)
+
+    return np.clip(cum(np.minimum(r, rmax)) / cum(rmax), 0.0, 1.0)
+
+
+def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a square ``img`` at ``(u, v)`` samples from its centre.
+
+    ``u`` runs along columns, ``v`` along rows; zero outside.  ``map_coordinates(order=1)``
+    gives the same numbers several times slower, and this is the renderer's inner loop.
+    """
+    n = img.shape[0]
+    c = (n - 1) / 2.0
+    x = u + c
+    y = v + c
+    x0 = np.floor(x)
+    y0 = np.floor(y)
+    fx = x - x0
+    fy = y - y0
+    ok = (x0 >= 0) & (x0 <= n - 2) & (y0 >= 0) & (y0 <= n - 2)
+    k = np.where(ok, y0 * n + x0, 0).astype(np.intp)
+    flat = img.ravel()
+    top = flat[k] + fx * (flat[k + 1] - flat[k])
+    bot = flat[k + n] + fx * (flat[k + n + 1] - flat[k + n])
+    return np.where(ok, top + fy * (bot - top), 0.0)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HSTPSF(PSF):
+    """ditherlab's default HST PSF: diffraction, scattering halo and jitter, on the sky.
+
+    The optical part is the Fraunhofer pattern of the OTA pupil (2.4 m, secondary
+    obscuration 0.33, four 0.022-radius spiders, three primary-mirror pads; Tiny Tim's
+    pupil tables; WFC3/IR adds its cold mask) at one wavelength (the filter's pivot),
+    computed by FFT.  A fraction ``1 - exp(-(2π σ/λ)²)`` (σ = 21.4 nm, the OTA's
+    mid-frequency polishing errors) is moved into a broad halo truncated at 5.5″, with
+    ``σ`` and the halo's shape fitted to the ACS/WFC and WFC3/UVIS encircled-energy tables
+    (see ``docs/simulate.md``).  Optional pointing jitter is a Gaussian of ``jitter`` mas
+    RMS per axis; WFC3/IR adds a fixed 37 mas Gaussian blur fitted to the sharpness of
+    the WFC3 Instrument Handbook's Table 7.5 (``detector_blur_mas`` in the data file).
+    The detector's pixel response (charge diffusion, IPC) is *not* part of
+    this PSF: :func:`~ditherlab.simulate.observe` applies :func:`pixel_kernel` after
+    integrating over pixels.
+
+    Within ``radius`` (1″) the PSF is an oversampled image (``profile``); beyond it, out to
+    ``far_radius``, a radial profile (``far_profile``) carrying ``far_fraction`` of the
+    light, which the renderer samples once per pixel.
+
+    Parameters
+    ----------
+    instrument, detector : str
+        e.g. ``"ACS"``, ``"WFC"`` (sets the pixel scale of the sampling, the cold mask
+        and the filter list).
+    filter : str, optional
+        Filter name (default: the detector's default filter); its pivot wavelength is used.
+    wavelength : float, optional
+        Wavelength in nm, overriding the filter's pivot.
+    jitter : float
+        Pointing jitter, mas RMS per axis (HST: a few mas; default 0).
+    spider_angle : float
+        Position angle (deg east of north) of one diffraction spike; observe() sets it from
+        PA_V3 (the spiders lie along the V2/V3 diagonals).
+
+    Examples
+    --------
+    >>> p = HSTPSF("ACS", "WFC", "F606W")
+    >>> p.wavelength, round(p.fwhm, 3), round(p.far_fraction, 3)
+    (592.0, 0.049, 0.047)
+    """
+
+    instrument: str
+    detector: str
+    filter: str | None = None
+    wavelength: float | None = None
+    jitter: float = 0.0
+    spider_angle: float = 45.0
+    radius: float = dataclasses.field(init=False)
+    fwhm: float = dataclasses.field(init=False)
+    far_radius: float = dataclasses.field(init=False)
+    far_fraction: float = dataclasses.field(init=False)
+    _state: tuple = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from ditherlab.simulate.detector import detector_model
+        from ditherlab.simulate.filters import default_filter, detector_entry, psf_data
+
+        inst, det = str(self.instrument).upper(), str(self.detector).upper()
+        entry = detector_entry(inst, det)
+        filt = default_filter(inst, det) if self.filter is None else self.filter
+        from ditherlab.simulate.filters import check_filter, pivot_wavelength
+
+        filt = check_filter(inst, det, filt)
+        if self.wavelength is None:
+            wave = pivot_wavelength(inst, det, filt)
+        else:
+            wave = as_float("wavelength", self.wavelength, minimum=50.0, maximum=3000.0)
+        jitter = as_float("jitter", self.jitter, minimum=0.0, maximum=1000.0)
+        angle = as_float("spider_angle", self.spider_angle)
+        for name, val in (("instrument", inst), ("detector", det), ("filter", filt),
+                          ("wavelength", wave), ("jitter", jitter), ("spider_angle", angle)):
+            object.__setattr__(self, name, val)
+        data = psf_data()
+        scale = detector_model(inst, det).idcscale
+        blur = float(np.hypot(jitter, entry.get("detector_blur_mas", 0.0)))
+        state = _build_hst(data["ota"], data["scatter"], entry.get("cold_mask"), wave,
+                           scale, blur, angle)
+        object.__setattr__(self, "_state", state)
+        for name in ("radius", "fwhm", "far_radius", "far_fraction"):
+            object.__setattr__(self, name, float(state[-1][name]))
+
+    def profile(self, xi, eta):
+        """Surface brightness (arbitrary units) within ``radius``, bilinear in the image."""
+        img, samp = self._state[0], self._state[1]
+        return _bilinear(img, np.asarray(xi, float) / samp, np.asarray(eta, float) / samp)
+
+    def encircled_energy(self, r) -> np.ndarray:
+        """Fraction of the light within radius ``r`` (arcsec) on the sky, before pixels.
+
+        Examples
+        --------
+        >>> p = HSTPSF("ACS", "WFC", "F606W")
+        >>> bool(abs(p.encircled_energy(5.5) - 1.0) < 1e-9)
+        True
+        """
+        img, samp, rr, sb = self._state[:4]
+        r = np.atleast_1d(np.asarray(r, float))
+        h = img.shape[0] // 2
+        y, x = np.mgrid[-h : h + 1, -h : h + 1] * samp
+        rad = np.hypot(x, y).ravel()
+        order = np.argsort(rad)
+        cum_near = np.cumsum(img.ravel()[order])
+        near = cum_near[np.searchsorted(rad[order], np.minimum(r, self.radius), "right") - 1]
+        dr = np.diff(rr)
+        ring = 0.5 * (sb[1:] * rr[1:] + sb[:-1] * rr[:-1]) * 2.0 * np.pi * dr
+        cum_far = np.concatenate([[0.0], np.cumsum(ring)])
+        far = np.interp(r, rr, cum_far, left=0.0)
+        out = near + far * (self.far_fraction / cum_far[-1])
+        return out if out.size > 1 else float(out[0])
+
+    def far_profile(self, r):
+        """Surface brightness (flux fraction per arcsec²) beyond ``radius``; 0 inside."""
+        rr, sb = self._state[2], self._state[3]
+        r = np.asarray(r, float)
+        return np.where(r > self.radius, np.interp(r, rr, sb, right=0.0), 0.0)
+
+
+def _radial_fwhm(img: np.ndarray, r: np.ndarray, samp: float) -> float:
+    """FWHM (arcsec) from the azimuthal mean profile, half maximum found by interpolation."""
+    k = np.rint(r / samp).astype(int).ravel()
+    prof = np.bincount(k, weights=img.ravel()) / np.maximum(np.bincount(k), 1)
+    below = np.flatnonzero(prof < 0.5 * prof[0])
+    if below.size == 0:
+        return float(2.0 * r.max())
+    j = int(below[0])
+    t = (prof[j - 1] - 0.5 * prof[0]) / (prof[j - 1] - prof[j])
+    return float(2.0 * samp * (j - 1 + t))
+
+
+def _build_hst(ota, scatter, cold, wave_nm, scale, jitter_mas, angle):
+    """The near image, its sampling, the far radial profile, and summary numbers."""
+    from scipy.ndimage import gaussian_filter
+
+    lod = wave_nm * 1e-9 / ota["diameter_m"] * _RAD_TO_ARCSEC  # arcsec
+    r_near = 1.0
+    q = int(max(2, np.ceil(lod / (scale / 8.0))))
+    n = int(max(128, 2 * np.ceil(1.25 * r_near / lod)))
+    n += n % 2
+    samp = lod / q
+    # the image's x axis is xi (east), its y axis eta (north); spikes at `angle` from north
+    diff = _diffraction(_pupil(n, ota, cold, angle), q)
+    m = diff.shape[0]
+    half = int(np.ceil(1.02 * r_near / samp)) + 2
+    c = m // 2
+    img = diff[c - half : c + half + 1, c - half : c + half + 1].copy()
+    y, x = np.mgrid[-half : half + 1, -half : half + 1] * samp
+    r = np.hypot(x, y)
+    inside = r <= r_near
+    s = 1.0 - np.exp(-((2.0 * np.pi * scatter["wfe_nm"] / wave_nm) ** 2))
+    a = scatter["halo_width_lod"] * lod
+    index = scatter["halo_index"]
+    rmax = scatter["far_radius_arcsec"]
+    d_in = float(img[inside].sum())
+    img *= 1.0 - s
+    # the halo's surface brightness, normalised to unit flux within rmax
+    norm = np.pi * a * a * 2.0 / (index - 2.0) * (1.0 - (1.0 + (rmax / a) ** 2) ** (1 - index / 2))
+    img += s * (1.0 + (r / a) ** 2) ** (-index / 2.0) / norm * samp * samp
+    if jitter_mas > 0:
+        img = gaussian_filter(img, jitter_mas / 1000.0 / samp, mode="constant")
+    img[~inside] = 0.0
+    near_flux = float(img.sum())
+    # beyond r_near: the diffraction tail as r^-3 (its flux preserved) plus the halo
+    d_far = (1.0 - s) * (1.0 - d_in)
+    rr = np.linspace(r_near, rmax, 2048)
+    amp = d_far / (2.0 * np.pi * (1.0 / r_near - 1.0 / rmax))
+    sb = amp * rr**-3.0 + s * (1.0 + (rr / a) ** 2) ** (-index / 2.0) / norm
+    far = d_far + s * (1.0 - float(_halo_ee(np.array(r_near), a, index, rmax)))
+    img *= (1.0 - far) / near_flux  # near + far = 1 exactly
+    fwhm = _radial_fwhm(img, r, samp)
+    img.setflags(write=False)
+    summary = {"radius": r_near, "fwhm": fwhm, "far_radius": rmax, "far_fraction": far}
+    return img, samp, rr, sb, summary
+
+
+def default_psf(
+    model: Any, filter: str | None = None, *, jitter: float = 0.0, spider_angle: float = 45.0
+) -> HSTPSF:
+    """The default PSF of a detector model's camera in a filter: an :class:`HSTPSF`.
+
+    Parameters
+    ----------
+    model : DetectorModel
+        Gives the instrument and detector.
+    filter : str, optional
+        Default: the detector's default filter (F606W; F160W on WFC3/IR; F125LP on SBC).
+    jitter, spider_angle : float
+        See :class:`HSTPSF`.
+
+    Examples
+    --------
+    >>> from ditherlab.simulate.detector import detector_model
+    >>> default_psf(detector_model("WFC3", "IR")).filter
+    'F160W'
+    """
+    return HSTPSF(model.instrument, model.detector, filter, jitter=jitter,
+                  spider_angle=spider_angle)
+
+
+def pixelated_psf(
+    psf: PSF,
+    pixel_scale: float,
+    offset: tuple[float, float] = (0.0, 0.0),
+    kernel: np.ndarray | None = None,
+) -> np.ndarray:
+    """A star's fraction of flux in each pixel of an undistorted square-pixel grid.
+
+    The same steps as the simulator: the PSF's near part integrated over pixels, the
+    detector ``kernel``, and the far wing (:class:`HSTPSF`) sampled once per pixel.  The
+    star sits ``offset`` pixels from the centre of the stamp's central pixel.
+
+    Parameters
+    ----------
+    psf : PSF
+        Any PSF with an analytic ``profile`` (not an :class:`ImagePSF`).
+    pixel_scale : float
+        Arcsec per pixel.
+    offset : (float, float)
+        (dx, dy) of the star from the central pixel's centre, in ``[-0.5, 0.5]``.
+    kernel : ndarray (3, 3), optional
+        Detector kernel (:func:`pixel_kernel`).
+
+    Returns
+    -------
+    ndarray
+        Square stamp (odd size) summing to 1: the fractions ``f_ij`` of the handbooks'
+        sharpness ``S = Σ f_ij²`` and central-pixel tables.
+
+    Examples
+    --------
+    >>> f = pixelated_psf(GaussianPSF(0.1), 0.05)
+    >>> round(float(f.sum()), 12), f.shape[0] % 2
+    (1.0, 1)
+    """
+    from ditherlab.simulate import _kernels
+
+    scale = as_float("pixel_scale", pixel_scale, minimum=0.0, min_inclusive=False)
+    jac = np.eye(2) * scale
+    half = int(np.ceil(psf.radius / scale)) + 1
+    fwhm_px = psf.fwhm / scale
+    os = int(np.clip(np.ceil(10.0 / max(fwhm_px, 1e-3)), 4, 16))
+    stamp = _kernels.render_profile(psf.profile, jac, tuple(offset), half, os=os,
+                                    core_half=max(3, int(np.ceil(3.0 * fwhm_px))))
+    if kernel is not None:
+        stamp = _kernels.apply_pixel_kernel(stamp, np.asarray(kernel, float))
+    far = float(getattr(psf, "far_fraction", 0.0))
+    if far <= 0:
+        return stamp
+    fh = int(np.ceil(psf.far_radius / scale)) + 1
+    wing = _kernels.render_far(psf.far_profile, jac, tuple(offset), fh)
+    out = wing * (far / wing.sum())
+    h = stamp.shape[0] // 2
+    out[fh - h : fh + h + 1, fh - h : fh + h + 1] += (1.0 - far) * stamp
+    return out

@@ -44,17 +44,18 @@ def test_pixel_noise_variance_matches_sky_dark_and_read_noise():
 def test_star_flux_is_recovered_within_one_percent(where):
     ap = camera("acs-wfc1")
     ny, nx = ap.shape
-    x, y = ((nx - 1) / 2 + 0.3, (ny - 1) / 2 - 0.2) if where == "centre" else (60.4, ny - 61.7)
+    # the default PSF's wing reaches 5.5" (~125 px): the cut-out holds all of it
+    x, y = ((nx - 1) / 2 + 0.3, (ny - 1) / 2 - 0.2) if where == "centre" else (130.4, ny - 131.7)
     flux, t = 300.0, 500.0  # 1.5e5 e-, peak below full well
     scene, cmap = one_star(ap, x, y, flux)
-    x0, y0 = int(x) - 40, int(y) - 40
+    x0, y0 = int(x) - 128, int(y) - 128
     (exp,) = observe(
         scene,
         Pattern([[0, 0]]),
         ap,
         t,
         chips=[ap.chip],
-        subarray=(x0, y0, 80, 80),
+        subarray=(x0, y0, 256, 256),
         cosmic_rays_on=False,
         defects_on=False,
         rng=3,
@@ -66,20 +67,21 @@ def test_star_flux_is_recovered_within_one_percent(where):
         assert abs(area_corr - 1.0) > 0.03  # the pixel-area effect matters there
     # noiseless: exact flux conservation through distortion and pixel integration
     assert truth.noiseless.sum() * area_corr == pytest.approx(flux * t, rel=1e-6)
-    # aperture photometry in a box holding the whole (truncated) PSF: 0.3 % noise
+    # aperture photometry in a 31 x 31 box (0.75" half-width): the noisy data give what
+    # the truth holds there (0.3 % noise), ~94 % of the star (the rest is in the wing)
     lx, ly = round(x) - x0, round(y) - y0
     box = chip.sci[ly - 15 : ly + 16, lx - 15 : lx + 16].astype(float)
-    assert truth.noiseless[ly - 15 : ly + 16, lx - 15 : lx + 16].sum() == pytest.approx(
-        truth.noiseless.sum(), rel=1e-6
-    )
-    recovered = (box - exp.sky).sum() * area_corr
-    assert recovered == pytest.approx(flux * t, rel=0.01)
+    inbox = truth.noiseless[ly - 15 : ly + 16, lx - 15 : lx + 16].astype(float) - exp.sky
+    assert 0.92 < inbox.sum() * area_corr / (flux * t) < 0.97
+    recovered = (box - exp.sky).sum()
+    assert recovered == pytest.approx(inbox.sum(), rel=0.01)
     # and the star is where the header WCS says (the WCS includes the distortion)
     ra, dec = scene.radec()
     px, py = chip.wcs.all_world2pix(ra, dec, 0, tolerance=1e-10)
     cx, cy = _centroid(truth.noiseless, round(px[0]), round(py[0]), 16)
-    assert cx == pytest.approx(px[0], abs=1e-3)  # measured ~1e-4
-    assert cy == pytest.approx(py[0], abs=1e-3)
+    # the OTA's three mirror pads make the PSF slightly lopsided: ~5e-3 px in 16 px
+    assert cx == pytest.approx(px[0], abs=0.01)
+    assert cy == pytest.approx(py[0], abs=0.01)
     assert px[0] + x0 == pytest.approx(x, abs=1e-6)
     assert py[0] + y0 == pytest.approx(y, abs=1e-6)
 
@@ -317,7 +319,7 @@ def test_galaxies_are_rendered_with_their_flux():
         ap,
         100.0,
         chips=[ap.chip],
-        subarray=(int(xr) - 100, int(yr) - 100, 200, 200),
+        subarray=(int(xr) - 140, int(yr) - 140, 280, 280),  # holds the 5.5" wing
         noise=False,
         cosmic_rays_on=False,
         defects_on=False,
@@ -326,14 +328,16 @@ def test_galaxies_are_rendered_with_their_flux():
     nl = exp.truth.chips[0].noiseless.astype(float)
     area_corr = abs(np.linalg.det(ap.jacobian(xr, yr))) / 0.05**2
     assert nl.sum() * area_corr == pytest.approx(1000.0, rel=1e-4)
-    # elongated: second moments differ along the two axes
-    yy, xx = np.mgrid[0:200, 0:200]
+    # elongated: second moments (inside 30 px, away from the round PSF wing) differ
+    nl = nl[110:170, 110:170]
+    yy, xx = np.mgrid[0:60, 0:60]
     cx, cy = (nl * xx).sum() / nl.sum(), (nl * yy).sum() / nl.sum()
     mxx = (nl * (xx - cx) ** 2).sum() / nl.sum()
     myy = (nl * (yy - cy) ** 2).sum() / nl.sum()
     mxy = (nl * (xx - cx) * (yy - cy)).sum() / nl.sum()
     ev = np.linalg.eigvalsh([[mxx, mxy], [mxy, myy]])
-    assert ev[0] / ev[1] == pytest.approx(0.5**2, rel=0.2)
+    # q = 0.5 gives 0.25 intrinsically; the PSF core and wing round it up somewhat
+    assert 0.2 < ev[0] / ev[1] < 0.45
 
 
 def test_observe_argument_errors():
@@ -374,6 +378,7 @@ def test_an_image_psf_is_rendered_like_the_analytic_one(tmp_path):
         "cosmic_rays_on": False,
         "defects_on": False,
         "rng": 1,
+        "detector_kernel": False,  # compare the optical renderings themselves
     }
     (a,) = observe(
         scene, Pattern([[0, 0]]), ap, 10.0, psf=ImagePSF.from_fits(tmp_path / "psf.fits"), **kw
@@ -423,13 +428,14 @@ def test_flux_is_conserved_on_every_camera(name, idcscale):
     ny, nx = ap.shape
     x, y = 0.3 * nx + 0.37, 0.6 * ny - 0.21
     scene, cmap = one_star(ap, x, y, 50.0)
+    h = int(7.0 / idcscale)  # the cut-out holds the default PSF's 5.5" wing
     (exp,) = observe(
         scene,
         Pattern([[0, 0]]),
         ap,
         100.0,
         chips=[ap.chip],
-        subarray=(int(x) - 40, int(y) - 40, 80, 80),
+        subarray=(int(x) - h, int(y) - h, 2 * h, 2 * h),
         noise=False,
         cosmic_rays_on=False,
         defects_on=False,
@@ -523,7 +529,7 @@ def test_a_detector_model_never_changes_a_chips_pixel_scale():
     sc, _ = one_star(ap, 400.2, 400.3, 50.0, chip=1, sky=10.0)
     kw = {
         "chips": [1],
-        "subarray": (360, 360, 80, 80),
+        "subarray": (260, 260, 280, 280),  # holds the default PSF's 5.5" wing
         "noise": False,
         "cosmic_rays_on": False,
         "defects_on": False,
@@ -594,6 +600,8 @@ def test_compact_galaxies_are_integrated_to_one_percent(r_eff, n):
         cosmic_rays_on=False,
         defects_on=False,
         rng=1,
+        psf=AiryPSF(0.6),
+        detector_kernel=False,  # the renderer's integration against a reference
     )
     nl = exp.truth.chips[0].noiseless.astype(float)
     psf = AiryPSF(0.6)
