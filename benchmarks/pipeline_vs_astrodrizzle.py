@@ -22,9 +22,10 @@ against the simulator's truth with :mod:`ditherlab.score.crmask`.  Both pipeline
 fresh process each, so their wall time and peak memory (largest process, and the whole process
 tree sampled every 0.05 s) are measured alike.
 
-The PSF is "realistic" in the sense of reference §7: ditherlab's default Airy PSF convolved
-with a Gaussian of σ = 0.6 px (charge diffusion; 19 % of a centred star's flux in its pixel),
-until the instrument PSF of issue 10 is available.  Not part of the test suite
+The PSF is the simulator's default HST PSF (issue 10: optics, halo and the detector's charge
+diffusion); ``--psf airy-blur`` uses reference §7's stand-in instead (an Airy disc convolved
+with a σ = 0.6 px Gaussian, 19 % of a centred star's flux in its pixel).  Not part of the
+test suite
 (tests/drizzle/pipeline/test_vs_astrodrizzle.py imports the helpers below).
 """
 
@@ -146,6 +147,10 @@ def simulate_stack(
         detector pixels while its header keeps the commanded one.
     chips : sequence of int, optional
         CCDCHIP numbers to simulate (default all).
+    psf : PSF or "airy-blur", optional
+        Default: the simulator's default HST PSF (optics, halo and the detector's charge
+        diffusion kernel, issue 10).  ``"airy-blur"``: an Airy disc convolved with a
+        σ = 0.6 px Gaussian, the stand-in reference §7 measured AstroDrizzle with.
     """
     from ditherlab.planner import Pattern, get_aperture, subpixel
     from ditherlab.simulate import Pointing, Scene, iter_observe, write_exposure
@@ -167,7 +172,7 @@ def simulate_stack(
         mag_range=(18.0, 26.0),
         rng=seed,
     )
-    if psf is None:
+    if psf == "airy-blur":  # reference §7's stand-in for a realistic PSF
         psf = realistic_psf(ap.instrument, ap.detector)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -530,6 +535,8 @@ def main() -> None:
     ap.add_argument("--only-full", action="store_true", help="only the speed run")
     ap.add_argument("--shift", type=float, default=0.3, help="misregistration (px) of one case")
     ap.add_argument("--keep", help="work directory to keep (default: a temporary one)")
+    ap.add_argument("--psf", choices=["default", "airy-blur"], default="default",
+                    help="the simulator's default HST PSF, or reference §7's blurred Airy")
     args = ap.parse_args()
     python = astrodrizzle_python()
     if python is None:
@@ -549,7 +556,7 @@ def main() -> None:
         for i, (label, aperture, size, shift) in enumerate(cases):
             res = run_case(
                 f"case{i}", base, python, aperture, size=size, shift=shift,
-                variant=size is not None,
+                variant=size is not None, psf=None if args.psf == "default" else args.psf,
             )
             res["label"] = label
             print(_fmt_case(res), flush=True)

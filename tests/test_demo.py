@@ -62,25 +62,28 @@ def test_demo_numbers_are_physical(demo_dir):
     assert not sc["misregistration_found"]
     assert sc["correlated_noise_R"] == pytest.approx(2.021, abs=1e-3)
     # the same kernel for both: dithering does not broaden the PSF (FWHM of a Gaussian fit;
-    # Airy FWHM 0.050″ convolved with the 0.05″ pixel and the drizzle drop: ~1.4 native px)
-    assert sc["fwhm_stack_arcsec"] == pytest.approx(sc["fwhm_single_arcsec"], rel=0.05)
-    assert 0.06 < sc["fwhm_stack_arcsec"] < 0.09
+    # the optics' 0.05″ core convolved with the 0.05″ pixel, charge diffusion and the drop:
+    # 1.2-2.4 native pixels)
+    assert sc["fwhm_stack_arcsec"] == pytest.approx(sc["fwhm_single_arcsec"], rel=0.06)
+    assert 0.06 < sc["fwhm_stack_arcsec"] < 0.12
     # the second-moment width includes the Airy rings: wider than the FWHM
     assert sc["second_moment_width_stack_arcsec"] > sc["fwhm_stack_arcsec"]
 
 
-@pytest.mark.parametrize(("npoints", "exptime"), [(2, 1500.0), (3, 2500.0)])
+@pytest.mark.parametrize(("npoints", "exptime"), [(2, 1500.0), (3, 3000.0)])
 def test_demo_cr_loss_matches_the_planner(tmp_path, npoints, exptime):
     # long exposures lose output pixels to CRs hit in all N frames; the planner's p**N (with
     # the simulated per-frame hit fraction) bounds that number where every frame overlaps.
     # The drizzle loses fewer: a 0.8-px drop on a 0.5-px grid feeds ~half the output pixels
     # from two input pixels per frame, and both must be hit.  (Counting output pixels seen
-    # by only N - 1 frames, as the demo once did, gave 60x p**N at N = 3.)
+    # by only N - 1 frames, as the demo once did, gave 60x p**N at N = 3.)  CRs come in
+    # clusters of ~4 pixels, so a few dozen lost pixels are a handful of events: the lower
+    # bound is loose.
     cfg = DemoConfig(npoints=npoints, size=320, exptime=exptime, n_stars=5)
     r = run_demo(tmp_path / "cr", cfg)
     sc = r["score"]
     assert sc["cr_lost_output_pixels_ideal"] > (100 if npoints == 2 else 10)
-    assert 0.35 < sc["cr_loss_ideal_measured"] / sc["cr_loss_analytic"] < 1.1
+    assert 0.2 < sc["cr_loss_ideal_measured"] / sc["cr_loss_analytic"] < 1.1
     assert r["plan"]["eta_2x2_at_reference"] is None  # undefined for 2 frames
     json.loads((tmp_path / "cr" / "report.json").read_text())  # valid JSON, no NaN/Infinity
 
