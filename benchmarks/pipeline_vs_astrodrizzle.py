@@ -195,18 +195,23 @@ def simulate_stack(
 
 # -- running a pipeline in a fresh process ------------------------------------------------------
 def _tree_rss(pid: int) -> tuple[int, int]:
-    """Resident bytes of ``pid`` and all its descendants, and of the largest (Linux /proc)."""
+    """Memory of ``pid`` and its descendants (Linux /proc): summed PSS, and the largest RSS.
+
+    PSS (proportional set size) splits pages shared between forked workers among them, so
+    the sum is the tree's real footprint; a sum of RSS would count shared pages once per
+    process.
+    """
     total = largest = 0
     todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
-                        rss = int(line.split()[1]) * 1024
-                        total += rss
-                        largest = max(largest, rss)
+                    if line.startswith("Rss:"):
+                        largest = max(largest, int(line.split()[1]) * 1024)
+                    elif line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
             with open(f"/proc/{p}/task/{p}/children") as fh:
                 todo += [int(c) for c in fh.read().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -451,18 +456,24 @@ def run_case(
     size: int | None = 512,
     shift=None,
     variant: bool = True,
+    reuse: bool = False,
     **sim,
 ) -> dict:
     """Simulate one stack, run both pipelines on it, compare; return everything.
 
     With ``variant``, ours also runs with ``driz_cr_noise="astrodrizzle"`` (its masks are
-    scored as ``res["variant"]``).
+    scored as ``res["variant"]``).  With ``reuse``, flt files left in ``base/label/sim`` by
+    an earlier run (``--keep``) are used again.
     """
     from ditherlab.simulate import read_exposure
 
     t0 = time.perf_counter()
-    paths = simulate_stack(base / label / "sim", aperture, size=size, shift=shift, **sim)
+    paths = sorted((base / label / "sim").glob("*_flt.fits")) if reuse else []
+    if len(paths) != 4:
+        paths = simulate_stack(base / label / "sim", aperture, size=size, shift=shift, **sim)
     sim_s = time.perf_counter() - t0
+    for old in ("adz", "ours", "ours_adznoise"):
+        shutil.rmtree(base / label / old, ignore_errors=True)
     adz = run_astrodrizzle(paths, base / label / "adz", python)
     # ours onto AstroDrizzle's output grid, so the final images compare pixel by pixel
     ref = str(next((base / label / "adz").glob("final_dr?_sci.fits")))
@@ -506,7 +517,7 @@ def _fmt_case(res: dict) -> str:
             f"{v.charge_left_fraction:.3%}"
         )
     for key, label in (("wall_s", "wall time (s)"), ("call_s", "inside the call (s)"),
-                       ("peak_tree_mb", "peak memory, process tree (MB)"),
+                       ("peak_tree_mb", "peak memory, tree PSS (MB)"),
                        ("peak_largest_mb", "peak memory, largest process (MB)")):
         rows.append(f"{label:34s}{res['adz'][key]:>14.1f}{res['ours_run'][key]:>14.1f}")
     rows.append(
@@ -535,6 +546,8 @@ def main() -> None:
     ap.add_argument("--only-full", action="store_true", help="only the speed run")
     ap.add_argument("--shift", type=float, default=0.3, help="misregistration (px) of one case")
     ap.add_argument("--keep", help="work directory to keep (default: a temporary one)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: reuse the flt files simulated by an earlier run")
     ap.add_argument("--psf", choices=["default", "airy-blur"], default="default",
                     help="the simulator's default HST PSF, or reference §7's blurred Airy")
     args = ap.parse_args()
@@ -556,7 +569,8 @@ def main() -> None:
         for i, (label, aperture, size, shift) in enumerate(cases):
             res = run_case(
                 f"case{i}", base, python, aperture, size=size, shift=shift,
-                variant=size is not None, psf=None if args.psf == "default" else args.psf,
+                variant=size is not None, reuse=args.reuse,
+                psf=None if args.psf == "default" else args.psf,
             )
             res["label"] = label
             print(_fmt_case(res), flush=True)
