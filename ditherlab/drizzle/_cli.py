@@ -69,6 +69,12 @@ def _cmd_drizzle(args: argparse.Namespace) -> int:
         print(f"drizzle: reading {len(args.inputs)} input(s)", file=sys.stderr, flush=True)
     exposures = load_inputs(args.inputs)
     cfg = _config(args, exposures)
+    for name, where in (("update_dq", "products.dq"), ("driz_cr_corr", "products.crclean")):
+        if getattr(cfg, name):
+            raise DitherlabValueError(
+                f"--{name.replace('_', '-')}: the command writes no such files (inputs are "
+                f"never modified); run_pipeline returns them as {where}"
+            )
     # refuse existing outputs before the (long) run, not after it
     targets = [outdir / f"{args.output}_drz.fits", outdir / f"{args.output}_sky.ecsv"]
     if not args.overwrite:

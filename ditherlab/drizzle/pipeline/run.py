@@ -58,7 +58,7 @@ def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[Inp
     return out
 
 
-def _static_masks(exps, dqs, cfg) -> list[list[np.ndarray | None]]:
+def _static_masks(exps, cfg) -> list[list[np.ndarray | None]]:
     """Static mask per chip signature (instrument, detector, shape, CCDCHIP), or None."""
     if not cfg.static:
         return [[None] * len(e.chips) for e in exps]
@@ -72,6 +72,30 @@ def _static_masks(exps, dqs, cfg) -> list[list[np.ndarray | None]]:
         for i, j in members:
             out[i][j] = m
     return out
+
+
+def _good_masks(dqs, statics, bits, use_static=True) -> list[list[np.ndarray]]:
+    """Good-pixel masks per chip: DQ with ``bits`` good, and the static mask."""
+    out = []
+    for drow, srow in zip(dqs, statics, strict=True):
+        row = []
+        for dq, st in zip(drow, srow, strict=True):
+            m = dq_good_mask(dq, bits)
+            if use_static and st is not None:
+                m &= st
+            row.append(m)
+        out.append(row)
+    return out
+
+
+def _updated_dq(dqs, crs, crbit: int) -> tuple[tuple[np.ndarray, ...], ...]:
+    """Copies of the (reset) DQ arrays with ``crbit`` set on the cosmic rays."""
+    bit = np.uint16(crbit & 0xFFFF)
+    return tuple(
+        tuple((dq | np.where(m, bit, np.uint16(0))).astype(np.uint16)
+              for dq, m in zip(drow, mrow, strict=True))
+        for drow, mrow in zip(dqs, crs, strict=True)
+    )  # fmt: skip
 
 
 def _weight_scale(wt_scl: Any, exptime: float) -> float:
@@ -197,7 +221,7 @@ def run_pipeline(
     progress : callable, optional
         Called as ``progress(step, done, total)`` as the steps advance (``step`` is an
         AstroDrizzle step name: ``static``, ``sky``, ``driz_separate``, ``median``,
-        ``driz_cr``, ``driz_combine``).
+        ``driz_cr``, ``driz_combine``; ``geometry`` before them).
     geometry : PipelineGeometry, optional
         Grids and pixmaps from :func:`build_geometry` or an earlier run's
         ``products.geometry``: skips the geometry (Monte Carlo realisations of one
@@ -246,24 +270,17 @@ def run_pipeline(
     elif not isinstance(geometry, PipelineGeometry):
         raise DitherlabTypeError(f"geometry={geometry!r} must be a PipelineGeometry")
     geometry.check(exps)
+    if progress:
+        progress("geometry", 1, 1)
     tick("geometry")
     dqs = [[reset_bits(c.dq, cfg.resetbits) for c in e.chips] for e in exps]
-    statics = _static_masks(exps, dqs, cfg)
+    statics = _static_masks(exps, cfg)
     if progress:
         progress("static", 1, 1)
     tick("static")
 
     def masks_for(bits, use_static=True):
-        out = []
-        for drow, srow in zip(dqs, statics, strict=True):
-            row = []
-            for dq, st in zip(drow, srow, strict=True):
-                m = dq_good_mask(dq, bits)
-                if use_static and st is not None:
-                    m &= st
-                row.append(m)
-            out.append(row)
-        return out
+        return _good_masks(dqs, statics, bits, use_static)
 
     sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry)
     if progress:
@@ -303,14 +320,7 @@ def run_pipeline(
     else:
         sci = np.full(geometry.final_shape, np.nan, np.float32)
         wht = np.zeros(geometry.final_shape, np.float32)
-    dq_out = None
-    if cfg.update_dq:
-        crbit = np.uint16(cfg.crbit & 0xFFFF)
-        dq_out = tuple(
-            tuple((dq | np.where(m, crbit, np.uint16(0))).astype(np.uint16)
-                  for dq, m in zip(drow, mrow, strict=True))
-            for drow, mrow in zip(dqs, crs, strict=True)
-        )  # fmt: skip
+    dq_out = _updated_dq(dqs, crs, cfg.crbit) if cfg.update_dq else None
     for row in crs:
         for m in row:
             m.setflags(write=False)

@@ -147,7 +147,7 @@ def test_cli_writes_products_and_refuses_to_overwrite(files, tmp_path, capsys):
     assert err == ""
 
 
-@pytest.mark.parametrize("case", ["truncated", "unknown", "preset", "baddir"])
+@pytest.mark.parametrize("case", ["truncated", "unknown", "preset", "baddir", "update_dq"])
 def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
     out = tmp_path / "out"
     out.mkdir()
@@ -161,6 +161,8 @@ def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
         extra = ["--set", "final_pixfract=0.8"]
     elif case == "preset":
         extra = ["--preset", "wfc3-uvis"]
+    elif case == "update_dq":
+        extra = ["--update-dq", "yes"]
     else:
         out = tmp_path / "nowhere"
     code, _stdout, err = _run_cli(["drizzle", *inputs, "-o", str(out), "-q", *extra], capsys)
@@ -169,7 +171,7 @@ def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
     assert len(lines) == 1
     assert lines[0].startswith("ditherlab drizzle: error:")
     expect = {"truncated": "cut_flt.fits", "unknown": "final_pixfract", "preset": "wfc3-uvis",
-              "baddir": "nowhere"}[case]  # fmt: skip
+              "baddir": "nowhere", "update_dq": "--update-dq"}[case]  # fmt: skip
     assert expect in lines[0]
     if out.exists():
         assert list(out.iterdir()) == []
