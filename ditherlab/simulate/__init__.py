@@ -28,13 +28,25 @@ from ditherlab.simulate.detector import (
     saturate,
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
+from ditherlab.simulate.filters import check_filter, default_filter, pivot_wavelength
 from ditherlab.simulate.io import read_exposure, truth_path, write_exposure
 from ditherlab.simulate.observe import Pointing, iter_observe, observe, pattern_postargs
-from ditherlab.simulate.psf import PSF, AiryPSF, GaussianPSF, ImagePSF, MoffatPSF, default_psf
+from ditherlab.simulate.psf import (
+    HSTPSF,
+    PSF,
+    AiryPSF,
+    GaussianPSF,
+    ImagePSF,
+    MoffatPSF,
+    default_psf,
+    pixel_kernel,
+    pixelated_psf,
+)
 from ditherlab.simulate.scene import Scene
 
 __all__ = [
     "ACS_DQ",
+    "HSTPSF",
     "PSF",
     "WFC3_DQ",
     "WFPC2_DQ",
@@ -51,16 +63,21 @@ __all__ = [
     "Scene",
     "Truth",
     "atod_saturate",
+    "check_filter",
     "cosmic_rays",
     "cr_rate_from_flux",
     "cr_rate_from_percent",
     "dark_rate",
+    "default_filter",
     "default_psf",
     "detector_model",
     "iter_observe",
     "make_defects",
     "observe",
     "pattern_postargs",
+    "pivot_wavelength",
+    "pixel_kernel",
+    "pixelated_psf",
     "read_exposure",
     "saturate",
     "truth_path",

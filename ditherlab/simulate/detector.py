@@ -159,7 +159,8 @@ class DetectorModel:
     dq : mapping
         DQ bit values by meaning (``ACS_DQ``, ``WFC3_DQ`` or ``WFPC2_DQ``).
     psf_wavelength : float
-        Wavelength (µm) of the default Airy PSF.
+        Wavelength (µm) of the Airy PSF that was the default before issue 10; kept for
+        compatibility (the default PSF now uses the filter's pivot wavelength).
 
     Examples
     --------

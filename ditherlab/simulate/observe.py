@@ -33,7 +33,7 @@ from ditherlab.simulate.detector import (
 )
 from ditherlab.simulate.exposure import ChipExposure, ChipTruth, Exposure, Truth
 from ditherlab.simulate.filters import check_filter, default_filter, pivot_wavelength
-from ditherlab.simulate.psf import HSTPSF, PSF, ImagePSF, default_psf, pixel_kernel
+from ditherlab.simulate.psf import HSTPSF, PSF, ImagePSF, pixel_kernel
 from ditherlab.simulate.scene import Scene, sersic_profile
 
 __all__ = ["Pointing", "iter_observe", "observe", "pattern_postargs", "resolve_aperture"]
@@ -305,6 +305,13 @@ def _render_chip(
         iy = int(np.floor(py[i] + 0.5))
         frac = (px[i] - ix, py[i] - iy)
         total = scene.flux[i] * rate_to_e * idcscale**2 / area[k]
+        if wing is not None:
+            # a source whose near stamp misses the cut-out adds only its wing
+            nh = 2 + (psf_half if scene.kind[i] == "point" else _near_half(scene, i, psf, scale_px))
+            if (ix + nh < x0 or ix - nh >= x0 + nx or iy + nh < y0 or iy - nh >= y0 + ny):
+                _kernels.add_stamp(image, wing, ix - far_half - x0, iy - far_half - y0,
+                                   total * far_fraction)
+                continue
         if scene.kind[i] == "point":
             fwhm_px = psf.fwhm / np.sqrt(area[k])
             stamp = _kernels.render_profile(
@@ -435,14 +442,16 @@ def _chip_psfs(
         key = (m.instrument, m.detector)
         if psf is None:
             if key not in cache:  # the spiders lie along the V2/V3 diagonals on the sky
-                cache[key] = default_psf(m, filter, jitter=jitter, spider_angle=pa_v3 + 45.0)
+                cache[key] = HSTPSF(m.instrument, m.detector, filter, jitter=jitter,
+                                    spider_angle=pa_v3 + 45.0,
+                                    charge_diffusion=bool(detector_kernel))
             p = cache[key]
         elif isinstance(psf, ImagePSF) and psf.pixel_scale is None:
             p = psf.with_scale(sc / psf.oversampling)  # 1/oversampling of the chip's pixel
         else:
             p = psf
         psfs.append(p)
-        if detector_kernel:
+        if detector_kernel and not getattr(p, "charge_diffusion", False):
             wave = p.wavelength if isinstance(p, HSTPSF) else pivot_wavelength(*key, filter)
             kernels.append(pixel_kernel(m.instrument, m.detector, wave))
         else:

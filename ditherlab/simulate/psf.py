@@ -10,6 +10,7 @@ Jacobian of the distortion; see :func:`ditherlab.simulate._kernels.render_profil
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from scipy.ndimage import map_coordinates
-from scipy.special import j1
+from scipy.special import erf, j1
 
 from ditherlab._validation import as_array, as_float, as_int
 from ditherlab.errors import DitherlabValueError, FileFormatError
@@ -418,10 +419,43 @@ def _pupil(n: int, ota: Mapping[str, Any], cold: Mapping[str, Any] | None, angle
     return ok.reshape(n, sub, n, sub).mean(axis=(1, 3))
 
 
+def _noll(j: int, rho: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Noll-normalised Zernike polynomial ``Z_j`` (unit RMS over the unit disc)."""
+    r2 = rho * rho
+    terms = {
+        4: lambda: np.sqrt(3.0) * (2 * r2 - 1),
+        5: lambda: np.sqrt(6.0) * r2 * np.sin(2 * theta),
+        6: lambda: np.sqrt(6.0) * r2 * np.cos(2 * theta),
+        7: lambda: np.sqrt(8.0) * (3 * r2 - 2) * rho * np.sin(theta),
+        8: lambda: np.sqrt(8.0) * (3 * r2 - 2) * rho * np.cos(theta),
+        9: lambda: np.sqrt(8.0) * r2 * rho * np.sin(3 * theta),
+        10: lambda: np.sqrt(8.0) * r2 * rho * np.cos(3 * theta),
+        11: lambda: np.sqrt(5.0) * (6 * r2 * r2 - 6 * r2 + 1),
+        22: lambda: np.sqrt(7.0) * (20 * r2**3 - 30 * r2 * r2 + 12 * r2 - 1),
+    }
+    if j not in terms:
+        raise DitherlabValueError(f"Zernike term {j} is not implemented (4-11, 22)")
+    return terms[j]()
+
+
+def _aberrated(pupil: np.ndarray, zern: Mapping[str, Any] | None, wave_nm: float):
+    """The pupil's complex field with the Tiny Tim Zernike wavefront at ``wave_nm``."""
+    if zern is None:
+        return pupil
+    n = pupil.shape[0]
+    c = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+    x, y = np.meshgrid(c, c)
+    rho, theta = np.hypot(x, y), np.arctan2(y, x)
+    opd = np.zeros_like(rho)  # nm
+    for j, w in zip(zern["noll"], zern["waves_rms"], strict=True):
+        opd += w * zern["reference_nm"] * _noll(int(j), rho, theta)
+    return pupil * np.exp(2j * np.pi * opd / wave_nm)
+
+
 def _diffraction(pupil: np.ndarray, q: int) -> np.ndarray:
     """|FFT|² of the pupil zero-padded ``q`` times (Fraunhofer), centred, unit sum."""
     n = pupil.shape[0]
-    field = np.zeros((n * q, n * q))
+    field = np.zeros((n * q, n * q), dtype=pupil.dtype)
     field[:n, :n] = pupil
     img = np.abs(np.fft.fft2(field)) ** 2
     img = np.fft.fftshift(img)
@@ -438,6 +472,30 @@ def _halo_ee(r: np.ndarray, a: float, index: float, rmax: float) -> np.ndarray:
         return (1.0 - (1.0 + (x / a) ** 2) ** (1.0 - index / 2.0)) / (index / 2.0 - 1.0)
 
     return np.clip(cum(np.minimum(r, rmax)) / cum(rmax), 0.0, 1.0)
+
+
+def _kept_1d(sigma: float) -> float:
+    """Fraction of a pixel's uniformly made charge that stays in it, along one axis.
+
+    The diffusion is a Gaussian of ``sigma`` pixels.
+    """
+    x = (np.arange(400) + 0.5) / 400 - 0.5
+    s2 = sigma * np.sqrt(2.0)
+    return float(np.mean(0.5 * (erf((0.5 - x) / s2) - erf((-0.5 - x) / s2))))
+
+
+@functools.lru_cache(maxsize=256)
+def _diffusion_sigma(centre: float) -> float:
+    """Gaussian sigma (pixels) of the diffusion keeping ``centre`` of a lit pixel's charge.
+
+    The continuous form of a published 3 × 3 kernel: same centre; the side neighbours then
+    agree to ≲ 15 % and the corners to 0.01 (see the tests).
+    """
+    from scipy.optimize import brentq
+
+    if centre >= 1.0:
+        return 0.0
+    return float(brentq(lambda s: _kept_1d(s) ** 2 - centre, 1e-4, 5.0))
 
 
 def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -477,7 +535,8 @@ class HSTPSF(PSF):
     the WFC3 Instrument Handbook's Table 7.5 (``detector_blur_mas`` in the data file).
     The detector's pixel response (charge diffusion, IPC) is *not* part of
     this PSF: :func:`~ditherlab.simulate.observe` applies :func:`pixel_kernel` after
-    integrating over pixels.
+    integrating over pixels (for the CCDs, the default folds charge diffusion into the
+    PSF instead: ``charge_diffusion``).
 
     Within ``radius`` (1″) the PSF is an oversampled image (``profile``); beyond it, out to
     ``far_radius``, a radial profile (``far_profile``) carrying ``far_fraction`` of the
@@ -497,12 +556,18 @@ class HSTPSF(PSF):
     spider_angle : float
         Position angle (deg east of north) of one diffraction spike; observe() sets it from
         PA_V3 (the spiders lie along the V2/V3 diagonals).
+    charge_diffusion : bool
+        Fold the CCD's charge diffusion into the PSF as a continuous Gaussian blur whose
+        pixel-integrated form has the centre value of the published kernel
+        (:func:`pixel_kernel`) at this wavelength (default True; False for detectors
+        without charge diffusion, and for WFC3/IR, whose interpixel capacitance is a
+        pixel-level coupling that observe() applies after pixelation).
 
     Examples
     --------
     >>> p = HSTPSF("ACS", "WFC", "F606W")
     >>> p.wavelength, round(p.fwhm, 3), round(p.far_fraction, 3)
-    (592.0, 0.049, 0.047)
+    (592.0, 0.063, 0.047)
     """
 
     instrument: str
@@ -511,6 +576,7 @@ class HSTPSF(PSF):
     wavelength: float | None = None
     jitter: float = 0.0
     spider_angle: float = 45.0
+    charge_diffusion: bool = True
     radius: float = dataclasses.field(init=False)
     fwhm: float = dataclasses.field(init=False)
     far_radius: float = dataclasses.field(init=False)
@@ -539,8 +605,15 @@ class HSTPSF(PSF):
         data = psf_data()
         scale = detector_model(inst, det).idcscale
         blur = float(np.hypot(jitter, entry.get("detector_blur_mas", 0.0)))
+        kernel = entry.get("kernel")
+        cd = bool(self.charge_diffusion) and kernel is not None
+        cd = cd and kernel["kind"] == "charge diffusion"
+        object.__setattr__(self, "charge_diffusion", cd)
+        if cd:  # a continuous blur that gives the published kernel (see _diffusion_sigma)
+            k0 = float(pixel_kernel(inst, det, wave)[1, 1])
+            blur = float(np.hypot(blur, 1000.0 * scale * _diffusion_sigma(k0)))
         state = _build_hst(data["ota"], data["scatter"], entry.get("cold_mask"), wave,
-                           scale, blur, angle)
+                           scale, blur, angle, entry.get("zernikes"))
         object.__setattr__(self, "_state", state)
         for name in ("radius", "fwhm", "far_radius", "far_fraction"):
             object.__setattr__(self, name, float(state[-1][name]))
@@ -593,7 +666,7 @@ def _radial_fwhm(img: np.ndarray, r: np.ndarray, samp: float) -> float:
     return float(2.0 * samp * (j - 1 + t))
 
 
-def _build_hst(ota, scatter, cold, wave_nm, scale, jitter_mas, angle):
+def _build_hst(ota, scatter, cold, wave_nm, scale, jitter_mas, angle, zern=None):
     """The near image, its sampling, the far radial profile, and summary numbers."""
     from scipy.ndimage import gaussian_filter
 
@@ -604,7 +677,7 @@ def _build_hst(ota, scatter, cold, wave_nm, scale, jitter_mas, angle):
     n += n % 2
     samp = lod / q
     # the image's x axis is xi (east), its y axis eta (north); spikes at `angle` from north
-    diff = _diffraction(_pupil(n, ota, cold, angle), q)
+    diff = _diffraction(_aberrated(_pupil(n, ota, cold, angle), zern, wave_nm), q)
     m = diff.shape[0]
     half = int(np.ceil(1.02 * r_near / samp)) + 2
     c = m // 2

@@ -6,7 +6,7 @@ from sim_helpers import camera, one_star
 
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 from ditherlab.planner import Pattern, subpixel
-from ditherlab.simulate import Pointing, Scene, observe, pattern_postargs
+from ditherlab.simulate import GaussianPSF, Pointing, Scene, observe, pattern_postargs
 
 EMPTY = Scene(ra=150.0, dec=2.0, x=[], y=[], flux=[], sky=40.0)
 
@@ -79,9 +79,10 @@ def test_star_flux_is_recovered_within_one_percent(where):
     ra, dec = scene.radec()
     px, py = chip.wcs.all_world2pix(ra, dec, 0, tolerance=1e-10)
     cx, cy = _centroid(truth.noiseless, round(px[0]), round(py[0]), 16)
-    # the OTA's three mirror pads make the PSF slightly lopsided: ~5e-3 px in 16 px
-    assert cx == pytest.approx(px[0], abs=0.01)
-    assert cy == pytest.approx(py[0], abs=0.01)
+    # the default PSF's light centroid is off its chief ray by ~0.03 px (Tiny Tim's coma
+    # and astigmatism, the mirror pads) and a 16 px box cuts its 5.5" wing unevenly
+    assert cx == pytest.approx(px[0], abs=0.05)
+    assert cy == pytest.approx(py[0], abs=0.05)
     assert px[0] + x0 == pytest.approx(x, abs=1e-6)
     assert py[0] + y0 == pytest.approx(y, abs=1e-6)
 
@@ -209,6 +210,7 @@ def test_pointing_errors_misalign_frames_on_purpose():
         defects_on=False,
         pointing=pointing,
         rng=2,
+        psf=GaussianPSF(0.1),  # symmetric: the centroid is the star's position
     )
     assert exps[1].postarg == (0.0, 0.0)
     assert exps[1].truth.postarg == pytest.approx((0.1, -0.05))

@@ -1,0 +1,63 @@
+"""AstroDrizzle (drizzlepac) on a simulated 4-point ACS/WFC stack with the default PSF.
+
+drizzlepac is never a ditherlab dependency: the measurement runs in a subprocess with an
+interpreter that has it, named by ``DITHERLAB_ADZ_PYTHON`` or ``/work/venv-adz/bin/python``
+when that exists; otherwise the tests skip.  The measurement is
+``benchmarks/psf_astrodrizzle.py`` (512² cut-outs per chip, minmed, updatewcs=False,
+driz_sep_bits = final_bits = 336), ~1-2 min, hence ``slow``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _interpreter():
+    exe = os.environ.get("DITHERLAB_ADZ_PYTHON") or "/work/venv-adz/bin/python"
+    if not Path(exe).is_file():
+        return None
+    ok = subprocess.run([exe, "-c", "import drizzlepac"], capture_output=True, timeout=300)
+    return exe if ok.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def default_psf_run(tmp_path_factory):
+    exe = _interpreter()
+    if exe is None:
+        pytest.skip("no interpreter with drizzlepac (set DITHERLAB_ADZ_PYTHON)")
+    out = tmp_path_factory.mktemp("adz") / "m.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [exe, str(ROOT / "benchmarks" / "psf_astrodrizzle.py"), "--psf", "default",
+           "--size", "512", "--json", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    if res.returncode != 0:
+        sys.stderr.write(res.stdout[-3000:] + res.stderr[-3000:])
+    assert res.returncode == 0
+    (m,) = json.loads(out.read_text())
+    return m
+
+
+@pytest.mark.slow
+def test_default_psf_keeps_astrodrizzle_off_most_star_cores(default_psf_run):
+    """Measured 4.0 % of star-core pixels flagged and -3.5 % flux (the sharp Airy default
+    before: 29.6 % and -23.6 %, the reference notes' 21 % and -24 %)."""
+    m = default_psf_run
+    assert m["core_pixels"] > 500
+    assert m["bright_stars"] >= 3
+    assert m["core_flag_fraction"] < 0.07
+    assert abs(m["flux_error_median"]) < 0.06
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 10's targets (<= 0.5 % of cores, 1 % flux) are "
+                   "not met by the default PSF; see docs/simulate.md")
+def test_issue_10_targets_for_astrodrizzle(default_psf_run):
+    m = default_psf_run
+    assert m["core_flag_fraction"] <= 0.005
+    assert abs(m["flux_error_median"]) <= 0.01
