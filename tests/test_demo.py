@@ -45,8 +45,9 @@ def test_demo_numbers_are_physical(demo_dir):
     assert sc["photometry_stars"] >= 5
     # the pipeline's own masks can only take flux away (star cores flagged as CRs)
     assert sc["photometry_median_ratio"] <= sc["photometry_median_ratio_ideal"] + 0.01
-    if sc["cr_mask_star_core_flag_fraction"] < 0.001:
-        assert sc["photometry_median_ratio"] == pytest.approx(1.0, abs=0.03)
+    # ...about 5 % with the default HST PSF and driz_cr_noise (docs: the pipeline's own
+    # masks cost the photometry what the truth masks do not)
+    assert sc["photometry_median_ratio"] > 0.9
     assert sc["weight_rms_over_median"] < 0.2
     # a 4-point dither dilutes an unflagged hot pixel well below its raw value (1 would be
     # no dilution; ~1/N where the four frames' drops cover an output pixel evenly)

