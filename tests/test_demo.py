@@ -45,8 +45,8 @@ def test_demo_numbers_are_physical(demo_dir):
     assert sc["photometry_stars"] >= 5
     # the pipeline's own masks can only take flux away (star cores flagged as CRs)
     assert sc["photometry_median_ratio"] <= sc["photometry_median_ratio_ideal"] + 0.01
-    # ...about 5 % with the default HST PSF and driz_cr_noise (docs: the pipeline's own
-    # masks cost the photometry what the truth masks do not)
+    # ...and its sky estimate (median over the cut-out) takes in the default PSF's halo:
+    # 30.7 instead of 30.0 e-/px here, ~5 % of these faint stars' 3-pixel aperture flux
     assert sc["photometry_median_ratio"] > 0.9
     assert sc["weight_rms_over_median"] < 0.2
     # a 4-point dither dilutes an unflagged hot pixel well below its raw value (1 would be
