@@ -13,10 +13,10 @@ a finer grid, scores what the pattern bought, and writes a small report::
       drz_sci.fits         drizzled science (e⁻/s) and weight images
       exposures/*_flt.fits the simulated exposures (AstroDrizzle-ready) and their truth
 
-Two steps of AstroDrizzle are stood in for here, and the report says so:
-* the sky is the simulator's known value (AstroDrizzle's ``skyuser`` route);
-* cosmic rays are masked with the simulator's truth masks ("ideal rejection", the best any
-  rejection can do), shown beside a drizzle with no CR masking.
+The drizzle is :func:`ditherlab.drizzle.run_pipeline` (AstroDrizzle's steps, with the sky
+and the cosmic rays found from the data).  The simulator's truth is used only to score: the
+CR loss with the truth masks ("ideal rejection") is reported beside the pipeline's, and the
+pipeline's CR masks are scored against the truth.
 """
 
 from __future__ import annotations
@@ -165,6 +165,22 @@ def _drizzle_stack(exposures, images, weights, out_wcs, out_shape, cfg):
     return d.out_img, d.out_wht, d.out_ctx
 
 
+def _full_depth(ctx: np.ndarray, n_images: int) -> np.ndarray:
+    """Output pixels to which every one of the first ``n_images`` drizzled images contributed.
+
+    Examples
+    --------
+    >>> ctx = np.array([[[0b111, 0b011, 0b100]]], dtype=np.int32)
+    >>> _full_depth(ctx, 3).tolist()
+    [[True, False, False]]
+    """
+    full = np.ones(ctx.shape[1:], bool)
+    for k in range(n_images):
+        plane, bit = divmod(k, 32)
+        full &= (ctx[plane].astype(np.int64) >> bit) & 1 == 1
+    return full
+
+
 def _aperture_sums(img, xs, ys, radius):
     """Sum of ``img`` within ``radius`` pixels of each (x, y) (whole pixels by centre)."""
     ny, nx = img.shape
@@ -179,8 +195,36 @@ def _aperture_sums(img, xs, ys, radius):
     return out
 
 
+def _fit_fwhm(img, xs, ys, half: int) -> float:
+    """Median FWHM (pixels) of the best-fitting circular 2-D Gaussian at each source.
+
+    :func:`photutils.psf.fit_fwhm` on ``(2·half + 1)²`` boxes of a background-free image.
+    """
+    import warnings
+
+    from astropy.utils.exceptions import AstropyUserWarning
+    from photutils.psf import fit_fwhm
+
+    ny, nx = img.shape
+    keep = [
+        (x, y) for x, y in zip(xs, ys, strict=True)
+        if half <= round(x) < nx - half and half <= round(y) < ny - half
+    ]
+    if not keep:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)  # a poor fit is just a poor fit
+        vals = fit_fwhm(img, xypos=keep, fit_shape=2 * half + 1)
+    vals = np.asarray(vals, float)
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    return float(np.median(vals)) if vals.size else float("nan")
+
+
 def _fwhm(img, xs, ys, radius):
-    """Median FWHM (pixels) from second moments of isolated sources: 2.355·sqrt(σx σy)."""
+    """Median second-moment width (pixels) of isolated sources: 2.355·sqrt(σx σy).
+
+    Equal to the FWHM for a Gaussian; for an Airy core with its rings it is larger.
+    """
     ny, nx = img.shape
     r = int(np.ceil(radius))
     oy, ox = np.mgrid[-r : r + 1, -r : r + 1]
@@ -263,15 +307,12 @@ def run_demo(
 
 def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
     import matplotlib.pyplot as plt
-    from astropy.nddata import bitfield_to_boolean_mask
 
-    from ditherlab.planner import cr_loss_fraction, get_aperture, subpixel, write_postargs
+    from ditherlab.planner import get_aperture, subpixel, write_postargs
     from ditherlab.planner.plotting import plot_pattern
     from ditherlab.score import (
-        correlated_noise_ratio,
         phase_map,
         phase_metrics,
-        weight_uniformity,
     )
     from ditherlab.simulate import Scene, detector_model, observe, write_exposure
 
@@ -323,75 +364,14 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
     for exp in exposures:
         write_exposure(exp, work / "exposures" / f"{exp.rootname}_flt.fits")
 
-    # -- drizzle ---------------------------------------------------------------------------
-    say(f"drizzle: final_scale {cfg.final_scale}, final_pixfrac {cfg.final_pixfrac}")
+    # -- drizzle: the AstroDrizzle-style pipeline, and the truth drizzled alike ------------
     out_wcs, out_shape, native = _output_wcs(exposures, cfg.final_scale)
-    data, truth_data, leak = [], [], []
-    w_ideal, w_nocr, w_first = [], [], []
-    for k, exp in enumerate(exposures):
-        per = {name: [] for name in ("d", "t", "l", "wi", "wn", "wf")}
-        for chip, truth in zip(exp.chips, exp.truth.chips, strict=True):
-            good = bitfield_to_boolean_mask(
-                chip.dq, ignore_flags=cfg.final_bits, good_mask_value=True
-            ).astype(np.float64)
-            # defects the calibration does not know about (no DQ bit): they leak
-            unflagged = (truth.defects != 0) & (chip.dq == 0)
-            per["d"].append(np.asarray(chip.sci, float) - exp.sky)
-            per["t"].append(np.asarray(truth.noiseless, float) - exp.sky)
-            per["l"].append((np.asarray(truth.dark, float) - model.dark) * exp.exptime * unflagged)
-            per["wi"].append(good * ~truth.cr_mask * exp.exptime)
-            per["wn"].append(good * exp.exptime)
-            per["wf"].append(good * exp.exptime * (k == 0))
-        data.append(per["d"])
-        truth_data.append(per["t"])
-        leak.append(per["l"])
-        w_ideal.append(per["wi"])
-        w_nocr.append(per["wn"])
-        w_first.append(per["wf"])
-    sci, wht, ctx = _drizzle_stack(exposures, data, w_ideal, out_wcs, out_shape, cfg)
-    sci_nocr, _, _ = _drizzle_stack(exposures, data, w_nocr, out_wcs, out_shape, cfg)
-    truth_img, truth_wht, _ = _drizzle_stack(exposures, truth_data, w_nocr, out_wcs, out_shape, cfg)
-    # resolution: the noiseless stack and one frame through the same kernel (pixfrac 1,
-    # so a single frame leaves no holes), so only the dithering differs
-    pf1 = dataclasses.replace(cfg, final_pixfrac=1.0)
-    stack_pf1, _, _ = _drizzle_stack(exposures, truth_data, w_nocr, out_wcs, out_shape, pf1)
-    one_img, _, _ = _drizzle_stack(exposures, truth_data, w_first, out_wcs, out_shape, pf1)
-    resid, _, _ = _drizzle_stack(exposures, leak, w_ideal, out_wcs, out_shape, cfg)
+    products = _pipeline(exposures, out_wcs, cfg, say)
+    d = _drizzles(exposures, products, out_wcs, out_shape, cfg, model)
 
     # -- score -----------------------------------------------------------------------------
     say("score")
-    # uncovered output pixels are NaN (fillval=None, as in the C drizzle); measure on zeros
-    sci_m, truth_m, one_m, stack_m, resid_m = (
-        np.nan_to_num(a) for a in (sci, truth_img, one_img, stack_pf1, resid)
-    )
-    n = len(exposures)
-    cr_frac = float(np.mean([t.cr_mask.mean() for e in exposures for t in e.truth.chips]))
-    lost_analytic = cr_loss_fraction(n * cfg.exptime, n, rate=cr_frac / cfg.exptime)
-    interior = truth_wht > 0.5 * np.median(truth_wht[truth_wht > 0])
-    lost_pixels = int(np.sum((wht <= 0) & interior))
-    lost_measured = lost_pixels / float(np.sum(interior))
-    wu = weight_uniformity(wht)
-
-    ra, dec = scene.radec()
-    sx, sy = out_wcs.world_to_pixel_values(ra, dec)
-    rad = 3.0 / cfg.final_scale  # 3 native pixels
-    meas = _aperture_sums(sci_m, sx, sy, rad)
-    ref = _aperture_sums(truth_m, sx, sy, rad)
-    sky_px = cfg.sky * float(np.prod(ap.pixel_scale))  # e⁻/s per native pixel
-    ok = np.isfinite(meas) & np.isfinite(ref) & (ref > 50 * np.sqrt(sky_px / cfg.exptime))
-    ratio = meas[ok] / ref[ok]
-    bright = ok & (ref >= (np.median(ref[ok]) if ok.any() else np.inf))
-    fwhm_stack = _fwhm(stack_m, sx[bright], sy[bright], rad)
-    fwhm_one = _fwhm(one_m, sx[bright], sy[bright], rad)
-
-    raw_peak = max(float(np.max(l_[0])) / e.exptime for l_, e in zip(leak, exposures, strict=True))
-    raw_peak *= cfg.final_scale**2  # the same charge per output-pixel area
-    # where every frame overlaps (full depth), a hot pixel is diluted by the number of frames
-    full = (truth_wht > 0.9 * np.median(truth_wht[truth_wht > 0])) & (wht > 0)
-    hot_peak = float(np.max(np.abs(resid_m[full]))) if full.any() else 0.0
-    hot_ratio = hot_peak / raw_peak if raw_peak > 0 else None  # None: no unflagged hot pixel
-    quiet = interior & (truth_m < 0.01 * truth_m.max())
-
+    score = _score(exposures, products, d, scene, out_wcs, native, cfg, ap)
     report = {
         "config": {
             k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()
@@ -408,11 +388,12 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
             "covering_radius_worst_on_chip_px": pmap.meta["covering_radius_worst"],
         },
         "simulation": {
-            "exposures": n,
+            "exposures": len(exposures),
             "exptime_s": cfg.exptime,
             "subarray": [x0, y0, cfg.size, cfg.size],
             "stars": cfg.n_stars,
-            "cr_pixel_fraction_per_exposure": cr_frac,
+            "cr_pixel_fraction_per_exposure": score.pop("cr_frac"),
+            "sky_e_per_pixel": float(exposures[0].sky),
         },
         "drizzle": {
             "final_scale": cfg.final_scale,
@@ -420,37 +401,197 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
             "final_bits": cfg.final_bits,
             "output_shape": list(out_shape),
             "output_pixel_arcsec": native * cfg.final_scale,
-            "sky": "known value subtracted (AstroDrizzle skyuser route)",
-            "cosmic_rays": "truth masks (ideal rejection); a drizzle with no CR masking is shown "
-            "beside it",
+            "pipeline": "ditherlab.drizzle.run_pipeline (AstroDrizzle's steps: static mask, "
+            "sky, separate drizzle, median, blot, driz_cr, final drizzle)",
+            "sky_found_e_per_pixel": [float(v) for row in products.sky for v in row],
+            "sky_method": products.sky_method,
+            "driz_cr_snr": list(products.config.driz_cr_snr),
+            "driz_cr_scale": list(products.config.driz_cr_scale),
         },
-        "score": {
-            "cr_loss_analytic": float(lost_analytic),
-            "cr_loss_measured": lost_measured,
-            "cr_lost_output_pixels": lost_pixels,
-            "interior_output_pixels": int(np.sum(interior)),
+        "score": score,
+    }
+    _write_outputs(work, report, exposures, products, d["sci_nocr"], out_wcs)
+    return report
+
+
+def _pipeline(exposures, out_wcs, cfg: DemoConfig, say):
+    """Run the AstroDrizzle-style pipeline on the simulated exposures, onto ``out_wcs``."""
+    from ditherlab.drizzle import PipelineConfig, run_pipeline
+
+    e0 = exposures[0]
+    pcfg = PipelineConfig.for_instrument(e0.instrument, e0.detector).replace(
+        driz_sep_bits=cfg.final_bits,
+        final_bits=cfg.final_bits,
+        final_pixfrac=cfg.final_pixfrac,
+        final_refimage=out_wcs,
+        clean=False,
+    )
+    say(
+        f"drizzle: run_pipeline (sky, separate drizzle, median, blot, driz_cr), final_scale "
+        f"{cfg.final_scale}, final_pixfrac {cfg.final_pixfrac}"
+    )
+    # the pipeline reads what an observer has: sci/err/dq and the header, not the truth
+    return run_pipeline([e.replace(truth=None) for e in exposures], pcfg)
+
+
+def _drizzles(exposures, products, out_wcs, out_shape, cfg: DemoConfig, model) -> dict:
+    """Drizzles that need the truth, through the same geometry as the pipeline's final.
+
+    ``sci_ideal``/``wht_ideal``: the data with truth CR masks and the known sky (ideal
+    rejection); ``sci_nocr``: no CR masking; ``truth``: the noiseless scene (geometric
+    weights; ``cov_ctx`` its context); ``stack_pf1``/``one_pf1``: noiseless stack and first
+    frame at pixfrac 1; ``hot_none``/``hot_pipe``: charge of defects missing from the DQ,
+    drizzled with DQ-only weights and with the pipeline's final masks.
+    """
+    from astropy.nddata import bitfield_to_boolean_mask
+
+    names = ("d", "t", "l", "wi", "wn", "wf", "wg", "wp")
+    per = {name: [] for name in names}
+    for k, exp in enumerate(exposures):
+        row = {name: [] for name in names}
+        for j, (chip, truth) in enumerate(zip(exp.chips, exp.truth.chips, strict=True)):
+            good = bitfield_to_boolean_mask(
+                chip.dq, ignore_flags=cfg.final_bits, good_mask_value=True
+            ).astype(np.float64)
+            # defects the calibration does not know about (no DQ bit): they leak
+            unflagged = (truth.defects != 0) & (chip.dq == 0)
+            row["d"].append(np.asarray(chip.sci, float) - exp.sky)
+            row["t"].append(np.asarray(truth.noiseless, float) - exp.sky)
+            row["l"].append((np.asarray(truth.dark, float) - model.dark) * exp.exptime * unflagged)
+            row["wi"].append(good * ~truth.cr_mask * exp.exptime)
+            row["wn"].append(good * exp.exptime)
+            row["wf"].append(good * exp.exptime * (k == 0))
+            row["wg"].append(np.full(chip.sci.shape, exp.exptime))  # geometry only
+            row["wp"].append(good * ~products.cr_masks[k][j] * exp.exptime)
+        for name in names:
+            per[name].append(row[name])
+    out = {}
+
+    def driz(images, weights, c=cfg):
+        return _drizzle_stack(exposures, per[images], per[weights], out_wcs, out_shape, c)
+
+    out["sci_ideal"], out["wht_ideal"], _ = driz("d", "wi")
+    out["sci_nocr"], _, _ = driz("d", "wn")
+    out["truth"], _, out["cov_ctx"] = driz("t", "wg")
+    # resolution: the noiseless stack and one frame through the same kernel (pixfrac 1,
+    # so a single frame leaves no holes), so only the dithering differs
+    pf1 = dataclasses.replace(cfg, final_pixfrac=1.0)
+    out["stack_pf1"], _, _ = driz("t", "wn", pf1)
+    out["one_pf1"], _, _ = driz("t", "wf", pf1)
+    out["hot_none"], _, _ = driz("l", "wn")
+    out["hot_pipe"], _, _ = driz("l", "wp")
+    out["leak"] = per["l"]
+    return out
+
+
+def _cr_scores(exposures, products, d, interior, cfg: DemoConfig) -> dict:
+    """CR loss (pipeline masks, truth masks, analytic) and the pipeline's masks vs truth."""
+    from ditherlab.planner import cr_loss_fraction
+    from ditherlab.score import score_exposures
+
+    n = len(exposures)
+    cr_frac = float(np.mean([t.cr_mask.mean() for e in exposures for t in e.truth.chips]))
+    n_int = float(np.sum(interior))
+    lost = int(np.sum((products.wht <= 0) & interior))
+    lost_ideal = int(np.sum((d["wht_ideal"] <= 0) & interior))
+    # star cores: source signal above 20σ (a 400 s demo has few pixels above 100σ)
+    masks = score_exposures(products.cr_masks, exposures, core_sigma=20.0)
+    return {
+        "cr_frac": cr_frac,
+        "cr_loss_analytic": float(cr_loss_fraction(n * cfg.exptime, n, rate=cr_frac / cfg.exptime)),
+        "cr_loss_measured": lost / n_int,
+        "cr_lost_output_pixels": lost,
+        "cr_loss_ideal_measured": lost_ideal / n_int,
+        "cr_lost_output_pixels_ideal": lost_ideal,
+        "interior_output_pixels": int(n_int),
+        "cr_mask_recall_above_5sigma": _finite(masks.recall_significant),
+        "cr_mask_recall_all": _finite(masks.recall),
+        "cr_mask_false_flag_fraction": _finite(masks.false_flag_fraction),
+        "cr_mask_star_core_flag_fraction": _finite(masks.core_flag_fraction),
+        "cr_mask_star_core_pixels": masks.n_core,
+        "cr_charge_left_fraction": _finite(masks.charge_left_fraction),
+    }
+
+
+def _score(exposures, products, d, scene, out_wcs, native, cfg: DemoConfig, ap) -> dict:
+    """Every number of the report's score section."""
+    from ditherlab.drizzle.pipeline.diagnostics import diagnose_misregistration
+    from ditherlab.score import correlated_noise_ratio, weight_uniformity
+
+    # uncovered output pixels are NaN (fillval=None, as in the C drizzle); measure on zeros
+    sci_m, truth_m, one_m, stack_m, ideal_m = (
+        np.nan_to_num(a)
+        for a in (products.sci, d["truth"], d["one_pf1"], d["stack_pf1"], d["sci_ideal"])
+    )
+    # CR loss is p**N only where all N frames overlap: output pixels every frame's drops
+    # reach (the context image of a drizzle with geometric weights has all N bits set)
+    interior = _full_depth(d["cov_ctx"], sum(len(e.chips) for e in exposures))
+    out = _cr_scores(exposures, products, d, interior, cfg)
+    wu = weight_uniformity(products.wht)
+
+    ra, dec = scene.radec()
+    sx, sy = out_wcs.world_to_pixel_values(ra, dec)
+    rad = 3.0 / cfg.final_scale  # 3 native pixels
+    meas = _aperture_sums(sci_m, sx, sy, rad)
+    ref = _aperture_sums(truth_m, sx, sy, rad)
+    sky_px = cfg.sky * float(np.prod(ap.pixel_scale))  # e⁻/s per native pixel
+    ok = np.isfinite(meas) & np.isfinite(ref) & (ref > 50 * np.sqrt(sky_px / cfg.exptime))
+    ratio = meas[ok] / ref[ok]
+    ratio_ideal = _aperture_sums(ideal_m, sx, sy, rad)[ok] / ref[ok]
+    bright = ok & (ref >= (np.median(ref[ok]) if ok.any() else np.inf))
+    half = int(np.ceil(1.5 / cfg.final_scale))  # a 3-native-pixel box
+    to_arcsec = native * cfg.final_scale
+
+    raw_peak = max(float(np.max(lk[0])) / e.exptime for lk, e in zip(d["leak"], exposures,
+                                                                     strict=True))
+    raw_peak *= cfg.final_scale**2  # the same charge per output-pixel area
+    # where every frame overlaps (full depth), a hot pixel is diluted by the number of frames
+    full = interior & (products.wht > 0)
+
+    def hot(img):
+        peak = float(np.max(np.abs(np.nan_to_num(img)[full]))) if full.any() else 0.0
+        return peak / raw_peak if raw_peak > 0 else None  # None: no unflagged hot pixel
+
+    quiet = interior & (truth_m < 0.01 * truth_m.max())
+    misreg = diagnose_misregistration(products)
+    finite_off = np.isfinite(misreg.offset_size)
+    out.update(
+        {
             "weight_rms_over_median": wu["rms_over_median"],
             "weight_holes": wu["holes"],
             "correlated_noise_R": correlated_noise_ratio(cfg.final_pixfrac, cfg.final_scale),
             "photometry_median_ratio": float(np.median(ratio)) if ratio.size else None,
             "photometry_scatter": float(np.std(ratio)) if ratio.size else None,
             "photometry_stars": int(ratio.size),
-            "fwhm_stack_arcsec": fwhm_stack * native * cfg.final_scale,
-            "fwhm_single_arcsec": fwhm_one * native * cfg.final_scale,
-            "hot_pixel_residue_peak_over_raw": hot_ratio,
+            "photometry_median_ratio_ideal": float(np.median(ratio_ideal))
+            if ratio.size
+            else None,
+            "fwhm_stack_arcsec": _fit_fwhm(stack_m, sx[bright], sy[bright], half) * to_arcsec,
+            "fwhm_single_arcsec": _fit_fwhm(one_m, sx[bright], sy[bright], half) * to_arcsec,
+            "second_moment_width_stack_arcsec": _fwhm(stack_m, sx[bright], sy[bright], rad)
+            * to_arcsec,
+            "second_moment_width_single_arcsec": _fwhm(one_m, sx[bright], sy[bright], rad)
+            * to_arcsec,
+            "hot_pixel_residue_peak_over_raw": hot(d["hot_none"]),
+            "hot_pixel_residue_after_rejection_peak_over_raw": hot(d["hot_pipe"]),
             "sky_noise_drizzled_cps": float(np.std(sci_m[quiet])),
             "cr_residue_without_masks_peak_cps": float(
-                np.max(np.abs(np.nan_to_num(sci_nocr) - sci_m)[interior])
+                np.max(np.abs(np.nan_to_num(d["sci_nocr"]) - sci_m)[interior])
             ),
-        },
-    }
-    _write_outputs(work, report, exposures, sci, wht, ctx, sci_nocr, out_wcs)
-    return report
+            "misregistration_found": misreg.fired,
+            "misregistration_largest_offset_px": _finite(
+                float(np.max(misreg.offset_size, initial=-np.inf, where=finite_off))
+            ),
+        }
+    )
+    return out
 
 
-def _write_outputs(work, report, exposures, sci, wht, ctx, sci_nocr, out_wcs) -> None:
+def _write_outputs(work, report, exposures, products, sci_nocr, out_wcs) -> None:
     import matplotlib.pyplot as plt
     from astropy.io import fits
+
+    sci, wht, ctx = products.sci, products.wht, products.ctx
 
     hdr = out_wcs.to_header()
     hdus = fits.HDUList(
@@ -462,30 +603,92 @@ def _write_outputs(work, report, exposures, sci, wht, ctx, sci_nocr, out_wcs) ->
         ]
     )
     hdus[1].header["BUNIT"] = "ELECTRONS/S"
+    hdus[1].header["DL_PIPE"] = (True, "CR masks and sky found by run_pipeline")
     hdus.writeto(work / "drz_sci.fits")
 
-    fig, axes = plt.subplots(1, 4, figsize=(15, 4))
-    raw = exposures[0].chips[0].sci
-    lo, hi = np.percentile(raw, [5, 99.5])
-    axes[0].imshow(raw, origin="lower", cmap="gray", vmin=lo, vmax=hi)
-    axes[0].set_title("one raw exposure (e⁻)")
+    raw = exposures[0].chips[0]
     lo, hi = np.percentile(sci[wht > 0], [5, 99.5])
-    axes[1].imshow(sci_nocr, origin="lower", cmap="gray", vmin=lo, vmax=hi)
-    axes[1].set_title("drizzled, no CR masking")
-    axes[2].imshow(sci, origin="lower", cmap="gray", vmin=lo, vmax=hi)
-    axes[2].set_title("drizzled, ideal CR rejection")
-    im = axes[3].imshow(wht, origin="lower", cmap="viridis")
-    axes[3].set_title("weight")
-    fig.colorbar(im, ax=axes[3], fraction=0.046)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(work / "drizzled.png", dpi=90)
+    panels = [
+        (raw.sci, raw.wcs, f"one raw exposure ({exposures[0].rootname})", "e⁻ per pixel",
+         "gray", tuple(np.percentile(raw.sci, [5, 99.5]))),
+        (sci_nocr, out_wcs, "drizzled, no CR masking", "e⁻ s⁻¹ per output pixel", "gray",
+         (lo, hi)),
+        (sci, out_wcs, "drizzled, CRs found by the pipeline", "e⁻ s⁻¹ per output pixel",
+         "gray", (lo, hi)),
+        (wht, out_wcs, "pipeline weight", "weight: Σ exptime × drop-area fraction (s)", "viridis",
+         (0.0, float(np.max(wht)))),
+    ]
+    fig = _plot_panels(panels)
+    fig.savefig(work / "drizzled.png", dpi=90, metadata={"Software": None})
     plt.close(fig)
 
     (work / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     (work / "report.md").write_text(_markdown(report))
+
+
+def _compass(ax, wcs, shape, length_px: float) -> None:
+    """North and East arrows from ``wcs`` at the upper right of an image panel."""
+    ny, nx = shape
+    x0, y0 = 0.82 * nx, 0.75 * ny
+    ra, dec = wcs.pixel_to_world_values(x0, y0)
+    eps = 1.0 / 3600.0
+    xn, yn = wcs.world_to_pixel_values(ra, dec + eps)
+    xe, ye = wcs.world_to_pixel_values(ra + eps / np.cos(np.deg2rad(dec)), dec)
+    for (x1, y1), label in (((xn, yn), "N"), ((xe, ye), "E")):
+        d = np.array([float(x1) - x0, float(y1) - y0])
+        d *= length_px / np.hypot(*d)
+        ax.annotate(
+            "", xy=(x0 + d[0], y0 + d[1]), xytext=(x0, y0),
+            arrowprops={"arrowstyle": "->", "color": "red", "lw": 1.5},
+        )
+        ax.text(x0 + 1.3 * d[0], y0 + 1.3 * d[1], label, color="red", ha="center",
+                va="center", fontsize=9, fontweight="bold")
+
+
+def _scale_bar(ax, wcs, shape) -> None:
+    """A bar of a round number of arcsec at the lower left of an image panel."""
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    ny, nx = shape
+    arcsec_per_px = float(np.sqrt(np.prod(proj_plane_pixel_scales(wcs.celestial)))) * 3600.0
+    width = nx * arcsec_per_px
+    length = next(v for v in (10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1) if v <= width / 4)
+    n = length / arcsec_per_px
+    x0, y0 = 0.06 * nx, 0.07 * ny
+    ax.plot([x0, x0 + n], [y0, y0], color="red", lw=3, solid_capstyle="butt")
+    ax.text(x0 + n / 2, y0 + 0.03 * ny, f"{length:g}″", color="red", ha="center",
+            va="bottom", fontsize=9, fontweight="bold")
+
+
+def _plot_panels(panels):
+    """Image panels side by side, with pixel axes, unit colour bars, scale bars and compasses.
+
+    Each panel gets axes in pixels, a colour bar with its unit, an arcsec scale bar and a
+    North/East compass from its WCS.  ``panels`` is a sequence of
+    ``(image, wcs, title, colour-bar label, cmap, (vmin, vmax))``; returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.6 * len(panels), 4.8), layout="constrained"
+    )
+    for ax, (img, wcs, title, unit, cmap, (lo, hi)) in zip(
+        np.atleast_1d(axes), panels, strict=True
+    ):
+        im = ax.imshow(img, origin="lower", cmap=cmap, vmin=lo, vmax=hi,
+                       interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("x (pixel)")
+        ax.set_ylabel("y (pixel)")
+        ax.tick_params(labelsize=8)
+        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, location="bottom")
+        cb.set_label(unit, fontsize=9)
+        cb.ax.tick_params(labelsize=8)
+        _scale_bar(ax, wcs, img.shape)
+        _compass(ax, wcs, img.shape, 0.1 * min(img.shape))
+        ax.set_xlim(-0.5, img.shape[1] - 0.5)
+        ax.set_ylim(-0.5, img.shape[0] - 0.5)
+    return fig
 
 
 def _markdown(r: dict[str, Any]) -> str:
@@ -532,38 +735,79 @@ def _markdown(r: dict[str, Any]) -> str:
             f"{d['output_pixel_arcsec']:.4f}″), final_pixfrac = {d['final_pixfrac']}, onto "
             f"{d['output_shape'][1]} × {d['output_shape'][0]} px."
         ),
-        f"* Sky: {d['sky']}. Cosmic rays: {d['cosmic_rays']}.",
+        (
+            f"* Pipeline: {d['pipeline']}. Sky found ({d['sky_method']}): "
+            f"{', '.join(f'{v:.2f}' for v in d['sky_found_e_per_pixel'])} e⁻/px (true "
+            f"{s['sky_e_per_pixel']:.2f}). Cosmic rays found from the data by driz_cr "
+            f"(driz_cr_snr {d['driz_cr_snr']}, driz_cr_scale {d['driz_cr_scale']}); the "
+            "ideal figures mask them with the simulator's truth instead."
+        ),
         "",
         "## Score",
         "",
         "| metric | value |",
         "|---|---|",
         (
-            f"| sky lost to cosmic rays (hit in all {s['exposures']} frames), analytic | "
+            f"| sky lost to cosmic rays (hit in all {s['exposures']} frames), analytic p^N | "
             f"{sc['cr_loss_analytic']:.2e} (≈ "
             f"{sc['cr_loss_analytic'] * sc['interior_output_pixels']:.1f} output pixels) |"
         ),
         (
-            f"| sky lost to cosmic rays, measured in the drizzle | "
+            f"| sky lost to cosmic rays, measured with the pipeline's CR masks | "
             f"{sc['cr_loss_measured']:.2e} ({sc['cr_lost_output_pixels']} of "
-            f"{sc['interior_output_pixels']} output pixels) |"
+            f"{sc['interior_output_pixels']} output pixels where all frames overlap) |"
+        ),
+        (
+            f"| sky lost to cosmic rays, measured with the truth masks (ideal rejection) | "
+            f"{sc['cr_loss_ideal_measured']:.2e} ({sc['cr_lost_output_pixels_ideal']} "
+            "output pixels) |"
+        ),
+        (
+            f"| pipeline CR masks vs truth: CR pixels above 5σ found; all CR pixels found; "
+            f"clean pixels flagged; star cores flagged | "
+            f"{_pct(sc['cr_mask_recall_above_5sigma'])}; {_pct(sc['cr_mask_recall_all'])}; "
+            f"{_pct(sc['cr_mask_false_flag_fraction'], 3)}; "
+            f"{_pct(sc['cr_mask_star_core_flag_fraction'], 2)} of "
+            f"{sc['cr_mask_star_core_pixels']} (source > 20σ) |"
         ),
         f"| weight map RMS/median (≲ 0.2 is good) | {sc['weight_rms_over_median']:.3f} |",
         f"| weight-map holes | {100 * sc['weight_holes']:.3f} % |",
         f"| correlated-noise ratio R | {sc['correlated_noise_R']:.3f} |",
         (
-            f"| photometry, data ÷ noiseless truth drizzled alike (median, scatter, stars) | "
+            f"| photometry, pipeline drizzle ÷ noiseless truth drizzled alike (median, "
+            f"scatter, stars); the same with truth CR masks | "
             f"{_fmt(sc['photometry_median_ratio'])}, {_fmt(sc['photometry_scatter'])}, "
-            f"{sc['photometry_stars']} |"
+            f"{sc['photometry_stars']}; {_fmt(sc['photometry_median_ratio_ideal'])} |"
         ),
         (
-            f"| PSF FWHM, pixfrac 1: dithered stack vs one frame | "
+            f"| PSF FWHM (best-fitting 2-D Gaussian, photutils `fit_fwhm`), pixfrac 1: "
+            f"dithered stack vs one frame | "
             f"{sc['fwhm_stack_arcsec']:.4f}″ vs {sc['fwhm_single_arcsec']:.4f}″ |"
         ),
         (
+            f"| PSF second-moment width 2.355·√(σx·σy) within 3 px (the FWHM only for a "
+            f"Gaussian; Airy rings widen it): stack vs one frame | "
+            f"{sc['second_moment_width_stack_arcsec']:.4f}″ vs "
+            f"{sc['second_moment_width_single_arcsec']:.4f}″ |"
+        ),
+        (
             f"| unflagged hot pixels: peak residue where all frames overlap, relative to one "
-            f"raw frame (dilution by dithering; no outlier rejection applied) | "
-            f"{_fmt(sc['hot_pixel_residue_peak_over_raw'], '.3f', 'none in the field')} |"
+            f"raw frame: no outlier rejection (dilution by dithering only); after the "
+            f"pipeline's outlier rejection | "
+            f"{_fmt(sc['hot_pixel_residue_peak_over_raw'], '.3f', 'none in the field')}; "
+            f"{_fmt(sc['hot_pixel_residue_after_rejection_peak_over_raw'], '.3f', 'none')} |"
+        ),
+        (
+            "| more than 1 % of star cores flagged as cosmic rays? (the PSF is sharper than "
+            "the rejection follows, which costs the photometry above: raise driz_cr_scale or "
+            "use a finer driz_sep_scale, DrizzlePac Handbook §6.3) | "
+            + ("yes" if (sc["cr_mask_star_core_flag_fraction"] or 0) > 0.01 else "no")
+            + " |"
+        ),
+        (
+            f"| misregistration check (residual dipoles at stars): largest offset | "
+            f"{_fmt(sc['misregistration_largest_offset_px'], '.3f')} px"
+            f"{' — an exposure is misregistered' if sc['misregistration_found'] else ''} |"
         ),
         f"| sky noise in the drizzle | {sc['sky_noise_drizzled_cps']:.4f} e⁻/s/px |",
         "",
@@ -588,6 +832,10 @@ _NO_ETA = "undefined (fewer than 4 frames)"
 def _finite(v: float) -> float | None:
     """JSON has no infinity: a non-finite metric is reported as None."""
     return float(v) if np.isfinite(v) else None
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "n/a" if v is None else f"{100 * v:.{digits}f} %"
 
 
 def _fmt(v: float | None, spec: str = ".4f", missing: str = "n/a") -> str:

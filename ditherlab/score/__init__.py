@@ -3,11 +3,20 @@
 Geometry scores work on plans alone: the phase primitives in :mod:`ditherlab.score.phase`
 and their field maps, :func:`phase_coverage`, in :mod:`ditherlab.score.geometry`.
 Product metrics (:mod:`ditherlab.score.products`) work on drizzled weight and science
-images.  :func:`compare` puts patterns side by side, :func:`recommend_drizzle` suggests
-``final_scale``/``final_pixfrac``, :func:`write_report` writes the HTML comparison page.
+images; :mod:`ditherlab.score.crmask` scores a pipeline's cosmic-ray masks against the
+simulator's truth.  :func:`compare` puts patterns side by side, :func:`recommend_drizzle`
+suggests ``final_scale``/``final_pixfrac``, :func:`write_report` writes the HTML
+comparison page.
 """
 
 from ditherlab.score.compare import compare
+from ditherlab.score.crmask import (
+    CRMaskScore,
+    MaskAgreement,
+    mask_agreement,
+    score_cr_mask,
+    score_exposures,
+)
 from ditherlab.score.depth import SkyDepth, depth_map
 from ditherlab.score.evaluate import ProductScores, evaluate, measure_noise_ratio
 from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage, phase_map
@@ -27,18 +36,23 @@ from ditherlab.score.report import write_report
 __all__ = [
     "ETA_CAP",
     "METRICS",
+    "CRMaskScore",
+    "MaskAgreement",
     "PhaseCoverage",
     "SkyDepth",
     "correlated_noise_ratio",
     "covering_radius",
     "depth_map",
     "hot_pixel_clearance",
+    "mask_agreement",
     "noise_amplification",
     "phase_coverage",
     "phase_gaps",
     "phase_map",
     "phase_metrics",
     "sampling_efficiency",
+    "score_cr_mask",
+    "score_exposures",
     "weight_uniformity",
 ]
 __all__ += [
