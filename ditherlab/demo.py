@@ -310,10 +310,7 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
 
     from ditherlab.planner import get_aperture, subpixel, write_postargs
     from ditherlab.planner.plotting import plot_pattern
-    from ditherlab.score import (
-        phase_map,
-        phase_metrics,
-    )
+    from ditherlab.score import phase_coverage, phase_metrics
     from ditherlab.simulate import Scene, detector_model, observe, write_exposure
 
     # -- plan ------------------------------------------------------------------------------
@@ -325,8 +322,8 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
     fig = plot_pattern(posts, ap)
     fig.savefig(work / "pattern.png", dpi=100)
     plt.close(fig)
-    ph_ref = phase_metrics(pix, oversample=2)  # η is ∞ (undefined) for fewer than 4 frames
-    pmap = phase_map(posts, ap, grid=(5, 3))
+    ph_ref = phase_metrics(pix, oversample=2)  # η is capped at 10: fewer than 4 frames
+    pmap = phase_coverage(posts, ap, grid=(5, 3), field="chip")
 
     # -- simulate --------------------------------------------------------------------------
     model = detector_model(ap.instrument, ap.detector)
@@ -384,8 +381,8 @@ def _run(work: Path, cfg: DemoConfig, say) -> dict[str, Any]:
             "apt_rounding_px": table.meta.get("rounding_px"),
             "eta_2x2_at_reference": _finite(ph_ref["eta"]),
             "covering_radius_at_reference_px": ph_ref["covering_radius"],
-            "eta_2x2_worst_on_chip": _finite(pmap.meta["eta_worst"]),
-            "covering_radius_worst_on_chip_px": pmap.meta["covering_radius_worst"],
+            "eta_2x2_worst_on_chip": _finite(pmap.eta_worst),
+            "covering_radius_worst_on_chip_px": float(pmap.covering_radius_worst),
         },
         "simulation": {
             "exposures": len(exposures),
@@ -714,12 +711,12 @@ def _markdown(r: dict[str, Any]) -> str:
         (
             f"* Sub-pixel sampling at the reference pixel: covering radius "
             f"{p['covering_radius_at_reference_px']:.3f} px, noise amplification η for a "
-            f"2 × 2 finer grid {_fmt(p['eta_2x2_at_reference'], '.3f', _NO_ETA)} (1 is ideal)."
+            f"2 × 2 finer grid {_eta_text(p['eta_2x2_at_reference'])} (1 is ideal)."
         ),
         (
             f"* Worst over the chip (the same POS TARGs through the distortion): covering "
             f"radius {p['covering_radius_worst_on_chip_px']:.3f} px, η "
-            f"{_fmt(p['eta_2x2_worst_on_chip'], '.3f', _NO_ETA)}."
+            f"{_eta_text(p['eta_2x2_worst_on_chip'])}."
         ),
         f"* APT rounding of the POS TARGs costs at most {p['apt_rounding_px']:.4f} px.",
         "",
@@ -826,7 +823,13 @@ def _markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_NO_ETA = "undefined (fewer than 4 frames)"
+def _eta_text(eta: float | None) -> str:
+    """η for the report; at its cap it says what the cap means."""
+    from ditherlab.score import ETA_CAP
+
+    if eta is None or eta >= ETA_CAP:
+        return f"{ETA_CAP:g} (the cap: these frames cannot rebuild a 2 × 2 finer grid)"
+    return f"{eta:.3f}"
 
 
 def _finite(v: float) -> float | None:

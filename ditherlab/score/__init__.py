@@ -19,7 +19,7 @@ from ditherlab.score.crmask import (
 )
 from ditherlab.score.depth import SkyDepth, depth_map
 from ditherlab.score.evaluate import ProductScores, evaluate, measure_noise_ratio
-from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage, phase_map
+from ditherlab.score.geometry import METRICS, PhaseCoverage, phase_coverage
 from ditherlab.score.phase import (
     ETA_CAP,
     covering_radius,
@@ -48,7 +48,6 @@ __all__ = [
     "noise_amplification",
     "phase_coverage",
     "phase_gaps",
-    "phase_map",
     "phase_metrics",
     "sampling_efficiency",
     "score_cr_mask",

@@ -112,13 +112,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--patterns",
         nargs="+",
-        required=True,
+        default=["2", "3", "4", "ACS-WFC-DITHER-BOX"],
         metavar="P",
-        help="sub-pixel families (2 3 4 6 8 9), named STScI patterns or POS TARG files",
+        help="sub-pixel families (2 3 4 6 8 9), named STScI patterns or POS TARG files "
+        "(default: 2 3 4 ACS-WFC-DITHER-BOX)",
     )
-    p.add_argument("--aperture", required=True, metavar="NAME", help="prime aperture")
     p.add_argument(
-        "--exptime", required=True, type=float, metavar="S", help="total science time (s)"
+        "--aperture", default="acs-wfc", metavar="NAME", help="prime aperture (default acs-wfc)"
+    )
+    p.add_argument(
+        "--exptime",
+        type=float,
+        default=2200.0,
+        metavar="S",
+        help="total science time (s; default 2200, about one ACS/WFC orbit)",
     )
     p.add_argument("--parallel", nargs="+", metavar="NAME", help="parallel aperture(s)")
     p.add_argument("--report", metavar="DIR", help="write DIR/report.html")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ditherlab._validation import as_array, as_choice, as_int
-from ditherlab.errors import DitherlabTypeError, DitherlabValueError
+from ditherlab.errors import DitherlabValueError
 from ditherlab.score.phase import (
     ETA_CAP,
     _oversample,
@@ -39,7 +39,7 @@ from ditherlab.score.phase import (
     gap_rows,
 )
 
-__all__ = ["METRICS", "PhaseCoverage", "phase_coverage", "phase_map"]
+__all__ = ["METRICS", "PhaseCoverage", "phase_coverage"]
 
 #: The per-position maps of a :class:`PhaseCoverage`, and which way is worse for each.
 METRICS: dict[str, str] = {
@@ -620,46 +620,3 @@ def phase_coverage(
         for ap in (prime, *pars)
     ]
     return dataclasses.replace(results[0], parallels=tuple(results[1:]))
-
-
-def phase_map(
-    pattern: Any,
-    aperture: Any,
-    grid: tuple[int, int] | int = (5, 5),
-    oversample: tuple[int, int] | int = (2, 2),
-):
-    """Deprecated: use :func:`phase_coverage`; this thin alias returns its per-position table.
-
-    Parameters
-    ----------
-    pattern : Pattern
-        POS TARG or pixel pattern.
-    aperture : Aperture or str
-        The chip (scored alone, ``field="chip"``).
-    grid, oversample
-        As ``grid`` and ``oversampling`` of :func:`phase_coverage`.
-
-    Returns
-    -------
-    astropy.table.Table
-        One row per position: ``x``, ``y``, ``eta`` (capped at 10), ``covering_radius``,
-        ``gap_x``, ``gap_y``; ``meta`` has ``eta_worst``, ``eta_median`` and
-        ``covering_radius_worst``.
-    """
-    from ditherlab.planner.patterns import Pattern
-
-    if not isinstance(pattern, Pattern):
-        raise DitherlabTypeError(
-            f"pattern must be a Pattern (POS TARG or pixel), got {type(pattern).__name__}"
-        )
-    res = phase_coverage(pattern, aperture, grid=grid, oversampling=oversample, field="chip")
-    t = res.to_table(per_position=True)
-    t.keep_columns(["x", "y", "eta", "covering_radius", "gap_x", "gap_y"])
-    t.meta.update(
-        aperture=res.aperture.name,
-        pattern=pattern.name,
-        eta_worst=res.eta_worst,
-        eta_median=res.eta_median,
-        covering_radius_worst=res.covering_radius_worst,
-    )
-    return t

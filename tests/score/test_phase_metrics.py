@@ -99,24 +99,24 @@ def test_weight_uniformity():
 
 def test_bad_inputs_name_the_argument():
     from ditherlab.errors import DitherlabTypeError, DitherlabValueError
-    from ditherlab.score import phase_map
+    from ditherlab.score import phase_coverage
 
     with pytest.raises(DitherlabValueError, match="oversample"):
         noise_amplification(subpixel(4), (2, 2, 2))
     with pytest.raises(DitherlabValueError, match="at least one offset"):
         covering_radius(np.zeros((0, 2)))
-    with pytest.raises(DitherlabTypeError, match="pattern must be a Pattern"):
-        phase_map([[0, 0], [0.5, 0.5]], "acs-wfc1")
+    with pytest.raises(DitherlabTypeError, match="pattern must be a numeric array"):
+        phase_coverage("not a pattern", "acs-wfc1")
     with pytest.raises(DitherlabValueError, match=r"grid\[0\]=0"):
-        phase_map(subpixel(4), "acs-wfc1", grid=0)
+        phase_coverage(subpixel(4), "acs-wfc1", grid=0)
 
 
-def test_phase_map_of_pixel_pattern_is_its_postargs_at_the_reference():
+def test_phase_coverage_of_pixel_pattern_is_its_postargs_at_the_reference():
     from ditherlab.planner import get_aperture
-    from ditherlab.score import phase_map
+    from ditherlab.score import phase_coverage
 
     ap = get_aperture("wfc3-uvis1")
     pix = subpixel(4, step=(10, 10))
-    a = phase_map(pix, ap, grid=3)
-    b = phase_map(ap.postarg_offsets(pix), ap, grid=3)
-    np.testing.assert_allclose(a["eta"], b["eta"], rtol=1e-12)
+    a = phase_coverage(pix, ap, grid=3)
+    b = phase_coverage(ap.postarg_offsets(pix), ap, grid=3)
+    np.testing.assert_allclose(a.eta, b.eta, rtol=1e-12)
