@@ -25,7 +25,47 @@ from ditherlab import __version__
 from ditherlab._io import check_writable
 from ditherlab.errors import DitherlabValueError, OutputExistsError
 
-__all__ = ["PipelineProducts", "write_files_atomically"]
+__all__ = ["PipelineProducts", "product_paths", "write_files_atomically"]
+
+
+def product_paths(
+    directory: str | os.PathLike[str], output: str, names: list[str] | tuple[str, ...]
+) -> tuple[Path, list[Path], Path]:
+    """The drz, the crmask of every input and the sky table that a run writes.
+
+    ``<output>_drz.fits``, ``<input stem>_crmask.fits`` (``_flt``/``_flc``/``.fits``
+    removed) and ``<output>_sky.ecsv``, all inside ``directory``.  Checked before any
+    work is done, so that a bad name fails at once rather than after a long run.
+
+    Raises
+    ------
+    DitherlabValueError
+        ``output`` is not a plain file-name stem (no directory part: nothing may leave
+        ``directory``), or two inputs would write the same crmask.
+
+    Examples
+    --------
+    >>> drz, masks, sky = product_paths("out", "final", ["a/j1_flt.fits", "b/j2_flc.fits"])
+    >>> drz.name, [m.name for m in masks], sky.name
+    ('final_drz.fits', ['j1_crmask.fits', 'j2_crmask.fits'], 'final_sky.ecsv')
+    """
+    d = Path(directory)
+    if not output or Path(output).name != output or output in (".", ".."):
+        raise DitherlabValueError(f"output={output!r} must be a plain file name stem")
+    masks: list[Path] = []
+    for name in names:
+        stem = Path(name).name
+        for suffix in ("_flt.fits", "_flc.fits", ".fits"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        p = d / f"{stem}_crmask.fits"
+        if p in masks:
+            raise DitherlabValueError(
+                f"input {name!r}: two inputs would both write {p.name!r} (same file name)"
+            )
+        masks.append(p)
+    return d / f"{output}_drz.fits", masks, d / f"{output}_sky.ecsv"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -224,26 +264,15 @@ class PipelineProducts:
         d = Path(directory)
         if not d.is_dir():
             raise FileNotFoundError(f"output directory {str(d)!r} does not exist")
-        if not output or Path(output).name != output or output in (".", ".."):
-            raise DitherlabValueError(f"output={output!r} must be a plain file name stem")
+        drz_path, mask_paths, sky_path = product_paths(d, output, self.names)
         targets: dict[Path, Callable[[Path], None]] = {}
         drz = self.drz_hdulist()
-        targets[d / f"{output}_drz.fits"] = lambda tmp: drz.writeto(tmp, overwrite=True)
-        for i, name in enumerate(self.names):
-            stem = Path(name).name
-            for suffix in ("_flt.fits", "_flc.fits", ".fits"):
-                if stem.endswith(suffix):
-                    stem = stem[: -len(suffix)]
-                    break
+        targets[drz_path] = lambda tmp: drz.writeto(tmp, overwrite=True)
+        for i, p in enumerate(mask_paths):
             hd = self.crmask_hdulist(i)
-            p = d / f"{stem}_crmask.fits"
-            if p in targets:
-                raise DitherlabValueError(f"two inputs would both write {p.name!r}")
             targets[p] = lambda tmp, hd=hd: hd.writeto(tmp, overwrite=True)
         table = self.sky_table()
-        targets[d / f"{output}_sky.ecsv"] = lambda tmp: table.write(
-            tmp, format="ascii.ecsv", overwrite=True
-        )
+        targets[sky_path] = lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True)
         write_files_atomically(targets, overwrite)
         return list(targets)
 

@@ -175,3 +175,41 @@ def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
     assert expect in lines[0]
     if out.exists():
         assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["escape", "samename", "outfile"])
+def test_cli_bad_output_refused_before_the_run(files, tmp_path, capsys, monkeypatch, case):
+    """Output names that leave -o, clash, or an -o that is a file: refused before any work."""
+    import ditherlab.drizzle.pipeline.run as run_mod
+
+    def no_run(*a, **k):
+        raise AssertionError("the pipeline ran before the output names were checked")
+
+    monkeypatch.setattr(run_mod, "run_pipeline", no_run)
+    out = tmp_path / "out"
+    out.mkdir()
+    inputs = [str(f) for f in files]
+    extra = []
+    if case == "escape":
+        extra = ["--output", "../escaped"]
+    elif case == "samename":
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / files[0].name).write_bytes(files[0].read_bytes())
+        inputs.append(str(other / files[0].name))
+    else:
+        out = tmp_path / "afile"
+        out.write_text("not a directory")
+    code, _stdout, err = _run_cli(["drizzle", *inputs, "-o", str(out), "-q", *extra], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("ditherlab drizzle: error:")
+    expect = {"escape": "../escaped", "samename": files[0].stem.replace("_flt", "_crmask"),
+              "outfile": "afile"}[case]  # fmt: skip
+    assert expect in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {"out", "afile", "other"} & {p.name for p in tmp_path.iterdir()}
+    )
+    if out.is_dir():
+        assert list(out.iterdir()) == []
