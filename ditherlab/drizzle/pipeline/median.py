@@ -215,12 +215,7 @@ def combine_singles(
         return _minmed_blocks(singles, weights, masks, cfg, sky, exptime, rdnoise)
     for r0 in range(0, ny, _BLOCK_ROWS):
         sl = slice(r0, min(r0 + _BLOCK_ROWS, ny))
-        v = np.stack([np.asarray(s[sl], np.float32) for s in singles])
-        bad = np.stack([m[sl] for m in masks]) | ~np.isfinite(v)
-        if cfg.combine_lthresh is not None:
-            bad |= v < cfg.combine_lthresh
-        if cfg.combine_hthresh is not None:
-            bad |= v > cfg.combine_hthresh
+        v, bad = _block(singles, masks, sl, cfg)
         empty = np.nan_to_num(v[-1]) if kind.startswith("i") else 0.0
         out[sl] = masked_median(
             np.nan_to_num(v), bad, cfg.combine_nlow, cfg.combine_nhigh,
@@ -229,18 +224,27 @@ def combine_singles(
     return out
 
 
+def _block(singles, masks, sl, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``sl`` of the singles (N, rows, nx) and their bad pixels.
+
+    Bad: masked, not finite, or outside ``[combine_lthresh, combine_hthresh]``.
+    """
+    v = np.stack([np.asarray(s[sl], np.float32) for s in singles])
+    bad = np.stack([m[sl] for m in masks]) | ~np.isfinite(v)
+    if cfg.combine_lthresh is not None:
+        bad |= v < cfg.combine_lthresh
+    if cfg.combine_hthresh is not None:
+        bad |= v > cfg.combine_hthresh
+    return v, bad
+
+
 def _minmed_blocks(singles, weights, masks, cfg, sky, exptime, rdnoise) -> np.ndarray:
     """:func:`minmed` over the whole image, the per-pixel parts computed in row blocks."""
     ny, nx = np.shape(singles[0])
     parts = [np.empty((ny, nx), np.float32) for _ in range(4)]
     for r0 in range(0, ny, _BLOCK_ROWS):
         sl = slice(r0, min(r0 + _BLOCK_ROWS, ny))
-        v = np.stack([np.asarray(s[sl], np.float32) for s in singles])
-        bad = np.stack([m[sl] for m in masks]) | ~np.isfinite(v)
-        if cfg.combine_lthresh is not None:
-            bad |= v < cfg.combine_lthresh
-        if cfg.combine_hthresh is not None:
-            bad |= v > cfg.combine_hthresh
+        v, bad = _block(singles, masks, sl, cfg)
         v = np.nan_to_num(v)
         w = np.stack([np.asarray(x[sl], np.float32) for x in weights])
         empty = v[-1] if cfg.combine_type == "iminmed" else 0.0
