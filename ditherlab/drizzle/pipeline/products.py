@@ -181,14 +181,14 @@ class PipelineProducts:
         units = "ELECTRONS/S" if self.config.final_units == "cps" else "ELECTRONS"
         ph["BUNIT"] = (units, "units of SCI")
         for k, name in enumerate(self.names, 1):
-            ph[f"D{k:03d}DATA"] = (name[:60], "input file")
+            ph[f"D{k:03d}DATA"] = (_fits_text(name), "input file")
         ph["SKYMETH"] = (self.sky_method, "how MDRIZSKY was obtained")
         for i, row in enumerate(self.sky, 1):
             for j, value in enumerate(row, 1):
                 ph[f"MDRSK{i:02d}{j}"] = (float(value), f"MDRIZSKY of input {i} chip {j} (e-)")
         for name, value in self.config.as_header_cards():
-            if isinstance(value, str):
-                value = value[:40]
+            if isinstance(value, str):  # whole (long strings go on CONTINUE cards)
+                value = _fits_text(value)
             ph[f"HIERARCH ADRIZ {name}"] = value
         hdr = self.wcs.to_header()
         hdr["BUNIT"] = units
@@ -207,7 +207,7 @@ class PipelineProducts:
         from astropy.io import fits
 
         ph = fits.Header()
-        ph["FILENAME"] = self.names[i]
+        ph["FILENAME"] = _fits_text(self.names[i])
         ph["INSTRUME"] = self.instrument
         ph["CRBIT"] = (self.config.crbit, "DQ bit of cosmic rays")
         ph["MASKVAL"] = (0, "value of cosmic-ray pixels (1 = good)")
@@ -275,6 +275,18 @@ class PipelineProducts:
         targets[sky_path] = lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True)
         write_files_atomically(targets, overwrite)
         return list(targets)
+
+
+def _fits_text(text: str) -> str:
+    r"""``text`` as printable ASCII for a FITS card (other characters as ``\xe9`` escapes).
+
+    Examples
+    --------
+    >>> print(_fits_text("ciel_é_flt.fits"))
+    ciel_\xe9_flt.fits
+    """
+    out = str(text).encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in out)
 
 
 def write_files_atomically(

@@ -1,5 +1,7 @@
 """Inputs from files (ditherlab's and HST-style), bad input, and the ``ditherlab drizzle`` CLI."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -213,3 +215,26 @@ def test_cli_bad_output_refused_before_the_run(files, tmp_path, capsys, monkeypa
     )
     if out.is_dir():
         assert list(out.iterdir()) == []
+
+
+def test_non_ascii_names_and_long_parameters_reach_the_header(files, tmp_path, capsys):
+    """A non-ASCII input name (was a traceback after the whole run) and a long skyfile
+    path (was cut to 40 characters) are written whole, readable by astropy."""
+    src = tmp_path / "ciel_é_flt.fits"
+    src.write_bytes(files[0].read_bytes())
+    deep = tmp_path / ("a_rather_long_directory_name_" * 3)
+    deep.mkdir()
+    skyfile = deep / "sky.txt"
+    skyfile.write_text("".join(f"{Path(n).name} 60.0\n" for n in (src, *files[1:])))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _stdout, err = _run_cli(
+        ["drizzle", str(src), *map(str, files[1:]), "-o", str(out), "-q",
+         "--set", f"skyfile={skyfile}"], capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    with fits.open(out / "final_drz.fits") as h:
+        assert h[0].header["ADRIZ SKYFILE"] == str(skyfile)
+        assert h[0].header["D001DATA"].endswith("ciel_\\xe9_flt.fits")
+    with fits.open(out / "ciel_é_crmask.fits") as h:
+        assert h[0].header["FILENAME"].endswith("ciel_\\xe9_flt.fits")
