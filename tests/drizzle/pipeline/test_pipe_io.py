@@ -107,6 +107,14 @@ def test_mixed_instruments_and_non_overlapping_inputs(small):
                                           ccdchip=chip.ccdchip, extver=chip.extver),))  # fmt: skip
     with pytest.raises(DitherlabValueError, match="does not overlap"):
         run_pipeline([small[0], moved])
+    # a WCS on the far side of the sky (e.g. CRVAL missing: RA = Dec = 0) cannot be
+    # projected at all: the error still names the input
+    w2 = chip.wcs.deepcopy()
+    w2.wcs.crval = [w2.wcs.crval[0] + 180.0, -w2.wcs.crval[1]]
+    away = far.replace(chips=(type(chip)(sci=chip.sci, err=chip.err, dq=chip.dq, wcs=w2,
+                                         ccdchip=chip.ccdchip, extver=chip.extver),))  # fmt: skip
+    with pytest.raises(DitherlabValueError, match=f"input .{far.rootname}.*do not overlap"):
+        run_pipeline([small[0], away])
 
 
 def test_unknown_parameter_names(small):
