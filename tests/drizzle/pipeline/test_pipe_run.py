@@ -279,3 +279,31 @@ def test_reference_grid_and_custom_grid(acs, tmp_path):
     far.pixel_shape = p.wcs.pixel_shape
     with pytest.raises(DitherlabValueError, match="does not overlap the output grid"):
         run_pipeline(exps, final_refimage=far, **quick)
+
+
+def test_err_and_ivm_weights_follow_astrodrizzles_formulas(acs):
+    """Per output pixel, against EXP (weight t): ERR gives (t/ERR)²/s⁴, IVM gives
+    t²/(s⁴·(dark·t + sky + RN²)) (drizzlepac ``adrizzle``/``buildIVMmask`` with flat 1).
+
+    One exposure with a constant ERR, so that both are fixed multiples of the EXP map.
+    """
+    from ditherlab.drizzle.pipeline.inputs import load_inputs
+
+    exps, _ = acs
+    e = exps[0]
+    c = e.chips[0]
+    err = np.full(c.err.shape, 9.0, np.float32)
+    one = [e.replace(chips=(type(c)(sci=c.sci, err=err, dq=c.dq, wcs=c.wcs,
+                                    ccdchip=c.ccdchip, extver=c.extver),))]  # fmt: skip
+    fast = {"driz_separate": False, **BITS}
+    exp_ = run_pipeline(one, **fast)
+    t = e.exptime
+    s = exp_.geometry.final_ratio[0][0]
+    ok = exp_.wht > 0
+    assert ok.mean() > 0.5
+    q = run_pipeline(one, final_wht_type="ERR", geometry=exp_.geometry, **fast)
+    np.testing.assert_allclose(q.wht[ok] / exp_.wht[ok], t / 81.0 / s**4, rtol=1e-5)
+    inp = load_inputs(one)[0]
+    var = inp.dark * t + exp_.sky[0][0] + inp.chips[0].rdnoise ** 2
+    q = run_pipeline(one, final_wht_type="IVM", geometry=exp_.geometry, **fast)
+    np.testing.assert_allclose(q.wht[ok] / exp_.wht[ok], t / var / s**4, rtol=1e-5)
