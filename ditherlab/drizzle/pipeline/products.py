@@ -23,7 +23,7 @@ import numpy as np
 
 from ditherlab import __version__
 from ditherlab._io import check_writable
-from ditherlab.errors import DitherlabValueError, OutputExistsError
+from ditherlab.errors import DitherlabValueError, OutputExistsError, OutputNotWritableError
 
 __all__ = ["PipelineProducts", "product_paths", "write_files_atomically"]
 
@@ -303,7 +303,13 @@ def write_files_atomically(
     temps: dict[Path, Path] = {}
     try:
         for p, writer in targets.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+            except OSError as exc:  # name the user's path, not the temporary one
+                raise OutputNotWritableError(
+                    f"output={str(p)!r} cannot be written: cannot create files in "
+                    f"{str(p.parent)!r} ({exc.strerror or type(exc).__name__})"
+                ) from None
             os.close(fd)
             temps[p] = Path(tmp)
             writer(Path(tmp))

@@ -11,7 +11,7 @@ import pytest
 from pipe_helpers import stack, truth_scores
 
 from ditherlab.drizzle import build_geometry, run_pipeline
-from ditherlab.errors import DitherlabValueError, OutputExistsError
+from ditherlab.errors import DitherlabValueError, OutputExistsError, OutputNotWritableError
 from ditherlab.simulate import write_exposure
 
 BITS = {"driz_sep_bits": 336, "final_bits": 336}
@@ -165,6 +165,15 @@ def test_write_and_nothing_overwritten(acs, tmp_path):
     with pytest.raises(OutputExistsError):
         p.write_all(tmp_path, "stack")
     assert sorted(tmp_path.iterdir()) == before  # nothing half-written, no temporaries
+    # a parent that is a file, a target that is a directory: one-line errors naming
+    # the user's path (was a raw NotADirectoryError naming the temporary file)
+    (tmp_path / "plain").write_text("a file")
+    with pytest.raises(OutputNotWritableError, match=r"plain/x_drz\.fits"):
+        p.write(tmp_path / "plain" / "x_drz.fits")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(OutputExistsError, match="is a directory"):
+        p.write(tmp_path / "adir", overwrite=True)
+    assert not [f for f in tmp_path.iterdir() if f.name.endswith(".part")]
 
 
 def test_sky_methods_and_user_sky(acs, tmp_path):
