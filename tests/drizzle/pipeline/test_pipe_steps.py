@@ -137,8 +137,9 @@ def _direct_minmed(v, w, bad, sky, t, rn, nsig, grow):
             else:
                 m = statistics.median(vals[:-1])  # reject the highest
             mn = min(vals) if vals else 0.0
-            wsum = sum(float(w[k, y, x]) for k in g)
-            b = sum(float(w[k, y, x]) * sky[k] / t[k] for k in g)
+            # drizzlepac min_med: weight_file and bkgd_file sum every image, masked or not
+            wsum = sum(float(w[k, y, x]) for k in range(n))
+            b = sum(float(w[k, y, x]) * sky[k] / t[k] for k in range(n))
             r2 = sum(rn[k] ** 2 for k in g)
             med[y, x], mini[y, x] = m, mn
             sig[y, x] = max(m * wsum + b + r2, 0.0) ** 0.5
