@@ -109,7 +109,8 @@ class PipelineProducts:
     median : ndarray or None
         The median image (e⁻/s, same grid; None with ``clean``).
     crclean : tuple of tuple of ndarray or None
-        With ``driz_cr_corr``: inputs with cosmic-ray pixels replaced by the blot (e⁻).
+        With ``driz_cr_corr``: inputs with cosmic-ray pixels, and pixels flagged in DQ
+        by any bit but ``crbit``, replaced by the blot (e⁻), as drizzlepac's ``_crclean``.
     dq : tuple of tuple of ndarray or None
         With ``update_dq``: copies of the input DQ (``resetbits`` cleared) with ``crbit``
         set on the cosmic rays.

@@ -130,8 +130,13 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     return singles, weights
 
 
-def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
-    """Blot the median to every chip and find the cosmic rays there."""
+def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
+    """Blot the median to every chip and find the cosmic rays there.
+
+    With ``driz_cr_corr`` the cleaned chip takes the blot where a pixel is a cosmic ray
+    or flagged in DQ by any bit but ``crbit`` (drizzlepac ``drizCR``: ``buildMask(chip,
+    crbit)`` ANDed with the CR mask).
+    """
     crs, cleans = [], []
     n = len(exps)
     median = median_for_blot(median, weights, cfg)
@@ -150,7 +155,8 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
             )  # fmt: skip
             row.append(m)
             if cfg.driz_cr_corr:
-                crow.append(np.where(m, b, c.sci).astype(np.float32))
+                bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
+                crow.append(np.where(bad, b, c.sci).astype(np.float32))
         crs.append(tuple(row))
         cleans.append(tuple(crow))
         if progress:
@@ -279,7 +285,7 @@ def run_pipeline(
         progress("sky", 1, 1)
     clock.tick("sky")
     singles, weights, median, crs, crclean = _reject_cosmic_rays(
-        exps, masks_for, sky, geometry, cfg, progress, clock
+        exps, dqs, masks_for, sky, geometry, cfg, progress, clock
     )
     crmask_for_final = crs
     if crs is None:
@@ -338,7 +344,7 @@ class _Clock:
         self._t0 = now
 
 
-def _reject_cosmic_rays(exps, masks_for, sky, geometry, cfg, progress, clock):
+def _reject_cosmic_rays(exps, dqs, masks_for, sky, geometry, cfg, progress, clock):
     """Separate drizzle, median, blot and driz_cr, as far as ``cfg`` enables them.
 
     Returns ``(singles, weights, median, crs, crclean)``; the steps not run give None.
@@ -357,6 +363,8 @@ def _reject_cosmic_rays(exps, masks_for, sky, geometry, cfg, progress, clock):
             progress("median", 1, 1)
         clock.tick("median")
     if median is not None and cfg.blot and cfg.driz_cr:
-        crs, crclean = _blot_and_detect(exps, median, weights, sky, geometry, cfg, progress)
+        crs, crclean = _blot_and_detect(
+            exps, median, weights, sky, geometry, cfg, progress, dqs
+        )
         clock.tick("blot+driz_cr")
     return singles, weights, median, crs, crclean
