@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from ditherlab import __version__
-from ditherlab._io import check_writable
-from ditherlab.errors import DitherlabValueError, OutputExistsError, OutputNotWritableError
+from ditherlab._io import check_writable, temp_beside
+from ditherlab.errors import DitherlabValueError, OutputExistsError
 
 __all__ = ["PipelineProducts", "product_paths", "write_files_atomically"]
 
@@ -304,16 +303,8 @@ def write_files_atomically(
     temps: dict[Path, Path] = {}
     try:
         for p, writer in targets.items():
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-            except OSError as exc:  # name the user's path, not the temporary one
-                raise OutputNotWritableError(
-                    f"output={str(p)!r} cannot be written: cannot create files in "
-                    f"{str(p.parent)!r} ({exc.strerror or type(exc).__name__})"
-                ) from None
-            os.close(fd)
-            temps[p] = Path(tmp)
-            writer(Path(tmp))
+            temps[p] = temp_beside(p, "output")
+            writer(temps[p])
         for p in targets:
             if p.exists() and not overwrite:
                 raise OutputExistsError(f"output={str(p)!r} appeared while writing")
