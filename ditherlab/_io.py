@@ -55,16 +55,15 @@ def check_writable(path: str | os.PathLike[str], overwrite: bool, name: str = "p
     return p
 
 
-@contextlib.contextmanager
-def atomic_path(
-    path: str | os.PathLike[str], overwrite: bool = False, name: str = "path"
-) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+def temp_beside(final: Path, name: str = "path") -> Path:
+    """Create an empty temporary file beside ``final`` (``.<name>.XXXX.part``).
 
-    If the body raises, the temporary file is removed and ``path`` is untouched, so a
-    failed run never leaves a half-written product.
+    Raises
+    ------
+    OutputNotWritableError
+        The folder does not take new files (it is not a folder, or is read-only); the
+        message names ``final``, not the temporary name.
     """
-    final = check_writable(path, overwrite, name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
     except OSError as exc:  # name the user's path, not the temporary one
@@ -75,7 +74,20 @@ def atomic_path(
             f"{str(final.parent)!r} ({exc.strerror or type(exc).__name__})"
         ) from None
     os.close(fd)
-    tmp_path = Path(tmp)
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(
+    path: str | os.PathLike[str], overwrite: bool = False, name: str = "path"
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    If the body raises, the temporary file is removed and ``path`` is untouched, so a
+    failed run never leaves a half-written product.
+    """
+    final = check_writable(path, overwrite, name)
+    tmp_path = temp_beside(final, name)
     try:
         yield tmp_path
         _set_mode(tmp_path, final)

@@ -59,6 +59,7 @@ def _config(args: argparse.Namespace, exposures: list) -> object:
 
 def _cmd_drizzle(args: argparse.Namespace) -> int:
     from ditherlab.drizzle.pipeline.inputs import load_inputs
+    from ditherlab.drizzle.pipeline.products import product_paths
     from ditherlab.drizzle.pipeline.run import run_pipeline
 
     outdir = Path(args.outdir)
@@ -75,17 +76,10 @@ def _cmd_drizzle(args: argparse.Namespace) -> int:
                 f"--{name.replace('_', '-')}: the command writes no such files (inputs are "
                 f"never modified); run_pipeline returns them as {where}"
             )
-    # refuse existing outputs before the (long) run, not after it
-    targets = [outdir / f"{args.output}_drz.fits", outdir / f"{args.output}_sky.ecsv"]
+    # bad names and existing outputs are refused before the (long) run, not after it
+    drz, masks, sky = product_paths(outdir, args.output, [e.name for e in exposures])
     if not args.overwrite:
-        for e in exposures:
-            stem = Path(e.name).name
-            for suffix in ("_flt.fits", "_flc.fits", ".fits"):
-                if stem.endswith(suffix):
-                    stem = stem[: -len(suffix)]
-                    break
-            targets.append(outdir / f"{stem}_crmask.fits")
-        for p in targets:
+        for p in (drz, *masks, sky):
             if p.exists():
                 raise OutputExistsError(f"{str(p)!r} exists; pass --overwrite to replace it")
 

@@ -143,11 +143,14 @@ def output_wcs(
         for ch in e.chips:
             ex, ey = _edges(ch.shape)
             ox, oy = w.world_to_pixel_values(*ch.wcs.pixel_to_world_values(ex, ey))
+            if not (np.all(np.isfinite(ox)) and np.all(np.isfinite(oy))):
+                raise DitherlabValueError(
+                    f"input {e.name!r} (SCI,{ch.extver}): its WCS maps outside the output "
+                    f"projection centred on {exposures[0].name!r}: the inputs do not overlap"
+                )
             xs.append(ox)
             ys.append(oy)
     xs, ys = np.concatenate(xs), np.concatenate(ys)
-    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
-        raise DitherlabValueError("the input WCSs map outside the output projection")
     if shape is None:
         x0, y0 = np.floor(xs.min()) - 1, np.floor(ys.min()) - 1
         shape = (int(np.ceil(ys.max() - y0)) + 2, int(np.ceil(xs.max() - x0)) + 2)

@@ -63,8 +63,11 @@ def _cte_dir(instrument: str, detector: str, ccdchip: int) -> int:
     """Direction (+1: +y, −1: −y) of the CTE trail of a chip, away from its amplifiers.
 
     ACS/WFC and WFC3/UVIS: chip 1 is read out at its top (trail towards −y), chip 2 at
-    its bottom (+y) (drizzlepac ``acsData``/``wfc3Data`` ``cte_dir``); other CCDs +1,
-    IR and MAMA detectors 0 (no CTE trail).
+    its bottom (+y); other CCDs +1, IR and MAMA detectors 0 (no CTE trail).  The sign is
+    the opposite of drizzlepac's ``cte_dir`` (``acsData``/``wfc3Data``: SCI,1 = CCDCHIP 2
+    → −1, SCI,2 = CCDCHIP 1 → +1), which names the side of its ``drizCR`` kernel, not
+    the trail: the flagged pixels are the same (tested).  ACS/HRC amplifiers A/B
+    (drizzlepac +1, trail towards −y) are not distinguished here.
     """
     if detector in ("IR", "SBC"):
         return 0

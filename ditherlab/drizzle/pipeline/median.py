@@ -136,8 +136,9 @@ def minmed(
     * median M: for N = 2 the mean of the good values; for N ≥ 3 the median after
       rejecting the highest good value (one good value: that value);
     * minimum m of the good values (0 where none);
-    * in electrons: ``Wsum = Σ W_k``, ``B = Σ W_k·sky_k/t_k``, ``R² = Σ RN_k²`` over the
-      good images, ``σ = sqrt(max(M·Wsum + B + R², 0))``;
+    * in electrons: ``Wsum = Σ W_k`` and ``B = Σ W_k·sky_k/t_k`` over all images (masked
+      ones too, as drizzlepac's ``min_med``), ``R² = Σ RN_k²`` over the good images,
+      ``σ = sqrt(max(M·Wsum + B + R², 0))``;
     * the minimum is used where ``m·Wsum < M·Wsum − nsigma[0]·σ``; with ``grow`` > 0 the
       map of such pixels is dilated by a (2·grow + 1)² box and, inside it, the lower
       threshold ``nsigma[1]`` applies (the faint wings of cosmic rays).
@@ -167,11 +168,12 @@ def _minmed_parts(v, w, bad, sky, exptime, rdnoise, empty):
     good = ~bad
     mini = np.where(good, v, np.float32(np.inf)).min(axis=0)
     mini = np.where(np.isfinite(mini), mini, np.asarray(empty, np.float32)).astype(np.float32)
-    wg = np.where(good, w, np.float32(0))
-    wsum = wg.sum(axis=0, dtype=np.float32)
+    # as drizzlepac's min_med: the weights (effective exposure time, sky) of every image,
+    # masked or not; the read noise of the unmasked ones only
+    wsum = w.sum(axis=0, dtype=np.float32)
     extra = np.zeros(wsum.shape, np.float32)
     for k in range(n):
-        extra += wg[k] * np.float32(sky[k] / exptime[k]) + good[k] * np.float32(rdnoise[k] ** 2)
+        extra += w[k] * np.float32(sky[k] / exptime[k]) + good[k] * np.float32(rdnoise[k] ** 2)
     sig = np.sqrt(np.maximum(med * wsum + extra, 0.0)).astype(np.float32)
     return med, mini, ((med - mini) * wsum).astype(np.float32), sig
 
@@ -215,12 +217,7 @@ def combine_singles(
         return _minmed_blocks(singles, weights, masks, cfg, sky, exptime, rdnoise)
     for r0 in range(0, ny, _BLOCK_ROWS):
         sl = slice(r0, min(r0 + _BLOCK_ROWS, ny))
-        v = np.stack([np.asarray(s[sl], np.float32) for s in singles])
-        bad = np.stack([m[sl] for m in masks]) | ~np.isfinite(v)
-        if cfg.combine_lthresh is not None:
-            bad |= v < cfg.combine_lthresh
-        if cfg.combine_hthresh is not None:
-            bad |= v > cfg.combine_hthresh
+        v, bad = _block(singles, masks, sl, cfg)
         empty = np.nan_to_num(v[-1]) if kind.startswith("i") else 0.0
         out[sl] = masked_median(
             np.nan_to_num(v), bad, cfg.combine_nlow, cfg.combine_nhigh,
@@ -229,18 +226,27 @@ def combine_singles(
     return out
 
 
+def _block(singles, masks, sl, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``sl`` of the singles (N, rows, nx) and their bad pixels.
+
+    Bad: masked, not finite, or outside ``[combine_lthresh, combine_hthresh]``.
+    """
+    v = np.stack([np.asarray(s[sl], np.float32) for s in singles])
+    bad = np.stack([m[sl] for m in masks]) | ~np.isfinite(v)
+    if cfg.combine_lthresh is not None:
+        bad |= v < cfg.combine_lthresh
+    if cfg.combine_hthresh is not None:
+        bad |= v > cfg.combine_hthresh
+    return v, bad
+
+
 def _minmed_blocks(singles, weights, masks, cfg, sky, exptime, rdnoise) -> np.ndarray:
     """:func:`minmed` over the whole image, the per-pixel parts computed in row blocks."""
     ny, nx = np.shape(singles[0])
     parts = [np.empty((ny, nx), np.float32) for _ in range(4)]
     for r0 in range(0, ny, _BLOCK_ROWS):
         sl = slice(r0, min(r0 + _BLOCK_ROWS, ny))
-        v = np.stack([np.asarray(s[sl], np.float32) for s in singles])
-        bad = np.stack([m[sl] for m in masks]) | ~np.isfinite(v)
-        if cfg.combine_lthresh is not None:
-            bad |= v < cfg.combine_lthresh
-        if cfg.combine_hthresh is not None:
-            bad |= v > cfg.combine_hthresh
+        v, bad = _block(singles, masks, sl, cfg)
         v = np.nan_to_num(v)
         w = np.stack([np.asarray(x[sl], np.float32) for x in weights])
         empty = v[-1] if cfg.combine_type == "iminmed" else 0.0

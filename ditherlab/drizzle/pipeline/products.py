@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,50 @@ from typing import Any
 import numpy as np
 
 from ditherlab import __version__
-from ditherlab._io import check_writable
+from ditherlab._io import check_writable, temp_beside
 from ditherlab.errors import DitherlabValueError, OutputExistsError
 
-__all__ = ["PipelineProducts", "write_files_atomically"]
+__all__ = ["PipelineProducts", "product_paths", "write_files_atomically"]
+
+
+def product_paths(
+    directory: str | os.PathLike[str], output: str, names: list[str] | tuple[str, ...]
+) -> tuple[Path, list[Path], Path]:
+    """The drz, the crmask of every input and the sky table that a run writes.
+
+    ``<output>_drz.fits``, ``<input stem>_crmask.fits`` (``_flt``/``_flc``/``.fits``
+    removed) and ``<output>_sky.ecsv``, all inside ``directory``.  Checked before any
+    work is done, so that a bad name fails at once rather than after a long run.
+
+    Raises
+    ------
+    DitherlabValueError
+        ``output`` is not a plain file-name stem (no directory part: nothing may leave
+        ``directory``), or two inputs would write the same crmask.
+
+    Examples
+    --------
+    >>> drz, masks, sky = product_paths("out", "final", ["a/j1_flt.fits", "b/j2_flc.fits"])
+    >>> drz.name, [m.name for m in masks], sky.name
+    ('final_drz.fits', ['j1_crmask.fits', 'j2_crmask.fits'], 'final_sky.ecsv')
+    """
+    d = Path(directory)
+    if not output or Path(output).name != output or output in (".", ".."):
+        raise DitherlabValueError(f"output={output!r} must be a plain file name stem")
+    masks: list[Path] = []
+    for name in names:
+        stem = Path(name).name
+        for suffix in ("_flt.fits", "_flc.fits", ".fits"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        p = d / f"{stem}_crmask.fits"
+        if p in masks:
+            raise DitherlabValueError(
+                f"input {name!r}: two inputs would both write {p.name!r} (same file name)"
+            )
+        masks.append(p)
+    return d / f"{output}_drz.fits", masks, d / f"{output}_sky.ecsv"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -69,7 +108,8 @@ class PipelineProducts:
     median : ndarray or None
         The median image (e⁻/s, same grid; None with ``clean``).
     crclean : tuple of tuple of ndarray or None
-        With ``driz_cr_corr``: inputs with cosmic-ray pixels replaced by the blot (e⁻).
+        With ``driz_cr_corr``: inputs with cosmic-ray pixels, and pixels flagged in DQ
+        by any bit but ``crbit``, replaced by the blot (e⁻), as drizzlepac's ``_crclean``.
     dq : tuple of tuple of ndarray or None
         With ``update_dq``: copies of the input DQ (``resetbits`` cleared) with ``crbit``
         set on the cosmic rays.
@@ -141,14 +181,14 @@ class PipelineProducts:
         units = "ELECTRONS/S" if self.config.final_units == "cps" else "ELECTRONS"
         ph["BUNIT"] = (units, "units of SCI")
         for k, name in enumerate(self.names, 1):
-            ph[f"D{k:03d}DATA"] = (name[:60], "input file")
+            ph[f"D{k:03d}DATA"] = (_fits_text(name), "input file")
         ph["SKYMETH"] = (self.sky_method, "how MDRIZSKY was obtained")
         for i, row in enumerate(self.sky, 1):
             for j, value in enumerate(row, 1):
                 ph[f"MDRSK{i:02d}{j}"] = (float(value), f"MDRIZSKY of input {i} chip {j} (e-)")
         for name, value in self.config.as_header_cards():
-            if isinstance(value, str):
-                value = value[:40]
+            if isinstance(value, str):  # whole (long strings go on CONTINUE cards)
+                value = _fits_text(value)
             ph[f"HIERARCH ADRIZ {name}"] = value
         hdr = self.wcs.to_header()
         hdr["BUNIT"] = units
@@ -167,7 +207,7 @@ class PipelineProducts:
         from astropy.io import fits
 
         ph = fits.Header()
-        ph["FILENAME"] = self.names[i]
+        ph["FILENAME"] = _fits_text(self.names[i])
         ph["INSTRUME"] = self.instrument
         ph["CRBIT"] = (self.config.crbit, "DQ bit of cosmic rays")
         ph["MASKVAL"] = (0, "value of cosmic-ray pixels (1 = good)")
@@ -224,28 +264,29 @@ class PipelineProducts:
         d = Path(directory)
         if not d.is_dir():
             raise FileNotFoundError(f"output directory {str(d)!r} does not exist")
-        if not output or Path(output).name != output or output in (".", ".."):
-            raise DitherlabValueError(f"output={output!r} must be a plain file name stem")
+        drz_path, mask_paths, sky_path = product_paths(d, output, self.names)
         targets: dict[Path, Callable[[Path], None]] = {}
         drz = self.drz_hdulist()
-        targets[d / f"{output}_drz.fits"] = lambda tmp: drz.writeto(tmp, overwrite=True)
-        for i, name in enumerate(self.names):
-            stem = Path(name).name
-            for suffix in ("_flt.fits", "_flc.fits", ".fits"):
-                if stem.endswith(suffix):
-                    stem = stem[: -len(suffix)]
-                    break
+        targets[drz_path] = lambda tmp: drz.writeto(tmp, overwrite=True)
+        for i, p in enumerate(mask_paths):
             hd = self.crmask_hdulist(i)
-            p = d / f"{stem}_crmask.fits"
-            if p in targets:
-                raise DitherlabValueError(f"two inputs would both write {p.name!r}")
             targets[p] = lambda tmp, hd=hd: hd.writeto(tmp, overwrite=True)
         table = self.sky_table()
-        targets[d / f"{output}_sky.ecsv"] = lambda tmp: table.write(
-            tmp, format="ascii.ecsv", overwrite=True
-        )
+        targets[sky_path] = lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True)
         write_files_atomically(targets, overwrite)
         return list(targets)
+
+
+def _fits_text(text: str) -> str:
+    r"""``text`` as printable ASCII for a FITS card (other characters as ``\xe9`` escapes).
+
+    Examples
+    --------
+    >>> print(_fits_text("ciel_é_flt.fits"))
+    ciel_\xe9_flt.fits
+    """
+    out = str(text).encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in out)
 
 
 def write_files_atomically(
@@ -262,10 +303,8 @@ def write_files_atomically(
     temps: dict[Path, Path] = {}
     try:
         for p, writer in targets.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-            os.close(fd)
-            temps[p] = Path(tmp)
-            writer(Path(tmp))
+            temps[p] = temp_beside(p, "output")
+            writer(temps[p])
         for p in targets:
             if p.exists() and not overwrite:
                 raise OutputExistsError(f"output={str(p)!r} appeared while writing")

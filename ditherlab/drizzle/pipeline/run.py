@@ -130,8 +130,13 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     return singles, weights
 
 
-def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
-    """Blot the median to every chip and find the cosmic rays there."""
+def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
+    """Blot the median to every chip and find the cosmic rays there.
+
+    With ``driz_cr_corr`` the cleaned chip takes the blot where a pixel is a cosmic ray
+    or flagged in DQ by any bit but ``crbit`` (drizzlepac ``drizCR``: ``buildMask(chip,
+    crbit)`` ANDed with the CR mask).
+    """
     crs, cleans = [], []
     n = len(exps)
     median = median_for_blot(median, weights, cfg)
@@ -150,7 +155,8 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress):
             )  # fmt: skip
             row.append(m)
             if cfg.driz_cr_corr:
-                crow.append(np.where(m, b, c.sci).astype(np.float32))
+                bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
+                crow.append(np.where(bad, b, c.sci).astype(np.float32))
         crs.append(tuple(row))
         cleans.append(tuple(crow))
         if progress:
@@ -254,17 +260,9 @@ def run_pipeline(
     (3, (80, 80), 'float32')
     """
     cfg = _config(config, overrides)
-    times: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def tick(name: str) -> None:
-        nonlocal t0
-        now = time.perf_counter()
-        times[name] = times.get(name, 0.0) + now - t0
-        t0 = now
-
+    clock = _Clock()
     exps = _apply_overrides(load_inputs(inputs, cfg.gain), cfg)
-    tick("init")
+    clock.tick("init")
     if geometry is None:
         geometry = build_geometry(exps, cfg)
     elif not isinstance(geometry, PipelineGeometry):
@@ -272,12 +270,12 @@ def run_pipeline(
     geometry.check(exps)
     if progress:
         progress("geometry", 1, 1)
-    tick("geometry")
+    clock.tick("geometry")
     dqs = [[reset_bits(c.dq, cfg.resetbits) for c in e.chips] for e in exps]
     statics = _static_masks(exps, cfg)
     if progress:
         progress("static", 1, 1)
-    tick("static")
+    clock.tick("static")
 
     def masks_for(bits, use_static=True):
         return _good_masks(dqs, statics, bits, use_static)
@@ -285,41 +283,23 @@ def run_pipeline(
     sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry)
     if progress:
         progress("sky", 1, 1)
-    tick("sky")
-    run_cr = cfg.driz_separate and cfg.median and cfg.blot and cfg.driz_cr
-    singles = weights = median = crclean = None
-    crs = None
-    if cfg.driz_separate:
-        sep_masks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.driz_sep_bits)]
-        singles, weights = _separate(exps, sep_masks, sky.computed, geometry, cfg, progress)
-        del sep_masks
-        tick("driz_separate")
-    if cfg.driz_separate and cfg.median:
-        mins = [min(row) for row in sky.subtracted]
-        rn = [float(np.sqrt(np.mean([c.rdnoise**2 for c in e.chips]))) for e in exps]
-        median = combine_singles(singles, weights, cfg, mins, [e.exptime for e in exps], rn)
-        if progress:
-            progress("median", 1, 1)
-        tick("median")
-    if run_cr:
-        crs, crclean = _blot_and_detect(exps, median, weights, sky, geometry, cfg, progress)
-        tick("blot+driz_cr")
+    clock.tick("sky")
+    singles, weights, median, crs, crclean = _reject_cosmic_rays(
+        exps, dqs, masks_for, sky, geometry, cfg, progress, clock
+    )
+    crmask_for_final = crs
     if crs is None:
         crs = tuple(tuple(np.zeros(c.shape, bool) for c in e.chips) for e in exps)
-        crmask_for_final = None
-    else:
-        crmask_for_final = crs
-    sci = wht = ctx = None
     if cfg.driz_combine:
         fmasks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.final_bits)]
         sci, wht, ctx = _final(exps, fmasks, crmask_for_final, sky, geometry, cfg, progress)
-        texp = float(sum(e.exptime for e in exps))
-        if cfg.final_units == "counts":
-            sci = sci * np.float32(texp)
-        tick("driz_combine")
+        if cfg.final_units == "counts":  # AstroDrizzle: cps × the total exposure time
+            sci = sci * np.float32(sum(e.exptime for e in exps))
+        clock.tick("driz_combine")
     else:
         sci = np.full(geometry.final_shape, np.nan, np.float32)
         wht = np.zeros(geometry.final_shape, np.float32)
+        ctx = None
     dq_out = _updated_dq(dqs, crs, cfg.crbit) if cfg.update_dq else None
     for row in crs:
         for m in row:
@@ -346,6 +326,45 @@ def run_pipeline(
         median=median if keep else None,
         crclean=crclean,
         dq=dq_out,
-        timings=dict(times),
+        timings=dict(clock.times),
         exptimes=tuple(e.exptime for e in exps),
     )
+
+
+class _Clock:
+    """Wall time per step (``products.timings``)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+
+    def tick(self, name: str) -> None:
+        now = time.perf_counter()
+        self.times[name] = self.times.get(name, 0.0) + now - self._t0
+        self._t0 = now
+
+
+def _reject_cosmic_rays(exps, dqs, masks_for, sky, geometry, cfg, progress, clock):
+    """Separate drizzle, median, blot and driz_cr, as far as ``cfg`` enables them.
+
+    Returns ``(singles, weights, median, crs, crclean)``; the steps not run give None.
+    """
+    singles = weights = median = crs = crclean = None
+    if cfg.driz_separate:
+        sep_masks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.driz_sep_bits)]
+        singles, weights = _separate(exps, sep_masks, sky.computed, geometry, cfg, progress)
+        del sep_masks
+        clock.tick("driz_separate")
+    if cfg.driz_separate and cfg.median:
+        mins = [min(row) for row in sky.subtracted]
+        rn = [float(np.sqrt(np.mean([c.rdnoise**2 for c in e.chips]))) for e in exps]
+        median = combine_singles(singles, weights, cfg, mins, [e.exptime for e in exps], rn)
+        if progress:
+            progress("median", 1, 1)
+        clock.tick("median")
+    if median is not None and cfg.blot and cfg.driz_cr:
+        crs, crclean = _blot_and_detect(
+            exps, median, weights, sky, geometry, cfg, progress, dqs
+        )
+        clock.tick("blot+driz_cr")
+    return singles, weights, median, crs, crclean

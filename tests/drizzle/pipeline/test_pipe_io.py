@@ -1,5 +1,7 @@
 """Inputs from files (ditherlab's and HST-style), bad input, and the ``ditherlab drizzle`` CLI."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -105,6 +107,14 @@ def test_mixed_instruments_and_non_overlapping_inputs(small):
                                           ccdchip=chip.ccdchip, extver=chip.extver),))  # fmt: skip
     with pytest.raises(DitherlabValueError, match="does not overlap"):
         run_pipeline([small[0], moved])
+    # a WCS on the far side of the sky (e.g. CRVAL missing: RA = Dec = 0) cannot be
+    # projected at all: the error still names the input
+    w2 = chip.wcs.deepcopy()
+    w2.wcs.crval = [w2.wcs.crval[0] + 180.0, -w2.wcs.crval[1]]
+    away = far.replace(chips=(type(chip)(sci=chip.sci, err=chip.err, dq=chip.dq, wcs=w2,
+                                         ccdchip=chip.ccdchip, extver=chip.extver),))  # fmt: skip
+    with pytest.raises(DitherlabValueError, match=f"input .{far.rootname}.*do not overlap"):
+        run_pipeline([small[0], away])
 
 
 def test_unknown_parameter_names(small):
@@ -175,3 +185,64 @@ def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
     assert expect in lines[0]
     if out.exists():
         assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["escape", "samename", "outfile"])
+def test_cli_bad_output_refused_before_the_run(files, tmp_path, capsys, monkeypatch, case):
+    """Output names that leave -o, clash, or an -o that is a file: refused before any work."""
+    import ditherlab.drizzle.pipeline.run as run_mod
+
+    def no_run(*a, **k):
+        raise AssertionError("the pipeline ran before the output names were checked")
+
+    monkeypatch.setattr(run_mod, "run_pipeline", no_run)
+    out = tmp_path / "out"
+    out.mkdir()
+    inputs = [str(f) for f in files]
+    extra = []
+    if case == "escape":
+        extra = ["--output", "../escaped"]
+    elif case == "samename":
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / files[0].name).write_bytes(files[0].read_bytes())
+        inputs.append(str(other / files[0].name))
+    else:
+        out = tmp_path / "afile"
+        out.write_text("not a directory")
+    code, _stdout, err = _run_cli(["drizzle", *inputs, "-o", str(out), "-q", *extra], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("ditherlab drizzle: error:")
+    expect = {"escape": "../escaped", "samename": files[0].stem.replace("_flt", "_crmask"),
+              "outfile": "afile"}[case]  # fmt: skip
+    assert expect in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {"out", "afile", "other"} & {p.name for p in tmp_path.iterdir()}
+    )
+    if out.is_dir():
+        assert list(out.iterdir()) == []
+
+
+def test_non_ascii_names_and_long_parameters_reach_the_header(files, tmp_path, capsys):
+    """A non-ASCII input name (was a traceback after the whole run) and a long skyfile
+    path (was cut to 40 characters) are written whole, readable by astropy."""
+    src = tmp_path / "ciel_é_flt.fits"
+    src.write_bytes(files[0].read_bytes())
+    deep = tmp_path / ("a_rather_long_directory_name_" * 3)
+    deep.mkdir()
+    skyfile = deep / "sky.txt"
+    skyfile.write_text("".join(f"{Path(n).name} 60.0\n" for n in (src, *files[1:])))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _stdout, err = _run_cli(
+        ["drizzle", str(src), *map(str, files[1:]), "-o", str(out), "-q",
+         "--set", f"skyfile={skyfile}"], capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    with fits.open(out / "final_drz.fits") as h:
+        assert h[0].header["ADRIZ SKYFILE"] == str(skyfile)
+        assert h[0].header["D001DATA"].endswith("ciel_\\xe9_flt.fits")
+    with fits.open(out / "ciel_é_crmask.fits") as h:
+        assert h[0].header["FILENAME"].endswith("ciel_\\xe9_flt.fits")

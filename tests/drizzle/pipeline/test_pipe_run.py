@@ -11,7 +11,7 @@ import pytest
 from pipe_helpers import stack, truth_scores
 
 from ditherlab.drizzle import build_geometry, run_pipeline
-from ditherlab.errors import DitherlabValueError, OutputExistsError
+from ditherlab.errors import DitherlabValueError, OutputExistsError, OutputNotWritableError
 from ditherlab.simulate import write_exposure
 
 BITS = {"driz_sep_bits": 336, "final_bits": 336}
@@ -165,6 +165,15 @@ def test_write_and_nothing_overwritten(acs, tmp_path):
     with pytest.raises(OutputExistsError):
         p.write_all(tmp_path, "stack")
     assert sorted(tmp_path.iterdir()) == before  # nothing half-written, no temporaries
+    # a parent that is a file, a target that is a directory: one-line errors naming
+    # the user's path (was a raw NotADirectoryError naming the temporary file)
+    (tmp_path / "plain").write_text("a file")
+    with pytest.raises(OutputNotWritableError, match=r"plain/x_drz\.fits"):
+        p.write(tmp_path / "plain" / "x_drz.fits")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(OutputExistsError, match="is a directory"):
+        p.write(tmp_path / "adir", overwrite=True)
+    assert not [f for f in tmp_path.iterdir() if f.name.endswith(".part")]
 
 
 def test_sky_methods_and_user_sky(acs, tmp_path):
@@ -230,8 +239,14 @@ def test_cr_cleaned_inputs_and_clean(acs):
     assert q.median is None
     assert q.single_weights is None
     m, c = q.cr_masks[1][0], exps[1].chips[0]
-    np.testing.assert_array_equal(q.crclean[1][0][~m], c.sci[~m])
-    np.testing.assert_allclose(q.crclean[1][0][m], p.blot_median(1, 0)[m], rtol=1e-6)
+    # drizzlepac drizCR: the blot replaces cosmic rays and every DQ-flagged pixel (crbit
+    # apart); the other pixels keep their data
+    flagged = (c.dq & ~np.uint16(4096)) != 0
+    assert flagged.any()
+    replaced = m | flagged
+    np.testing.assert_array_equal(q.crclean[1][0][~replaced], c.sci[~replaced])
+    blot = p.blot_median(1, 0)
+    np.testing.assert_allclose(q.crclean[1][0][replaced], blot[replaced], rtol=1e-6)
     assert np.all(np.isnan(p.singles[0][p.single_weights[0] == 0]))  # INDEF fill
 
 
@@ -279,3 +294,31 @@ def test_reference_grid_and_custom_grid(acs, tmp_path):
     far.pixel_shape = p.wcs.pixel_shape
     with pytest.raises(DitherlabValueError, match="does not overlap the output grid"):
         run_pipeline(exps, final_refimage=far, **quick)
+
+
+def test_err_and_ivm_weights_follow_astrodrizzles_formulas(acs):
+    """Per output pixel, against EXP (weight t): ERR gives (t/ERR)²/s⁴, IVM gives
+    t²/(s⁴·(dark·t + sky + RN²)) (drizzlepac ``adrizzle``/``buildIVMmask`` with flat 1).
+
+    One exposure with a constant ERR, so that both are fixed multiples of the EXP map.
+    """
+    from ditherlab.drizzle.pipeline.inputs import load_inputs
+
+    exps, _ = acs
+    e = exps[0]
+    c = e.chips[0]
+    err = np.full(c.err.shape, 9.0, np.float32)
+    one = [e.replace(chips=(type(c)(sci=c.sci, err=err, dq=c.dq, wcs=c.wcs,
+                                    ccdchip=c.ccdchip, extver=c.extver),))]  # fmt: skip
+    fast = {"driz_separate": False, **BITS}
+    exp_ = run_pipeline(one, **fast)
+    t = e.exptime
+    s = exp_.geometry.final_ratio[0][0]
+    ok = exp_.wht > 0
+    assert ok.mean() > 0.5
+    q = run_pipeline(one, final_wht_type="ERR", geometry=exp_.geometry, **fast)
+    np.testing.assert_allclose(q.wht[ok] / exp_.wht[ok], t / 81.0 / s**4, rtol=1e-5)
+    inp = load_inputs(one)[0]
+    var = inp.dark * t + exp_.sky[0][0] + inp.chips[0].rdnoise ** 2
+    q = run_pipeline(one, final_wht_type="IVM", geometry=exp_.geometry, **fast)
+    np.testing.assert_allclose(q.wht[ok] / exp_.wht[ok], t / var / s**4, rtol=1e-5)

@@ -137,8 +137,9 @@ def _direct_minmed(v, w, bad, sky, t, rn, nsig, grow):
             else:
                 m = statistics.median(vals[:-1])  # reject the highest
             mn = min(vals) if vals else 0.0
-            wsum = sum(float(w[k, y, x]) for k in g)
-            b = sum(float(w[k, y, x]) * sky[k] / t[k] for k in g)
+            # drizzlepac min_med: weight_file and bkgd_file sum every image, masked or not
+            wsum = sum(float(w[k, y, x]) for k in range(n))
+            b = sum(float(w[k, y, x]) * sky[k] / t[k] for k in range(n))
             r2 = sum(rn[k] ** 2 for k in g)
             med[y, x], mini[y, x] = m, mn
             sig[y, x] = max(m * wsum + b + r2, 0.0) ** 0.5
@@ -348,3 +349,36 @@ def test_fast_poly5_blot_equals_the_core_blot(seed):
     lin = blot_chip(data, pixmap, 0.8, 400.0, 7.0, cfg.replace(blot_interp="linear"))
     want_lin = blot_image(data, pixmap, pix_ratio=0.8, exptime=400.0, interp="linear") + 7.0
     np.testing.assert_array_equal(lin, want_lin)
+
+
+def _drizzlepac_grow(good, grow, ctegrow, adz_cte_dir):
+    """drizzlepac ``drizCR`` part 3, as its code does it: convolve the good mask (1 good)
+    with a grow × grow box and with the CTE tail kernel (its ``cte_dir`` sign), keep the
+    pixels whose sums are full."""
+    from scipy.signal import convolve2d
+
+    g = good.astype(np.int32)
+    box = convolve2d(g, np.ones((grow, grow), np.int32), boundary="symm", mode="same")
+    k = np.zeros((2 * ctegrow + 1, 2 * ctegrow + 1), np.int32)
+    if adz_cte_dir == 1:
+        k[0:ctegrow, ctegrow] = 1
+    elif adz_cte_dir == -1:
+        k[ctegrow + 1 :, ctegrow] = 1
+    tail = convolve2d(g, k, boundary="symm", mode="same")
+    return ~((box >= grow * grow) & (tail >= ctegrow))
+
+
+@pytest.mark.parametrize(("ccdchip", "adz_cte_dir"), [(2, -1), (1, 1)])
+def test_driz_cr_ctegrow_flags_the_pixels_drizzlepac_flags(ccdchip, adz_cte_dir):
+    """WFC SCI,1 is CCDCHIP 2 (drizzlepac cte_dir −1), SCI,2 is CCDCHIP 1 (+1): ditherlab's
+    own sign (the direction of the trail) must flag the same pixels for each chip."""
+    from ditherlab.drizzle.pipeline.inputs import _cte_dir
+
+    rng = np.random.default_rng(ccdchip)
+    blot = np.full((30, 20), 100.0, np.float32)
+    img = blot.copy()
+    img[5:25, 3:17][rng.random((20, 14)) < 0.03] += 800.0
+    ours = driz_cr_mask(img, blot, 0.0, 4.0, ctegrow=3, cte_dir=_cte_dir("ACS", "WFC", ccdchip))
+    core = driz_cr_mask(img, blot, 0.0, 4.0)
+    assert core.sum() > 5
+    assert np.array_equal(ours, _drizzlepac_grow(~core, 1, 3, adz_cte_dir))
