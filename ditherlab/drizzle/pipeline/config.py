@@ -52,7 +52,7 @@ _NATIVE_SCALE = {
 
 _COMBINE_TYPES = ("minmed", "iminmed", "median", "imedian", "mean", "imean")
 _KERNELS = ("square", "point", "turbo", "gaussian", "lanczos3", "tophat")
-_NOISE = ("poisson", "astrodrizzle")
+_NOISE = ("astrodrizzle", "poisson")
 
 
 def native_scale(instrument: str, detector: str) -> float:
@@ -189,16 +189,16 @@ class PipelineConfig:
     driz_cr, driz_cr_corr, driz_cr_snr, driz_cr_grow, driz_cr_ctegrow, driz_cr_scale
         Cosmic-ray test: ``(3.5, 3.0)``, 1, 0, ``(1.2, 0.7)``; ``driz_cr_corr`` keeps
         CR-cleaned copies of the inputs.
-    driz_cr_noise : {"poisson", "astrodrizzle"}
-        *ditherlab*: the noise of the test.  ``"poisson"`` (default) counts the sky once:
-        ``sqrt(|B| + RN²)`` with B the blotted median, sky included (plus any sky the
-        user removed from the data beforehand), the Poisson variance of the pixel.
-        ``"astrodrizzle"`` is drizzlepac's ``sqrt(|B + sky| + RN²)``: B already holds the
-        sky, so it counts twice and the thresholds sit ~√2 higher on a sky-dominated
-        background (use it to reproduce AstroDrizzle).  On the 4 × 500 s ACS/WFC test
-        stack (sky 62.5 e⁻) "poisson" finds 98.9 % of the cosmic-ray pixels above 5σ
-        and flags 0.033 % of clean pixels, "astrodrizzle" 98.4 % and 0.001 %; neither
-        flags a star core (docs/pipeline.md).
+    driz_cr_noise : {"astrodrizzle", "poisson"}
+        *ditherlab*: the noise of the test.  ``"astrodrizzle"`` (default) is drizzlepac's
+        ``sqrt(|B + sky| + RN²)``: the blotted median B already holds the sky, so the sky
+        counts twice and the thresholds sit ~√2 higher on a sky-dominated background, as
+        in every AstroDrizzle product.  ``"poisson"`` counts it once, ``sqrt(|B| + RN²)``
+        (plus any sky the user removed beforehand), the Poisson variance of the pixel
+        alone, without the blotted median's own noise.  On the 4 × 500 s ACS/WFC test
+        stack (sky 62.5 e⁻) "astrodrizzle" finds 98.4 % of the cosmic-ray pixels above
+        5σ and flags 0.001 % of clean pixels, "poisson" 98.9 % and 0.033 % (~30× the
+        false flags); neither flags a star core (docs/pipeline.md).
     driz_combine, final_wht_type, final_kernel, final_wt_scl, final_pixfrac,
     final_fillval, final_bits, final_units
         Final drizzle: ``EXP``, ``square``, ``exptime``, 1.0, None (INDEF: empty pixels
@@ -278,7 +278,7 @@ class PipelineConfig:
     driz_cr_grow: int = 1
     driz_cr_ctegrow: int = 0
     driz_cr_scale: Any = (1.2, 0.7)
-    driz_cr_noise: str = "poisson"
+    driz_cr_noise: str = "astrodrizzle"
     # step 7: final drizzle
     driz_combine: bool = True
     final_wht_type: str = "EXP"
