@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
 from ditherlab.errors import DitherlabValueError, OutputExistsError
 
@@ -35,7 +34,13 @@ def _parameters(args: argparse.Namespace) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise DitherlabValueError(f"--set {item!r} must be NAME=VALUE")
-        values[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        if name in values and str(values[name]) != value:
+            flag = "--" + name.replace("_", "-")
+            raise DitherlabValueError(
+                f"--set {item!r} contradicts {flag} {values[name]!r}: give {name} once"
+            )
+        values[name] = value
     return values
 
 
@@ -58,13 +63,13 @@ def _config(args: argparse.Namespace, exposures: list) -> object:
 
 
 def _cmd_drizzle(args: argparse.Namespace) -> int:
+    from ditherlab._io import check_output_dir
     from ditherlab.drizzle.pipeline.inputs import load_inputs
     from ditherlab.drizzle.pipeline.products import product_paths
     from ditherlab.drizzle.pipeline.run import run_pipeline
 
-    outdir = Path(args.outdir)
-    if not outdir.is_dir():
-        raise FileNotFoundError(f"-o {str(outdir)!r} is not an existing directory")
+    # the folder may not exist yet: it is made only once the run has succeeded
+    outdir = check_output_dir(args.outdir, "-o")
     quiet = args.quiet
     if not quiet:
         print(f"drizzle: reading {len(args.inputs)} input(s)", file=sys.stderr, flush=True)
@@ -88,6 +93,7 @@ def _cmd_drizzle(args: argparse.Namespace) -> int:
             print(f"drizzle: {step} {done}/{total}", file=sys.stderr, flush=True)
 
     products = run_pipeline(exposures, cfg, progress=progress)
+    outdir.mkdir(parents=True, exist_ok=True)
     written = products.write_all(outdir, args.output, overwrite=args.overwrite)
     for p in written:
         print(p, flush=True)

@@ -173,8 +173,9 @@ def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
         extra = ["--preset", "wfc3-uvis"]
     elif case == "update_dq":
         extra = ["--update-dq", "yes"]
-    else:
-        out = tmp_path / "nowhere"
+    else:  # an -o below a plain file can never be made
+        (tmp_path / "nowhere").write_text("a file")
+        out = tmp_path / "nowhere" / "sub"
     code, _stdout, err = _run_cli(["drizzle", *inputs, "-o", str(out), "-q", *extra], capsys)
     assert code == 2
     lines = err.strip().splitlines()
@@ -183,8 +184,30 @@ def test_cli_bad_input_one_line_nothing_written(files, tmp_path, capsys, case):
     expect = {"truncated": "cut_flt.fits", "unknown": "final_pixfract", "preset": "wfc3-uvis",
               "baddir": "nowhere", "update_dq": "--update-dq"}[case]  # fmt: skip
     assert expect in lines[0]
-    if out.exists():
+    if out.is_dir():
         assert list(out.iterdir()) == []
+
+
+def test_cli_makes_a_new_output_folder_only_after_the_run(files, tmp_path, capsys):
+    out = tmp_path / "new" / "drz"
+    code, stdout, err = _run_cli(["drizzle", *map(str, files), "-o", str(out), "-q"], capsys)
+    assert code == 0, err
+    assert (out / "final_drz.fits").is_file()
+    assert str(out / "final_drz.fits") in stdout
+
+
+def test_cli_refuses_a_parameter_given_twice_with_two_values(files, tmp_path, capsys):
+    out = tmp_path / "twice"
+    args = ["drizzle", *map(str, files), "-o", str(out), "-q",
+            "--set", "final_scale=0.03", "--final-scale", "0.04"]  # fmt: skip
+    code, _, err = _run_cli(args, capsys)
+    assert code == 2
+    want = (
+        "ditherlab drizzle: error: --set 'final_scale=0.03' contradicts --final-scale "
+        "'0.04': give final_scale once"
+    )
+    assert err.strip().splitlines() == [want]
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("case", ["escape", "samename", "outfile"])
