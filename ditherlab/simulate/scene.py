@@ -428,7 +428,9 @@ class Scene:
         try:
             t = Table.read(p, format="ascii.ecsv" if p.suffix.lower() == ".ecsv" else None)
         except Exception as exc:
-            raise FileFormatError(f"scene file {str(p)!r} cannot be read: {exc}") from None
+            # astropy may append its whole table of formats: keep the first line
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise FileFormatError(f"scene file {str(p)!r} cannot be read: {why}") from None
         try:
             return cls.from_table(t, **kwargs)
         except FileFormatError as exc:

@@ -409,3 +409,15 @@ def test_a_truncated_fits_scene_gives_one_line(tmp_path, capsys):
     assert "cannot be read" in msg
     assert np.isfinite(len(msg))
     assert len(msg) < 300
+
+
+def test_a_scene_of_unknown_format_gives_one_line(tmp_path, capsys):
+    """astropy appends its whole table of formats to this error: only its first line stays."""
+    junk = tmp_path / "junk_flt.fits"
+    junk.write_text("junk\n")
+    args = ["simulate", "--pattern", "2", "--aperture", "acs-wfc1", "--exptime", "10"]
+    assert main([*args, "--scene", str(junk), "--outdir", str(tmp_path / "o")]) == 2
+    msg = _one_line_error(capsys)
+    assert "junk_flt.fits" in msg
+    assert "Format could not be identified" in msg
+    assert not (tmp_path / "o").exists()

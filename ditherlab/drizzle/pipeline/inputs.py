@@ -254,10 +254,12 @@ def load_inputs(inputs: Any, gain: float | None = None) -> list[InputExposure]:
                 f"inputs[{k}]={type(item).__name__} is neither an Exposure nor a path"
             )
     first = out[0]
-    for e in out:
+    labels = [str(it) if isinstance(it, str | os.PathLike) else e.name
+              for it, e in zip(inputs, out, strict=True)]  # fmt: skip
+    for e, label in zip(out, labels, strict=True):
         if (e.instrument, e.detector) != (first.instrument, first.detector):
             raise DitherlabValueError(
-                f"input {e.name!r} is {e.instrument}/{e.detector} but {first.name!r} is "
+                f"input {label!r} is {e.instrument}/{e.detector} but {labels[0]!r} is "
                 f"{first.instrument}/{first.detector}: inputs must come from one camera"
             )
         if not e.exptime > 0:
