@@ -53,6 +53,28 @@ def _check_combinations(args: argparse.Namespace) -> None:
                 )
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Refuse out-of-range numbers here, naming the flag the user typed."""
+    import math
+
+    checks = [
+        ("--exptime", args.exptime, lambda v: math.isfinite(v) and v > 0, "a number > 0 (s)"),
+        ("--nstars", args.nstars, lambda v: v >= 0, ">= 0"),
+        ("--ngalaxies", args.ngalaxies, lambda v: v >= 0, ">= 0"),
+        ("--seed", args.seed, lambda v: v >= 0, "a non-negative integer"),
+        ("--psf-jitter", args.psf_jitter, lambda v: math.isfinite(v) and v >= 0, ">= 0 (mas)"),
+        ("--jitter", args.jitter, lambda v: math.isfinite(v) and v >= 0, ">= 0 (mas)"),
+        ("--field-size", args.field_size, lambda v: math.isfinite(v) and v > 0, "> 0 (arcsec)"),
+    ]
+    for flag, value, ok, want in checks:
+        if value is not None and not ok(value):
+            raise DitherlabValueError(f"{flag} {value} must be {want}")
+    if args.subarray is not None and min(args.subarray[2:]) <= 0:
+        raise DitherlabValueError(
+            f"--subarray {' '.join(map(str, args.subarray))}: the size NX NY must be > 0"
+        )
+
+
 def _max_memory(args: argparse.Namespace) -> float | None:
     if args.max_memory is None:
         return None
@@ -125,6 +147,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from ditherlab.simulate.psf import ImagePSF
 
     _check_combinations(args)
+    _check_numbers(args)
     max_memory = _max_memory(args)
     root = check_stem(args.rootname, "--rootname")
     pattern = pattern_from_args(args)

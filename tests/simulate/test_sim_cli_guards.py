@@ -421,3 +421,21 @@ def test_a_scene_of_unknown_format_gives_one_line(tmp_path, capsys):
     assert "junk_flt.fits" in msg
     assert "Format could not be identified" in msg
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "want"),
+    [
+        (["--exptime", "-5"], "--exptime -5.0 must be"),
+        (["--exptime", "nan"], "--exptime nan must be"),
+        (["--nstars", "-3"], "--nstars -3 must be >= 0"),
+        (["--seed", "-1"], "--seed -1 must be"),
+        (["--psf-jitter", "nan"], "--psf-jitter nan must be"),
+        (["--subarray", "0", "0", "0", "0"], "--subarray 0 0 0 0: the size"),
+    ],
+)
+def test_numbers_out_of_range_name_the_flag(tmp_path, capsys, extra, want):
+    args = ["simulate", "--pattern", "2", "--aperture", "acs-wfc1", "--exptime", "10"]
+    assert main([*args, "--outdir", str(tmp_path / "o"), *extra]) == 2
+    assert want in _one_line_error(capsys)
+    assert not (tmp_path / "o").exists()
