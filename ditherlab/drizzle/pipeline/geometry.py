@@ -151,6 +151,7 @@ def output_wcs(
             xs.append(ox)
             ys.append(oy)
     xs, ys = np.concatenate(xs), np.concatenate(ys)
+    given = shape is not None
     if shape is None:
         x0, y0 = np.floor(xs.min()) - 1, np.floor(ys.min()) - 1
         shape = (int(np.ceil(ys.max() - y0)) + 2, int(np.ceil(xs.max() - x0)) + 2)
@@ -165,9 +166,11 @@ def output_wcs(
         else:
             w.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
     if shape[0] * shape[1] > MAX_OUTPUT_PIXELS:
+        why = ("final_outnx/final_outny ask for more than the largest grid accepted, "
+               f"{MAX_OUTPUT_PIXELS:.0e} pixels" if given else
+               "the inputs do not overlap (or final_scale is far too small)")  # fmt: skip
         raise DitherlabValueError(
-            f"the output grid would be {shape[1]} x {shape[0]} pixels: the inputs do not "
-            "overlap (or final_scale is far too small)"
+            f"the output grid would be {shape[1]} x {shape[0]} pixels: {why}"
         )
     w.pixel_shape = (shape[1], shape[0])
     return w, (int(shape[0]), int(shape[1]))

@@ -269,3 +269,13 @@ def test_non_ascii_names_and_long_parameters_reach_the_header(files, tmp_path, c
         assert h[0].header["D001DATA"].endswith("ciel_\\xe9_flt.fits")
     with fits.open(out / "ciel_é_crmask.fits") as h:
         assert h[0].header["FILENAME"].endswith("ciel_\\xe9_flt.fits")
+
+
+def test_cli_too_large_an_explicit_grid_names_final_outnx(files, tmp_path, capsys):
+    args = ["drizzle", *map(str, files), "-o", str(tmp_path / "big"), "-q",
+            "--final-outnx", "1000000", "--final-outny", "1000000"]  # fmt: skip
+    code, _, err = _run_cli(args, capsys)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "final_outnx/final_outny ask for more than the largest grid" in line
+    assert not (tmp_path / "big").exists()
