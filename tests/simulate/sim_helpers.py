@@ -26,3 +26,39 @@ def one_star(ap, x, y, flux, chip=None, sky=0.0):
 
     xi, eta = gnomonic(ra, dec, ra0, dec0)
     return Scene(ra=ra0, dec=dec0, x=xi, y=eta, flux=[flux], sky=sky), m
+
+
+def run_astrodrizzle(exps, base, monkeypatch, **pars):
+    """Write ``exps`` as flt files under ``base/sim``, copy them into ``base/work`` (which
+    AstroDrizzle edits in place) and run drizzlepac's AstroDrizzle there on the shared
+    settings (exact headers, no intermediate files), updated by ``pars``.  Returns the
+    work folder, which holds the ``final_*`` products."""
+    import shutil
+    import warnings
+
+    from drizzlepac import astrodrizzle
+
+    from ditherlab.simulate import write_exposure
+
+    sim, work = base / "sim", base / "work"
+    sim.mkdir()
+    work.mkdir()
+    inputs = []
+    for e in exps:
+        p = write_exposure(e, sim / f"{e.rootname}_flt.fits")
+        shutil.copy(p, work / p.name)
+        inputs.append(p.name)
+    monkeypatch.chdir(work)
+    settings = {
+        "output": "final",
+        "updatewcs": False,
+        "build": False,
+        "clean": True,
+        "num_cores": 1,
+        "in_memory": True,
+        "runfile": "",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # third-party deprecation/verify warnings
+        astrodrizzle.AstroDrizzle(inputs, **{**settings, **pars})
+    return work

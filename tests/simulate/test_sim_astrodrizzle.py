@@ -1,16 +1,14 @@
 """AstroDrizzle (drizzlepac, optional) runs end to end on simulated flt files."""
 
-import shutil
-import warnings
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
-from sim_helpers import camera, one_star
+from sim_helpers import camera, one_star, run_astrodrizzle
 
 from ditherlab.planner import subpixel
-from ditherlab.simulate import Scene, observe, write_exposure
+from ditherlab.simulate import Scene, observe
 
 
 # drizzlepac leaves files open and warns about its own headers: not ours to fix
@@ -18,7 +16,6 @@ from ditherlab.simulate import Scene, observe, write_exposure
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_astrodrizzle_end_to_end(tmp_path, monkeypatch):
     pytest.importorskip("drizzlepac")
-    from drizzlepac import astrodrizzle
 
     ap = camera("acs-wfc1")
     xr, yr = ap.reference_pixel
@@ -32,8 +29,6 @@ def test_astrodrizzle_end_to_end(tmp_path, monkeypatch):
         flux=np.r_[field.flux, star.flux],
         sky=field.sky,
     )
-    sim = tmp_path / "sim"
-    sim.mkdir()
     exps = observe(
         scene,
         subpixel(4),
@@ -43,29 +38,9 @@ def test_astrodrizzle_end_to_end(tmp_path, monkeypatch):
         subarray=(int(xr) - 128, int(yr) - 128, 256, 256),
         rng=12,
     )
-    work = tmp_path / "work"
-    work.mkdir()
-    inputs = []
-    for e in exps:
-        p = write_exposure(e, sim / f"{e.rootname}_flt.fits")
-        shutil.copy(p, work / p.name)  # AstroDrizzle edits its inputs in place
-        inputs.append(p.name)
-    monkeypatch.chdir(work)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # third-party deprecation/verify warnings
-        astrodrizzle.AstroDrizzle(
-            inputs,
-            output="final",
-            updatewcs=False,
-            build=False,
-            clean=True,
-            context=True,
-            num_cores=1,
-            in_memory=True,
-            runfile="",
-            final_bits="16,64",
-            driz_sep_bits="16,64",
-        )
+    work = run_astrodrizzle(
+        exps, tmp_path, monkeypatch, context=True, final_bits="16,64", driz_sep_bits="16,64"
+    )
     sci_path = work / "final_drz_sci.fits"
     assert sci_path.is_file()
     with fits.open(sci_path) as hdul:
@@ -83,7 +58,7 @@ def test_astrodrizzle_end_to_end(tmp_path, monkeypatch):
     assert (cut * yy).sum() / cut.sum() == pytest.approx(py[0], abs=0.15)
     # cosmic rays were found: the inputs' DQ got the CR bit 4096 from driz_cr
     flagged = 0
-    for name in inputs:
+    for name in (f"{e.rootname}_flt.fits" for e in exps):
         with fits.open(work / name) as hdul:
             flagged += int(((hdul["DQ", 1].data & 4096) != 0).sum())
     cr_pixels = sum(int(e.truth.chips[0].cr_mask.sum()) for e in exps)
@@ -99,7 +74,6 @@ def test_astrodrizzle_runs_on_every_camera(name, tmp_path, monkeypatch):
     """Every camera's flt files go through AstroDrizzle (small sub-arrays), and a star
     lands where its RA/Dec says in the drizzled image."""
     pytest.importorskip("drizzlepac")
-    from drizzlepac import astrodrizzle
 
     ap = camera(name)
     xr, yr = ap.reference_pixel
@@ -108,28 +82,7 @@ def test_astrodrizzle_runs_on_every_camera(name, tmp_path, monkeypatch):
     star, _ = one_star(ap, xr + 3.3, yr - 2.6, 50.0)
     scene = Scene(ra=star.ra, dec=star.dec, x=star.x, y=star.y, flux=star.flux, sky=20.0)
     exps = observe(scene, subpixel(2), ap, 300.0, chips=[ap.chip], subarray=(x0, y0, n, n), rng=5)
-    sim = tmp_path / "sim"
-    sim.mkdir()
-    work = tmp_path / "work"
-    work.mkdir()
-    inputs = []
-    for e in exps:
-        p = write_exposure(e, sim / f"{e.rootname}_flt.fits")
-        shutil.copy(p, work / p.name)
-        inputs.append(p.name)
-    monkeypatch.chdir(work)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        astrodrizzle.AstroDrizzle(
-            inputs,
-            output="final",
-            updatewcs=False,
-            build=False,
-            clean=True,
-            num_cores=1,
-            in_memory=True,
-            runfile="",
-        )
+    work = run_astrodrizzle(exps, tmp_path, monkeypatch)
     (sci_path,) = sorted(work.glob("final_dr?_sci.fits"))  # WFPC2 output is *_drw_*
     with fits.open(sci_path) as hdul:
         data = hdul[0].data.astype(float)

@@ -1,24 +1,21 @@
 """WFC3/IR flt files in e-/s go through AstroDrizzle's native count-rate path (optional:
 needs drizzlepac) and the drizzled star has the flux rate it was simulated with."""
 
-import shutil
-import warnings
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
-from sim_helpers import camera, one_star
+from sim_helpers import camera, one_star, run_astrodrizzle
 
 from ditherlab.planner import subpixel
-from ditherlab.simulate import Scene, observe, write_exposure
+from ditherlab.simulate import Scene, observe
 
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_astrodrizzle_reads_ir_rates_and_keeps_the_star_flux(tmp_path, monkeypatch, capfd):
     pytest.importorskip("drizzlepac")
-    from drizzlepac import astrodrizzle
 
     ap = camera("wfc3-ir")
     xr, yr = ap.reference_pixel
@@ -27,27 +24,14 @@ def test_astrodrizzle_reads_ir_rates_and_keeps_the_star_flux(tmp_path, monkeypat
     scene = Scene(ra=star.ra, dec=star.dec, x=star.x, y=star.y, flux=star.flux, sky=20.0)
     sub = (int(xr) - n // 2, int(yr) - n // 2, n, n)
     exps = observe(scene, subpixel(2), ap, 300.0, subarray=sub, rng=5, defects_on=False)
-    work = tmp_path / "work"
-    work.mkdir()
-    for e in exps:
-        write_exposure(e, tmp_path / f"{e.rootname}_flt.fits")
-        shutil.copy(tmp_path / f"{e.rootname}_flt.fits", work)
-    monkeypatch.chdir(work)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        astrodrizzle.AstroDrizzle(
-            [f"{e.rootname}_flt.fits" for e in exps],
-            output="final",
-            updatewcs=False,
-            build=False,
-            clean=True,
-            num_cores=1,
-            in_memory=True,
-            runfile="",
-            driz_cr=False,  # two frames: driz_cr would clip the bright star's core
-            median=False,
-            blot=False,
-        )
+    work = run_astrodrizzle(
+        exps,
+        tmp_path,
+        monkeypatch,
+        driz_cr=False,  # two frames: driz_cr would clip the bright star's core
+        median=False,
+        blot=False,
+    )
     # drizzlepac's IR reader takes ELECTRONS/S as its native unit (no "already in
     # units of ELECTRONS" message, which it printed for the earlier electron files)
     assert "already in units of ELECTRONS" not in capfd.readouterr().out
