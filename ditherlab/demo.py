@@ -351,7 +351,8 @@ def _markdown(r: dict[str, Any]) -> str:
         f"median error; RMS error | {_pct(sc['phot_bias'], 2)}; {_pct(sc['phot_error'], 2)} |"),
         (f"| centroid error (RMS, photutils `centroid_2dg`) | "
         f"{_fmt(sc['centroid_error'], '.4f')}″ |"),
-        (f"| PSF FWHM; ellipticity 1 − b/a (photutils `data_properties`, median) | "
+        (f"| PSF FWHM from second moments (photutils `data_properties`; the PSF's wings make "
+         f"it wider than a Gaussian fit's); ellipticity 1 − b/a (medians) | "
         f"{_fmt(sc['fwhm'], '.4f')}″; {_fmt(sc['ellipticity'], '.3f')} |"),
         (f"| misregistration check (residual dipoles at stars): largest offset | "
         f"{_fmt(sc['misregistration_largest_offset_px'], '.3f')} px"
