@@ -222,10 +222,7 @@ def _report(cfg, ap, pix, posts, table, ph_ref, pmap, scores, misreg) -> dict[st
     prod, exps = scores.products, scores.exposures
     sc = {k: _finite(v) if isinstance(v, float) else v for k, v in scores.to_dict().items()}
     sc["cr_core_sigma"] = _CORE_SIGMA
-    sc["misregistration_found"] = bool(misreg.fired)
-    sc["misregistration_largest_offset_px"] = _finite(
-        float(np.max(misreg.offset_size, initial=-np.inf,
-                     where=np.isfinite(misreg.offset_size))))  # fmt: skip
+    sc["misregistration"] = {**misreg.to_dict(), "verdict": str(misreg).splitlines()[0]}
     config = {k: (list(v) if isinstance(v, tuple) else v)
               for k, v in dataclasses.asdict(cfg).items()}  # fmt: skip
     return {
@@ -354,9 +351,8 @@ def _markdown(r: dict[str, Any]) -> str:
         (f"| PSF FWHM from second moments (photutils `data_properties`; the PSF's wings make "
          f"it wider than a Gaussian fit's); ellipticity 1 − b/a (medians) | "
         f"{_fmt(sc['fwhm'], '.4f')}″; {_fmt(sc['ellipticity'], '.3f')} |"),
-        (f"| misregistration check (residual dipoles at stars): largest offset | "
-        f"{_fmt(sc['misregistration_largest_offset_px'], '.3f')} px"
-        f"{' — an exposure is misregistered' if sc['misregistration_found'] else ''} |"),
+        (f"| misregistration check (residual dipoles at stars; offset (x, y) of each "
+         f"exposure from the others, input px) | {_offsets(sc['misregistration'])} |"),
         "",
     ]
     if (sc["cr_lost_pipeline"] or 0) < (sc["cr_lost_measured"] or 0):
@@ -385,6 +381,13 @@ def _markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _offsets(m: dict[str, Any]) -> str:
+    """The misregistration verdict and each exposure's offset, as text."""
+    pairs = ", ".join("n/a" if None in xy else f"({xy[0]:+.3f}, {xy[1]:+.3f})"
+                      for xy in m["offsets_px"])  # fmt: skip
+    return f"{m['verdict']}: {pairs}"
 
 
 def _eta_text(eta: float | None) -> str:

@@ -60,7 +60,7 @@ def test_demo_numbers_are_physical(demo_dir):
     # the pipeline finds the cosmic rays from the data (issue 12: >= 98 % above 5 sigma)
     assert sc["cr_flagged"] >= 0.98
     assert sc["false_rejections"] < 0.005
-    assert not sc["misregistration_found"]
+    assert not sc["misregistration"]["fired"]
     # the measured noise correlation beside the formula at the pipeline's own drop/pixel
     assert sc["noise_ratio_formula"] == pytest.approx(
         correlated_noise_ratio(0.8, 0.5), rel=0.03
