@@ -348,6 +348,17 @@ def _header_lines(table: Table) -> list[str]:
     return lines
 
 
+def _unsigned_zero(value: float, decimals: int) -> float:
+    """``value`` rounded to ``decimals`` places, with -0 made 0 (so it prints ``0.000``).
+
+    Examples
+    --------
+    >>> f"{_unsigned_zero(-0.0001, 3):+.3f}", f"{_unsigned_zero(-0.0006, 3):+.3f}"
+    ('+0.000', '-0.001')
+    """
+    return round(float(value), decimals) + 0.0  # -0.0 + 0.0 is +0.0
+
+
 def format_apt(table: Table) -> str:
     """APT text (``POS TARG x,y`` lines with ``#`` comments) for a :func:`postarg_table`.
 
@@ -357,13 +368,12 @@ def format_apt(table: Table) -> str:
     out = [f"# {line}" for line in _header_lines(table)]
     has_pix = "pixel_x" in table.colnames
     for row in table:
-        x, y = float(row["postarg_x"]), float(row["postarg_y"])
+        x = _unsigned_zero(row["postarg_x"], decimals)
+        y = _unsigned_zero(row["postarg_y"], decimals)
         line = f"POS TARG {x:.{decimals}f},{y:.{decimals}f}"
         if has_pix:
-            out.append(
-                f"# exposure {row['exposure']}: step ({row['pixel_x']:+.3f}, "
-                f"{row['pixel_y']:+.3f}) px"
-            )
+            px, py = _unsigned_zero(row["pixel_x"], 3), _unsigned_zero(row["pixel_y"], 3)
+            out.append(f"# exposure {row['exposure']}: step ({px:+.3f}, {py:+.3f}) px")
         out.append(line)
     return "\n".join(out) + "\n"
 

@@ -89,8 +89,12 @@ def _check_apertures_and_patterns(args: argparse.Namespace) -> list:
                 get_aperture(name)
             except ApertureNotFoundError as exc:
                 raise ApertureNotFoundError(f"{flag} {name!r}: {exc}") from None
+    from ditherlab.score.compare import refuse_repeats
+
     ap = get_aperture(args.aperture)
-    return [as_postarg_pattern(p, ap, name="--patterns") for p in args.patterns]
+    posts = [as_postarg_pattern(p, ap, name="--patterns") for p in args.patterns]
+    refuse_repeats(posts, [f"--patterns {p}" for p in args.patterns])
+    return posts
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -22,7 +22,13 @@ from ditherlab.score._specs import as_postarg_pattern
 from ditherlab.score.depth import depth_map
 from ditherlab.score.geometry import phase_coverage
 
-__all__ = ["GEOMETRY_COLUMNS", "compare", "detector_defaults", "geometry_columns"]
+__all__ = [
+    "GEOMETRY_COLUMNS",
+    "compare",
+    "detector_defaults",
+    "geometry_columns",
+    "refuse_repeats",
+]
 
 
 def detector_defaults(aperture: Any) -> dict[str, float]:
@@ -162,6 +168,7 @@ def compare(
     snr_args, cr = _detector_numbers(det, ap, source_rate, sky, n_pix, read_noise, dark, cr_rate)
     per_exp = as_float("exposure_overhead", exposure_overhead, unit=u.s, minimum=0)
     posts = [as_postarg_pattern(p, ap, name=f"patterns[{i}]") for i, p in enumerate(patterns)]
+    refuse_repeats(posts, [f"patterns[{i}]={p!r}" for i, p in enumerate(patterns)])
     if progress is not None:
         progress(f"phase coverage of {len(posts)} pattern(s) on {grid} x {grid} positions")
     coverage = phase_coverage(
@@ -210,6 +217,34 @@ def compare(
         depths=depths,
     )
     return t
+
+
+def refuse_repeats(posts: Sequence[Any], labels: Sequence[str]) -> None:
+    """One-line error if two POS TARG patterns are the same (the same offsets, in order).
+
+    Offsets that agree within 0.0001″ (APT's last decimal) are the same: a pattern and its
+    POS TARG file match.  ``labels[i]`` names pattern ``i`` as the user gave it (argument
+    and value).
+
+    Examples
+    --------
+    >>> from ditherlab.planner import Pattern
+    >>> a = Pattern([[0, 0], [0.1, 0.1]], frame="postarg")
+    >>> refuse_repeats([a, a], ["p[0]=a", "p[1]=b"])
+    Traceback (most recent call last):
+    ...
+    ditherlab.errors.DitherlabValueError: p[1]=b repeats p[0]=a (the same POS TARGs); give ...
+    """
+    for j, b in enumerate(posts):
+        for i in range(j):
+            a = posts[i]
+            if a.offsets.shape != b.offsets.shape or not np.allclose(
+                a.offsets, b.offsets, rtol=0.0, atol=1e-4
+            ):
+                continue
+            what = (f"{labels[j]} is given twice" if labels[j] == labels[i]
+                    else f"{labels[j]} repeats {labels[i]} (the same POS TARGs)")  # fmt: skip
+            raise DitherlabValueError(f"{what}; give each pattern once")
 
 
 def _parallels(parallel: Any) -> list:

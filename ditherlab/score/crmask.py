@@ -180,6 +180,7 @@ def score_cr_mask(
     defects: Any = None,
     k: float = 5.0,
     core_sigma: float = 100.0,
+    region: Any = None,
 ) -> CRMaskScore:
     """Score one chip's cosmic-ray mask against the truth.
 
@@ -206,6 +207,9 @@ def score_cr_mask(
     core_sigma : float, optional
         Source signal, in σ, above which a pixel is a star core (default 100σ, as in the
         AstroDrizzle measurement of reference §7).
+    region : array_like of bool, optional
+        Pixels to score (default all): e.g. the pixels that land in the part of the
+        output every exposure covers.  Every count is taken over ``region`` only.
 
     Returns
     -------
@@ -217,6 +221,8 @@ def score_cr_mask(
     >>> s = score_cr_mask(cr > 100, cr, np.full((4, 4), 50.0), 4.0)
     >>> s.n_cr, s.n_significant, s.recall_significant, s.false_flags
     (2, 1, 1.0, 0)
+    >>> score_cr_mask(cr > 100, cr, np.full((4, 4), 50.0), 4.0, region=cr < 100).n_significant
+    0
     """
     k = as_float("k", k, minimum=0.0)
     core_sigma = as_float("core_sigma", core_sigma, minimum=0.0)
@@ -225,11 +231,12 @@ def score_cr_mask(
     q = np.asarray(cr_charge, float)
     n = np.asarray(noiseless, float)
     d = np.zeros(f.shape, bool) if defects is None else np.asarray(defects) != 0
-    _same_shape(found=f, cr_charge=q, noiseless=n, defects=d, dark=np.asarray(dark))
+    r = np.ones(f.shape, bool) if region is None else np.asarray(region, bool)
+    _same_shape(found=f, cr_charge=q, noiseless=n, defects=d, dark=np.asarray(dark), region=r)
     sigma = pixel_sigma(n, read_noise, dark)
-    hit = q > 0
-    sig = q > k * sigma
-    clean = ~hit & ~d
+    hit = (q > 0) & r
+    sig = (q > k * sigma) & r
+    clean = ~(q > 0) & ~d & r
     core = clean & ((n - sky) > core_sigma * sigma)
     missed = sig & ~f
     return CRMaskScore(
@@ -252,11 +259,14 @@ def score_exposures(
     *,
     k: float = 5.0,
     core_sigma: float = 100.0,
+    regions: Sequence[Sequence[Any]] | None = None,
 ) -> CRMaskScore:
     """Score ``masks[i][j]`` (exposure i, chip j) against simulated exposures' truth.
 
     ``exposures`` are :class:`~ditherlab.simulate.Exposure` objects that carry their
-    truth; the dark electrons are the truth's dark rate × exposure time.
+    truth; the dark electrons are the truth's dark rate × exposure time.  ``regions[i][j]``
+    (optional, boolean like the masks) limits each chip's counts to those pixels, as the
+    ``region`` of :func:`score_cr_mask`.
     """
     if len(masks) != len(exposures):
         raise DitherlabValueError(
@@ -270,7 +280,8 @@ def score_exposures(
             raise DitherlabValueError(
                 f"masks[{i}] has {len(mi)} chips but {exp.rootname} has {len(exp.chips)}"
             )
-        for m, chip, t in zip(mi, exp.chips, exp.truth.chips, strict=True):
+        ri = [None] * len(mi) if regions is None else regions[i]
+        for m, chip, t, reg in zip(mi, exp.chips, exp.truth.chips, ri, strict=True):
             sky = exp.sky if chip.sky is None else chip.sky
             total = total + score_cr_mask(
                 m,
@@ -282,6 +293,7 @@ def score_exposures(
                 defects=t.defects,
                 k=k,
                 core_sigma=core_sigma,
+                region=reg,
             )
     return total
 

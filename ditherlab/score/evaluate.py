@@ -37,15 +37,18 @@ SCORES: tuple[str, ...] = (
     "weight_rms_over_median",
     "cr_hit_fraction",
     "cr_lost_measured",
+    "cr_lost_pipeline",
     "cr_lost_analytic",
     "cr_charge_left",
     "cr_flagged",
     "false_rejections",
+    "cr_core_flagged",
     "hot_residue",
     "n_stars",
     "fwhm",
     "ellipticity",
     "phot_error",
+    "phot_bias",
     "centroid_error",
     "noise_ratio",
     "noise_ratio_formula",
@@ -137,20 +140,23 @@ class ProductScores:
             measured fraction of pixels hit per exposure (truth masks);
         ``cr_lost_measured``
             fraction of sky points hit in every exposure (truth masks, through the
-            geometry), beside ``cr_lost_analytic``, the planner's p^N;
-        ``cr_charge_left``
-            fraction of the deposited cosmic-ray charge that entered the final drizzle;
-        ``cr_flagged``
-            fraction of cosmic-ray pixels (> 5σ of the read noise) the pipeline flagged;
-        ``false_rejections``
-            fraction of pixels farther than 1 pixel from any cosmic ray flagged anyway;
+            geometry: ideal rejection), beside ``cr_lost_pipeline``, the same with the
+            masks the pipeline found, and ``cr_lost_analytic``, the planner's p^N;
+        ``cr_flagged``, ``false_rejections``, ``cr_core_flagged``, ``cr_charge_left``
+            the pipeline's masks scored by :func:`ditherlab.score.crmask.score_exposures`
+            over the input pixels that land in the common area: fraction of the CR pixels
+            above 5σ of the local noise flagged; fraction of defect-free, CR-free pixels
+            flagged; fraction of star-core pixels (source > ``core_sigma``) flagged; of
+            the charge of the CR pixels above 5σ left unflagged;
         ``hot_residue``
-            fraction of the excess charge of unflagged hot pixels that entered the drizzle;
+            fraction of the excess charge of unflagged hot pixels that entered the
+            drizzle after outlier rejection (1 would be none rejected);
         ``n_stars``, ``fwhm`` (arcsec), ``ellipticity``
             isolated stars measured (photutils ``data_properties``), median FWHM and
             ellipticity ``1 - b/a``;
-        ``phot_error``
-            RMS relative aperture-flux error against the noiseless drizzle of the truth;
+        ``phot_error``, ``phot_bias``
+            RMS and median relative aperture-flux error against the noiseless drizzle of
+            the truth;
         ``centroid_error``
             RMS centroid error (arcsec) against the true positions;
         ``noise_ratio``
@@ -160,6 +166,15 @@ class ProductScores:
         The last realisation's final image (e⁻/s) and weight.
     stars : astropy.table.Table
         The measured stars of the last realisation (output pixels ``x``, ``y``).
+    truth : ndarray or None
+        The last realisation's noiseless scene (sky removed) drizzled like the product
+        (e⁻/s, same grid).
+    products : PipelineProducts or None
+        The last realisation's :func:`~ditherlab.drizzle.run_pipeline` result (its
+        ``wcs``, ``cr_masks``, ``sky``, ``.write()``...).
+    exposures : tuple of Exposure
+        The last realisation's simulated exposures, with their truth
+        (:func:`ditherlab.simulate.write_exposure` writes them as ``_flt.fits``).
     """
 
     pattern: str
@@ -172,6 +187,9 @@ class ProductScores:
     sci: np.ndarray
     wht: np.ndarray
     stars: Any
+    truth: np.ndarray | None = None
+    products: Any = None
+    exposures: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Means over the realisations (``<score>``) and their spread (``<score>_std``)."""
@@ -231,6 +249,7 @@ def evaluate(
     realisations: int = 1,
     rng: Any = None,
     size: int = 160,
+    core_sigma: float = 100.0,
     progress: Callable[[str], None] | None = None,
 ) -> ProductScores:
     """Simulate a pattern, drizzle it with the pipeline and score the product against truth.
@@ -257,12 +276,17 @@ def evaluate(
         Random state: the same seed gives the same scores.
     size : int, optional
         Side of the simulated cut-out, pixels.
+    core_sigma : float, optional
+        Source signal (in σ of the pixel noise) above which a pixel counts as a star core
+        in ``cr_core_flagged`` (default 100σ, as :func:`ditherlab.score.score_cr_mask`).
     progress : callable, optional
         Called with a short message per realisation.
 
     Returns
     -------
     ProductScores
+        The scores, and the last realisation's exposures, pipeline products and
+        drizzled truth (to write or plot them).
     """
     from ditherlab.planner import get_aperture
 
@@ -271,6 +295,7 @@ def evaluate(
     t = as_float("exptime", exptime, minimum=0, min_inclusive=False)
     nreal = as_int("realisations", realisations, minimum=1, maximum=1000)
     size = as_int("size", size, minimum=32, maximum=2048)
+    core_sigma = as_float("core_sigma", core_sigma, minimum=0)
     gen = as_rng(rng)
     scene = default_scene(ap, size, gen) if scene is None else scene
     cfg = _config(pipeline, post, ap)
@@ -279,12 +304,13 @@ def evaluate(
     for r in range(nreal):
         if progress is not None:
             progress(f"{post.name}: realisation {r + 1}/{nreal}")
-        row, geometry, last = _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen)
+        row, geometry, last = _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen,
+                                               core_sigma)  # fmt: skip
         rows.append(row)
     from astropy.table import Table
 
     table = Table(rows=rows, names=SCORES)
-    sci, wht, stars = last
+    prod, truth_img, stars, exps = last
     return ProductScores(
         pattern=post.name,
         aperture=ap.name,
@@ -293,9 +319,12 @@ def evaluate(
         final_scale=float(cfg.final_scale),
         final_pixfrac=float(cfg.final_pixfrac),
         per_realisation=table,
-        sci=sci,
-        wht=wht,
+        sci=np.asarray(prod.sci),
+        wht=np.asarray(prod.wht),
         stars=stars,
+        truth=truth_img,
+        products=prod,
+        exposures=exps,
     )
 
 
@@ -324,7 +353,7 @@ def _subarray(ap, size: int) -> tuple[int, int, int, int]:
     return x0, y0, min(size, nx), min(size, ny)
 
 
-def _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen):
+def _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen, core_sigma):
     from ditherlab.drizzle.pipeline import run_pipeline
     from ditherlab.simulate import observe
 
@@ -338,13 +367,15 @@ def _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen):
             f"pattern {post.name!r}: no output pixel is seen by every exposure on a "
             f"{sub[2]} x {sub[3]} cut-out; use a larger size"
         )
+    zones = [[_input_inside(geo.final_pixmaps[i][0], inside)] for i in range(len(exps))]
     row = {}
     row.update(_weight_scores(prod.wht, inside))
-    row.update(_cr_scores(exps, prod, cfg, geo, inside, ap, t))
+    row.update(_cr_scores(exps, prod, geo, inside, zones, ap, t, core_sigma))
+    row["hot_residue"] = _hot_residue(exps, prod, cfg, zones, ap)
     stars, star_scores = _star_scores(prod, truth_img, inside, scene, cfg, ap)
     row.update(star_scores)
     row.update(_noise_scores(prod.sci, truth_img, inside, cfg, geo))
-    return row, geo, (np.asarray(prod.sci), np.asarray(prod.wht), stars)
+    return row, geo, (prod, truth_img, stars, tuple(exps))
 
 
 def _truth_drizzle(exps, geo, cfg):
@@ -405,12 +436,16 @@ def _input_inside(pm: np.ndarray, inside: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cr_lost_measured(exps, geo, inside) -> float:
-    """Fraction of common-area output pixels whose sky was hit in every exposure."""
+def _cr_lost_measured(masks, geo, inside) -> float:
+    """Fraction of common-area output pixels whose sky is masked in every exposure.
+
+    ``masks[i][0]`` is exposure i's cosmic-ray mask (truth or found); each output pixel
+    centre is mapped back to the nearest input pixel of every exposure.
+    """
     oy, ox = np.nonzero(inside)
     lost = np.ones(ox.size, bool)
-    for i, e in enumerate(exps):
-        cr = e.truth.chips[0].cr_mask
+    for i, m in enumerate(masks):
+        cr = np.asarray(m[0], bool)
         ix, iy = _inverse_map(geo.final_pixmaps[i][0])(ox.astype(float), oy.astype(float))
         ix, iy = np.rint(ix).astype(int), np.rint(iy).astype(int)
         ok = (ix >= 0) & (iy >= 0) & (ix < cr.shape[1]) & (iy < cr.shape[0])
@@ -420,52 +455,49 @@ def _cr_lost_measured(exps, geo, inside) -> float:
     return float(np.mean(lost))
 
 
-def _cr_scores(exps, prod, cfg, geo, inside, ap, t) -> dict[str, float]:
-    from scipy import ndimage
+def _cr_scores(exps, prod, geo, inside, zones, ap, t, core_sigma) -> dict[str, float]:
+    """Cosmic rays: hits, sky lost (truth and pipeline masks), and the masks against truth.
 
-    from ditherlab.drizzle.pipeline import dq_good_mask, interpret_bits
+    The masks are scored by :func:`ditherlab.score.crmask.score_exposures` (the one
+    definition ditherlab uses, also in the AstroDrizzle benchmark) over the input pixels
+    that land in the common area.
+    """
     from ditherlab.planner import cr_loss_fraction
+    from ditherlab.score.crmask import score_exposures
+    from ditherlab.simulate import detector_model
+
+    model = detector_model(ap.instrument, ap.detector)
+    masks = score_exposures(prod.cr_masks, exps, regions=zones, core_sigma=core_sigma)
+    truth = [[e.truth.chips[0].cr_mask] for e in exps]
+    return {
+        "cr_hit_fraction": float(np.mean([m[0].mean() for m in truth])),
+        "cr_lost_measured": _cr_lost_measured(truth, geo, inside),
+        "cr_lost_pipeline": _cr_lost_measured(prod.cr_masks, geo, inside),
+        "cr_lost_analytic": float(cr_loss_fraction(len(exps) * t, len(exps), model.cr_rate)),
+        "cr_charge_left": masks.charge_left_fraction,
+        "cr_flagged": masks.recall_significant,
+        "false_rejections": masks.false_flag_fraction,
+        "cr_core_flagged": masks.core_flag_fraction,
+    }
+
+
+def _hot_residue(exps, prod, cfg, zones, ap) -> float:
+    """Fraction of the excess charge of unflagged, flickering hot pixels that was drizzled."""
+    from ditherlab.drizzle.pipeline import dq_good_mask, interpret_bits
     from ditherlab.simulate import detector_model
 
     model = detector_model(ap.instrument, ap.detector)
     bits = interpret_bits(cfg.final_bits, "final_bits")
-    n = len(exps)
-    sums = dict.fromkeys(("cr", "cr_kept", "big", "big_flag", "clean", "clean_flag", "hot",
-                          "hot_kept"), 0.0)  # fmt: skip
-    hits = []
+    total = kept_total = 0.0
     for i, e in enumerate(exps):
-        c, tr = e.chips[0], e.truth.chips[0]
-        zone = _input_inside(geo.final_pixmaps[i][0], inside)
-        flagged = np.asarray(prod.cr_masks[i][0], bool)
-        good = dq_good_mask(c.dq, bits)
-        kept = good & ~flagged & zone
-        charge = np.asarray(tr.cr_charge, float)
-        hits.append(float(np.mean(tr.cr_mask)))
-        sums["cr"] += charge[zone].sum()
-        sums["cr_kept"] += charge[kept].sum()
-        big = (charge > 5 * model.read_noise) & zone
-        sums["big"] += big.sum()
-        sums["big_flag"] += (big & flagged).sum()
-        clean = ~ndimage.binary_dilation(tr.cr_mask, iterations=1) & good & zone
-        sums["clean"] += clean.sum()
-        sums["clean_flag"] += (clean & flagged).sum()
+        c, tr, zone = e.chips[0], e.truth.chips[0], zones[i][0]
+        kept = dq_good_mask(c.dq, bits) & ~np.asarray(prod.cr_masks[i][0], bool) & zone
         variable = (tr.defects & 8) != 0  # DEFECT_VARIABLE: hot, flickering, not flagged
-        excess = np.where(variable, (np.asarray(tr.dark, float) - model.dark) * e.exptime, 0.0)
-        sums["hot"] += excess[zone].sum()
-        sums["hot_kept"] += excess[kept].sum()
-
-    def ratio(a: str, b: str) -> float:
-        return sums[a] / sums[b] if sums[b] > 0 else float("nan")
-
-    return {
-        "cr_hit_fraction": float(np.mean(hits)),
-        "cr_lost_measured": _cr_lost_measured(exps, geo, inside),
-        "cr_lost_analytic": float(cr_loss_fraction(n * t, n, model.cr_rate)),
-        "cr_charge_left": ratio("cr_kept", "cr"),
-        "cr_flagged": ratio("big_flag", "big"),
-        "false_rejections": ratio("clean_flag", "clean"),
-        "hot_residue": ratio("hot_kept", "hot"),
-    }
+        excess = np.clip((np.asarray(tr.dark, float) - model.dark) * e.exptime, 0.0, None)
+        excess = np.where(variable, excess, 0.0)  # a hot pixel's charge above the mean dark
+        total += excess[zone].sum()
+        kept_total += excess[kept].sum()
+    return float(kept_total / total) if total > 0 else float("nan")
 
 
 def _isolated_stars(prod, scene, inside, s: float):
@@ -500,7 +532,7 @@ def _star_scores(prod, truth_img, inside, scene, cfg, ap):
     s = scale / native_scale(ap)
     x, y, _ = _isolated_stars(prod, scene, inside, s)
     empty = {"n_stars": 0.0, "fwhm": np.nan, "ellipticity": np.nan, "phot_error": np.nan,
-             "centroid_error": np.nan}  # fmt: skip
+             "phot_bias": np.nan, "centroid_error": np.nan}  # fmt: skip
     if x.size == 0:
         return Table(names=("x", "y", "xc", "yc", "flux", "flux_true")), empty
     sci = np.nan_to_num(np.asarray(prod.sci, float))
@@ -530,6 +562,7 @@ def _star_scores(prod, truth_img, inside, scene, cfg, ap):
         "fwhm": float(np.nanmedian(fw)),
         "ellipticity": float(np.nanmedian(el)),
         "phot_error": float(np.sqrt(np.mean(rel**2))) if rel.size else np.nan,
+        "phot_bias": float(np.median(rel)) if rel.size else np.nan,
         "centroid_error": float(np.sqrt(np.nanmean(err**2))),
     }
 

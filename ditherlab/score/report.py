@@ -298,14 +298,17 @@ _PRODUCT_COLUMNS = {
     "holes": ".2%",
     "weight_rms_over_median": ".3f",
     "cr_lost_measured": ".2e",
+    "cr_lost_pipeline": ".2e",
     "cr_lost_analytic": ".2e",
     "cr_charge_left": ".2%",
     "cr_flagged": ".1%",
     "false_rejections": ".3%",
+    "cr_core_flagged": ".2%",
     "hot_residue": ".2%",
     "fwhm": ".4f",
     "ellipticity": ".3f",
     "phot_error": ".3f",
+    "phot_bias": ".3f",
     "centroid_error": ".4f",
     "noise_ratio": ".3f",
     "noise_ratio_formula": ".3f",
@@ -328,10 +331,12 @@ def _product_parts(table, F) -> list[str]:
             '<p class="note">Each pattern simulated on a cut-out at the reference pixel, drizzled '
             "by the AstroDrizzle-style pipeline (cosmic rays found from the data) and measured "
             "against the truth: holes and weight RMS/median over the area every exposure covers; "
-            "sky points hit by cosmic rays in every exposure (measured, and the analytic p^N); "
-            "CR charge and unflagged hot-pixel charge that reached the final image; CR pixels "
-            "flagged, and clean pixels flagged anyway; isolated stars: FWHM (arcsec), "
-            "ellipticity, RMS relative aperture-flux error and RMS centroid error (arcsec); "
+            "sky points masked in every exposure (with the truth masks, with the masks the "
+            "pipeline found, and the analytic p^N); CR charge above 5σ left unflagged and "
+            "unflagged hot-pixel charge that reached the final image; CR pixels above 5σ "
+            "flagged, CR-free pixels and star-core pixels flagged anyway; isolated stars: FWHM "
+            "(arcsec), ellipticity, RMS and median relative aperture-flux error and RMS "
+            "centroid error (arcsec); "
             "measured noise-correlation ratio beside R(p, s).  Means over the realisations.</p>"
         ),
     ]

@@ -130,3 +130,19 @@ def test_bad_meta_and_units_are_format_errors(tmp_path):
     ok = tmp_path / "mas.ecsv"
     Table({"postarg_x": [0.0, 100.0] * u.mas, "postarg_y": [0.0, 0.0] * u.mas}).write(ok)
     np.testing.assert_allclose(read_postargs(ok).offsets, [[0, 0], [0.1, 0]])
+
+
+def test_apt_text_prints_no_negative_zero():
+    # ACS/WFC: the 4-point box's second step is along y only; rounded to APT's 4 decimals
+    # its x step comes back a hair below zero (-3e-5 px), which once printed as "-0.000"
+    from ditherlab.planner import format_apt, get_aperture, postarg_table
+
+    ap = get_aperture("acs-wfc1")
+    table = postarg_table(ap.postarg_offsets(subpixel(4, step=(3, 3))), ap, decimals=4)
+    assert min(float(v) for v in table["pixel_x"]) < 0  # the hair is there
+    text = format_apt(table)
+    assert "# exposure 2: step (+0.000, +3.500) px" in text
+    assert "-0.000" not in text
+    # tiny negative POS TARGs print as 0 too, and the text still reads back
+    tiny = Pattern([[0.0, 0.0], [-1e-7, 0.1]], frame="postarg", name="tiny")
+    assert "POS TARG 0.0000,0.1000" in format_apt(postarg_table(tiny))

@@ -88,12 +88,32 @@ def test_every_kind_of_pattern_spec_gives_the_same_row(tmp_path):
     ecsv, apt = tmp_path / "box.ecsv", tmp_path / "box.txt"
     write_postargs(subpixel(4), ecsv, aperture=ap)
     write_postargs(subpixel(4), apt, aperture=ap, format="apt")  # 4 decimals: 0.002 px
-    t = compare([4, "4", subpixel(4), ap.postarg_offsets(subpixel(4)), str(ecsv), apt], ap,
-                total_exptime=2000, grid=2)
+    specs = [4, "4", subpixel(4), ap.postarg_offsets(subpixel(4)), str(ecsv), apt]
+    rows = [compare([s], ap, total_exptime=2000, grid=2)[0] for s in specs]
     for c in ("n_exposures", "eta_mean", "covering_radius_worst", "snr", "move_overhead"):
-        col = np.asarray(t[c], float)
+        col = np.array([float(r[c]) for r in rows])
         assert np.allclose(col[:5], col[0], rtol=1e-9, atol=1e-9), c
         assert np.allclose(col[5], col[0], rtol=1e-3), c
+
+
+def test_the_same_pattern_twice_is_refused(tmp_path, capsys):
+    from ditherlab.cli import main
+
+    # given twice, in any spelling: one line naming both entries, API and CLI
+    with pytest.raises(DitherlabValueError, match=r"^patterns\[2\]=4 repeats patterns\[0\]='4'"):
+        compare(["4", 2, 4], "acs-wfc", total_exptime=1000)
+    ap = get_aperture("acs-wfc")
+    apt = tmp_path / "box.txt"
+    write_postargs(subpixel(4), apt, aperture=ap, format="apt")  # rounded to 0.0001"
+    with pytest.raises(DitherlabValueError, match=r"patterns\[1\]=.*box.txt.* repeats"):
+        compare([subpixel(4), apt], ap, total_exptime=1000)
+    # different patterns of one family are not repeats
+    compare([4, subpixel(4, step=(2, 2))], ap, total_exptime=1000, grid=2)
+    argv = ["compare", "--aperture", "acs-wfc", "--patterns", "2", "4", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--patterns 2 is given twice; give each pattern once")
+    assert len(err.splitlines()) == 1
 
 
 def test_progress_is_reported():

@@ -90,11 +90,32 @@ def test_nan_when_nothing_to_count():
     assert s.false_flag_fraction == 0.0
 
 
+@given(chips(), st.data())
+def test_a_region_and_its_complement_add_up_to_the_whole(chip, data):
+    found, charge, noiseless, defects = chip
+    region = data.draw(arrays(bool, charge.shape))
+    kw = {"sky": 10.0, "defects": defects}
+    whole = score_cr_mask(found, charge, noiseless, 4.0, **kw)
+    inside = score_cr_mask(found, charge, noiseless, 4.0, region=region, **kw)
+    outside = score_cr_mask(found, charge, noiseless, 4.0, region=~region, **kw)
+    total = inside + outside
+    for f in ("n_cr", "found_cr", "n_significant", "found_significant", "n_clean",
+              "false_flags", "n_core", "core_flags"):  # fmt: skip
+        assert getattr(total, f) == getattr(whole, f)
+    assert total.charge_left == pytest.approx(whole.charge_left)
+    # the same as scoring the region's pixels alone
+    alone = score_cr_mask(found[region], charge[region], noiseless[region], 4.0, sky=10.0,
+                          defects=defects[region])  # fmt: skip
+    assert inside == alone
+
+
 def test_bad_input_names_the_arrays():
     with pytest.raises(DitherlabValueError, match="found"):
         score_cr_mask(np.zeros((2, 2), bool), np.zeros((3, 2)), np.zeros((2, 2)), 3.0)
     with pytest.raises(DitherlabValueError, match="k="):
         score_cr_mask(np.zeros(2, bool), np.zeros(2), np.zeros(2), 3.0, k=-1)
+    with pytest.raises(DitherlabValueError, match="region"):
+        score_cr_mask(np.zeros(2, bool), np.zeros(2), np.zeros(2), 3.0, region=np.ones(3, bool))
     with pytest.raises(DitherlabValueError, match="masks has 1 exposures"):
         score_exposures([[np.zeros(2, bool)]], [])
 

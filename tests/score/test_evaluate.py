@@ -26,10 +26,15 @@ def test_scores_are_physical(uvis4):
     # the recommended drizzle leaves no holes and a uniform weight map (DrizzlePac rule)
     assert d["holes"] == 0
     assert d["weight_rms_over_median"] <= 0.2
-    # most cosmic-ray pixels are found from the data, few clean pixels are flagged
-    assert d["cr_flagged"] > 0.5
-    assert d["false_rejections"] < 0.01
-    assert 0 <= d["cr_charge_left"] < 0.5
+    # the pipeline's masks, scored as score.crmask scores them (one definition): most CR
+    # pixels above 5 sigma found, few CR-free pixels flagged, little significant charge left
+    assert d["cr_flagged"] > 0.85
+    assert d["false_rejections"] < 0.002
+    assert 0 <= d["cr_charge_left"] < 0.15
+    assert 0 <= d["cr_core_flagged"] <= 1
+    # 4 x 600 s: p^N ~ 2e-8, so no sky point is lost, with either set of masks
+    assert d["cr_lost_measured"] == d["cr_lost_pipeline"] == 0
+    assert abs(d["phot_bias"]) <= d["phot_error"]
     # stars: sub-pixel centroids, a PSF a few output pixels wide
     assert d["n_stars"] >= 3
     assert d["centroid_error"] < 0.25 * 0.04  # a quarter of a native UVIS pixel
@@ -46,7 +51,22 @@ def test_spread_over_realisations_and_tables(uvis4):
     # independent draws: the cosmic rays differ between realisations
     hits = np.asarray(uvis4.per_realisation["cr_hit_fraction"])
     assert hits[0] != hits[1]
-    assert uvis4.sci.shape == uvis4.wht.shape
+    assert uvis4.sci.shape == uvis4.wht.shape == uvis4.truth.shape
+
+
+def test_result_carries_the_last_realisation(uvis4):
+    from ditherlab.score.crmask import score_exposures
+
+    # the products and exposures are those the scores were measured on
+    assert len(uvis4.exposures) == uvis4.n_exposures == len(uvis4.products.cr_masks)
+    np.testing.assert_array_equal(uvis4.sci, uvis4.products.sci)
+    assert uvis4.exposures[0].truth is not None
+    # with no common-area restriction the masks score at least as many CR pixels
+    whole = score_exposures(uvis4.products.cr_masks, uvis4.exposures)
+    last = uvis4.per_realisation[-1]
+    assert whole.n_significant > 0
+    assert 0 <= last["cr_flagged"] <= 1
+    assert whole.recall_significant == pytest.approx(last["cr_flagged"], abs=0.1)
 
 
 def test_same_seed_same_scores():
@@ -75,5 +95,7 @@ def test_bad_input():
         evaluate(4, "wfc3-ir", exptime=100.0, realisations=0)
     with pytest.raises(DitherlabValueError, match="exptime"):
         evaluate(4, "wfc3-ir", exptime=0.0)
+    with pytest.raises(DitherlabValueError, match="core_sigma"):
+        evaluate(4, "wfc3-ir", exptime=100.0, core_sigma=-1)
     with pytest.raises(DitherlabValueError, match="pipeline"):
         evaluate(4, "wfc3-ir", exptime=100.0, pipeline="fast")
