@@ -3,7 +3,7 @@
 Run with an interpreter that has drizzlepac (it is never a ditherlab dependency)::
 
     PYTHONPATH=. /work/venv-adz/bin/python benchmarks/psf_astrodrizzle.py [--size 512]
-        [--psf default|airy] [--json out.json]
+        [--psf default|airy] [--residual-blur MAS] [--json out.json]
 
 The set-up of the measurement in the project's reference notes (§7): 20,000 stars and 1,000
 galaxies (mag 18-26) in 290", sky 50 e-/px per exposure, ``subpixel(4, step=(3, 3))`` as
@@ -16,6 +16,8 @@ of the sky + read noise, no cosmic ray or defect there) that driz_cr flags (DQ 4
 the median error of bright unsaturated stars' 1"-radius aperture flux in the drizzled image
 against the true flux times the PSF's encircled energy in 1".  ``--psf airy`` is the
 simulator's default before issue 10 (a 0.6 um Airy pattern, no charge diffusion).
+``--residual-blur MAS`` replaces the default PSF's 15 mas residual blur (0: the bare
+optics-and-kernel model), for the sensitivity table in docs/simulate.md.
 """
 
 import argparse
@@ -32,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 
 
-def simulate(workdir, size, psf_name, seed):
+def simulate(workdir, size, psf_name, seed, residual_blur=None):
     """Write the flt files; return (file names, exposures, scene, encircled energy in 1")."""
     from ditherlab.planner import get_aperture, subpixel
     from ditherlab.simulate import HSTPSF, AiryPSF, Scene, observe, write_exposure
@@ -47,8 +49,10 @@ def simulate(workdir, size, psf_name, seed):
     if psf_name == "airy":
         psf, kernel, ee = AiryPSF(0.6), False, 1.0  # truncated and renormalised: all in 1"
     else:
-        psf, kernel = None, True
-        ee = HSTPSF("ACS", "WFC", "F606W").encircled_energy(1.0)
+        kernel = True
+        chosen = HSTPSF("ACS", "WFC", "F606W", residual_blur=residual_blur)
+        psf = None if residual_blur is None else chosen
+        ee = chosen.encircled_energy(1.0)
     pattern = subpixel(4, step=(3, 3))
     exps = observe(scene, pattern, ap, 500.0, psf=psf, detector_kernel=kernel,
                    subarray=subarray, rng=seed)
@@ -128,13 +132,13 @@ def bright_star_flux_error(workdir, scene, ee):
     return float(np.median(err)), int(pick.size)
 
 
-def measure(size=512, psf_name="default", seed=7, workdir=None):
+def measure(size=512, psf_name="default", seed=7, workdir=None, residual_blur=None):
     """Simulate, run AstroDrizzle, and return the two numbers (and the counts) as a dict."""
     own = workdir is None
     workdir = tempfile.mkdtemp(prefix="dl_adz_") if own else workdir
     try:
         t0 = time.perf_counter()
-        names, exps, scene, ee = simulate(workdir, size, psf_name, seed)
+        names, exps, scene, ee = simulate(workdir, size, psf_name, seed, residual_blur)
         t1 = time.perf_counter()
         run_astrodrizzle(workdir, names)
         t2 = time.perf_counter()
@@ -143,7 +147,8 @@ def measure(size=512, psf_name="default", seed=7, workdir=None):
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {"psf": psf_name, "size": size, "core_flag_fraction": frac, "core_pixels": n_core,
+    return {"psf": psf_name, "residual_blur": residual_blur, "size": size,
+            "core_flag_fraction": frac, "core_pixels": n_core,
             "flux_error_median": err, "bright_stars": n_stars,
             "simulate_s": t1 - t0, "astrodrizzle_s": t2 - t1}
 
@@ -153,11 +158,13 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512, help="cut-out size per chip (pixels)")
     ap.add_argument("--psf", choices=["default", "airy", "both"], default="both")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--residual-blur", type=float, default=None,
+                    help="mas RMS; replaces the default PSF's residual blur (0: bare model)")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     args = ap.parse_args()
     out = []
     for name in (["airy", "default"] if args.psf == "both" else [args.psf]):
-        m = measure(args.size, name, args.seed)
+        m = measure(args.size, name, args.seed, residual_blur=args.residual_blur)
         out.append(m)
         print(
             f"{name:8s} {args.size}^2 x 2 chips: star-core pixels flagged as CR "

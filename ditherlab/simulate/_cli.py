@@ -311,8 +311,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         metavar="MAS",
-        help="pointing jitter within an exposure, mas RMS per axis, blurred into the "
-        "default PSF (HST: a few mas)",
+        help="extra pointing jitter, mas RMS per axis, added in quadrature to the default "
+        "PSF's 15 mas residual blur (which already stands for typical jitter and breathing)",
     )
     p.add_argument(
         "--no-detector-kernel",

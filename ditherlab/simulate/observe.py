@@ -816,8 +816,9 @@ def observe(
         False for a PSF that already includes it (e.g. Tiny Tim's detector-sampled
         output with charge diffusion).
     psf_jitter : float
-        Pointing jitter within the exposure, mas RMS per axis, blurred into the default
-        PSF (HST: a few mas; default 0).
+        Extra pointing jitter, mas RMS per axis, added in quadrature to the default PSF's
+        15 mas residual blur (which stands for typical jitter, focus breathing and the
+        field; :class:`HSTPSF`); default 0.
 
     Returns
     -------

@@ -533,9 +533,12 @@ class HSTPSF(PSF):
     computed by FFT.  A fraction ``1 - exp(-(2π σ/λ)²)`` (σ = 21.4 nm, the OTA's
     mid-frequency polishing errors) is moved into a broad halo truncated at 5.5″, with
     ``σ`` and the halo's shape fitted to the ACS/WFC and WFC3/UVIS encircled-energy tables
-    (see ``docs/simulate.md``).  Optional pointing jitter is a Gaussian of ``jitter`` mas
-    RMS per axis; WFC3/IR adds a fixed 37 mas Gaussian blur fitted to the sharpness of
-    the WFC3 Instrument Handbook's Table 7.5 (``detector_blur_mas`` in the data file).
+    (see ``docs/simulate.md``).  Every detector gets a 15 mas (RMS per axis) Gaussian
+    ``residual_blur`` for jitter, focus breathing and the field, fitted to the ACS
+    Instrument Handbook's F550M FWHM and the ACS filter tables' Tiny Tim central-pixel
+    fractions; extra pointing ``jitter`` adds to it.  WFC3/IR's total blur is 37 mas,
+    fitted to the sharpness of the WFC3 Instrument Handbook's Table 7.5
+    (``detector_blur_mas`` in the data file).
     The detector's pixel response (charge diffusion, IPC) is *not* part of
     this PSF: :func:`~ditherlab.simulate.observe` applies :func:`pixel_kernel` after
     integrating over pixels (for the CCDs, the default folds charge diffusion into the
@@ -559,6 +562,13 @@ class HSTPSF(PSF):
     spider_angle : float
         Position angle (deg east of north) of one diffraction spike; observe() sets it from
         PA_V3 (the spiders lie along the V2/V3 diagonals).
+    residual_blur : float, optional
+        The blur (mas RMS per axis, Gaussian) that stands for what the optics and the
+        kernels leave out on every detector: pointing jitter, focus breathing and the CCD's
+        thickness away from the field centre.  Default (None): 15 mas, fitted to the ACS
+        Tiny Tim central-pixel fractions and the on-orbit F550M FWHM of ACS/WFC and HRC
+        (``residual_blur`` in the data file; docs/simulate.md).  0 gives the bare
+        optics-and-kernel model.  ``jitter`` adds to it in quadrature.
     charge_diffusion : bool
         Fold the CCD's charge diffusion into the PSF as a continuous Gaussian blur whose
         pixel-integrated form has the centre value of the published kernel
@@ -570,7 +580,7 @@ class HSTPSF(PSF):
     --------
     >>> p = HSTPSF("ACS", "WFC", "F606W")
     >>> p.wavelength, round(p.fwhm, 3), round(p.far_fraction, 3)
-    (591.77, 0.063, 0.047)
+    (591.77, 0.073, 0.047)
     """
 
     instrument: str
@@ -579,6 +589,7 @@ class HSTPSF(PSF):
     wavelength: float | None = None
     jitter: float = 0.0
     spider_angle: float = 45.0
+    residual_blur: float | None = None
     charge_diffusion: bool = True
     radius: float = dataclasses.field(init=False)
     fwhm: float = dataclasses.field(init=False)
@@ -602,12 +613,17 @@ class HSTPSF(PSF):
             wave = as_float("wavelength", self.wavelength, minimum=50.0, maximum=3000.0)
         jitter = as_float("jitter", self.jitter, minimum=0.0, maximum=1000.0)
         angle = as_float("spider_angle", self.spider_angle)
-        for name, val in (("instrument", inst), ("detector", det), ("filter", filt),
-                          ("wavelength", wave), ("jitter", jitter), ("spider_angle", angle)):
-            object.__setattr__(self, name, val)
         data = psf_data()
+        residual = self.residual_blur
+        if residual is None:
+            residual = data["residual_blur"]["mas_rms"]
+        residual = as_float("residual_blur", residual, minimum=0.0, maximum=1000.0)
+        for name, val in (("instrument", inst), ("detector", det), ("filter", filt),
+                          ("wavelength", wave), ("jitter", jitter), ("spider_angle", angle),
+                          ("residual_blur", residual)):
+            object.__setattr__(self, name, val)
         scale = detector_model(inst, det).idcscale
-        blur = float(np.hypot(jitter, entry.get("detector_blur_mas", 0.0)))
+        blur = float(np.linalg.norm([jitter, residual, entry.get("detector_blur_mas", 0.0)]))
         kernel = entry.get("kernel")
         cd = bool(self.charge_diffusion) and kernel is not None
         cd = cd and kernel["kind"] == "charge diffusion"

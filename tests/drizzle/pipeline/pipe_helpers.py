@@ -1,27 +1,6 @@
-"""Shared helpers of the pipeline tests: small simulated ACS/WFC stacks with a realistic PSF."""
+"""Shared helpers of the pipeline tests: small simulated ACS/WFC stacks (default HST PSF)."""
 
 import numpy as np
-
-
-def blurred_psf(instrument="ACS", detector="WFC", sigma_px=0.6, over=4, radius=0.6):
-    """The default (Airy) PSF convolved with a ``sigma_px`` Gaussian, as an ImagePSF.
-
-    Until issue 10 gives the simulator a realistic default PSF (charge diffusion), the
-    pure Airy disc puts ~46 % of a centred star in one pixel and AstroDrizzle itself flags
-    21 % of star cores on it; blurred by 0.6 px the peak pixel holds ~19 % and neither
-    pipeline flags cores (reference detector_and_astrodrizzle.md §7).
-    """
-    from scipy.ndimage import gaussian_filter
-
-    from ditherlab.simulate import AiryPSF, ImagePSF, detector_model
-
-    m = detector_model(instrument, detector)
-    step = m.idcscale / over
-    n = round(2 * radius / step) | 1
-    c = (np.arange(n) - n // 2) * step
-    xx, yy = np.meshgrid(c, c)
-    img = gaussian_filter(AiryPSF(m.psf_wavelength).profile(xx, yy), sigma_px * over)
-    return ImagePSF(img / img.sum(), over, step)
 
 
 def stack(seed=3, size=256, aperture="acs-wfc1", chips=(1,), nstars=900, exptime=500.0,
@@ -35,7 +14,6 @@ def stack(seed=3, size=256, aperture="acs-wfc1", chips=(1,), nstars=900, exptime
     from ditherlab.planner import subpixel
     from ditherlab.simulate import Scene, observe
 
-    inst, det = {"acs": ("ACS", "WFC"), "wfc3": ("WFC3", "UVIS")}[aperture.split("-")[0]]
     field = Scene.random_field(nstars, size=60.0, sky=50.0, rng=seed)
     # plus bright stars (mag 17-20), so that star cores above 100σ are plentiful
     bright = Scene.random_field(nstars // 10, size=60.0, mag_range=(17.0, 20.0), rng=seed + 1)
@@ -47,7 +25,7 @@ def stack(seed=3, size=256, aperture="acs-wfc1", chips=(1,), nstars=900, exptime
     x0, y0 = ref.get(aperture, (1900, 900))
     return observe(
         scene, pattern or subpixel(4), aperture, exptime, chips=list(chips),
-        psf=blurred_psf(inst, det), subarray=(x0, y0, size, size), rng=seed, **kw,
+        subarray=(x0, y0, size, size), rng=seed, **kw,
     )  # fmt: skip
 
 
@@ -55,10 +33,12 @@ def truth_scores(exposures, products, bits=336):
     """Recall of >5σ cosmic-ray pixels and the fraction of star-core pixels flagged.
 
     σ is the local noise without the cosmic ray: sqrt(source + sky + dark·t + RN²) from
-    the truth.  Star cores: source above 100σ, not saturated (bleeding charge is not the
-    star's and differs between exposures).  Pixels flagged in DQ (outside ``bits``)
-    are left out, as the pipeline never uses them.
+    the truth.  Star cores: source above 100σ, not within 3 pixels of a saturated pixel
+    (bleeding charge is not the star's and differs between exposures).  Pixels flagged in
+    DQ (outside ``bits``) are left out, as the pipeline never uses them.
     """
+    from scipy.ndimage import binary_dilation
+
     n5 = f5 = ncore = fcore = nclean = fclean = 0
     for e, masks in zip(exposures, products.cr_masks, strict=True):
         for c, tr, m in zip(e.chips, e.truth.chips, masks, strict=True):
@@ -66,7 +46,10 @@ def truth_scores(exposures, products, bits=336):
             sig = np.sqrt(nl + tr.dark * e.exptime + e.read_noise**2)
             good = (c.dq.astype(np.int64) & ~bits) == 0
             cr5 = (tr.cr_charge > 5 * sig) & good
-            unsaturated = (c.dq & (256 | 2048)) == 0  # bleeding charge differs per exposure
+            # saturated stars are not "unsaturated star cores": their bleeding charge differs
+            # per exposure, and with bits 336 the saturated pixels (256) count as good
+            sat = (c.dq & (256 | 2048)) != 0
+            unsaturated = ~binary_dilation(sat, iterations=3)
             core = ((nl - e.sky) > 100 * sig) & (tr.cr_charge == 0) & good & unsaturated
             clean = (tr.cr_charge == 0) & (tr.defects == 0) & good
             n5 += cr5.sum()

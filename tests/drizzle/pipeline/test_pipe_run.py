@@ -1,7 +1,7 @@
 """run_pipeline end to end on simulated ACS/WFC stacks, scored against the simulator's truth.
 
-The simulated PSF is the default Airy pattern convolved with a 0.6 px Gaussian (see
-pipe_helpers.blurred_psf): the default PSF is too sharp until issue 10 lands.
+The simulated PSF is the simulator's default (HSTPSF in F606W, with charge diffusion and
+the residual blur; issue 10).
 """
 
 import hashlib
@@ -34,7 +34,9 @@ def test_cosmic_rays_found_and_star_cores_kept(acs):
     exps, p = acs
     s = truth_scores(exps, p)
     assert s["n_cr5"] > 1000
-    assert s["n_core"] > 50
+    # ~40 unsaturated core pixels on 256²: here ≤ 0.1 % means none; the full-frame run in
+    # docs/pipeline.md measures the rate on thousands
+    assert s["n_core"] > 30
     assert s["recall5"] >= 0.98, s
     assert s["core_flagged"] <= 0.001, s
     assert s["false_clean"] < 0.001, s
@@ -63,9 +65,12 @@ def test_products(acs):
     assert p.exptime == 2000.0
     assert len(p.singles) == 4
     assert p.median.shape == p.geometry.sep_shape
-    # the sky: the exposures' 62.5 e⁻ within 2 % (faint sources raise the median a little)
+    # the sky: above the diffuse 62.5 e⁻, because ~5 % of every star's light is in the PSF's
+    # 1-5.5" wing (the noiseless image's median is 64.9 e⁻ here), and within 3 % of that
+    # median (noise on a skewed distribution moves the median towards the mean: 66.4 e⁻)
     for row, e in zip(p.sky, exps, strict=True):
-        assert row[0] == pytest.approx(e.sky, rel=0.02)
+        background = np.median(e.truth.chips[0].noiseless)
+        assert e.sky < background < row[0] < 1.03 * background
     # cps: the final image of the sky-subtracted sources; wht = Σ exptime where covered
     # EXP weights: Σ wht = Σ exptime × good input pixels (the square kernel hands out a
     # total weight of 1 per input pixel; the whole input lies inside the output)
@@ -81,12 +86,21 @@ def test_products(acs):
 
 
 def test_flux_is_conserved(acs):
-    """Total e⁻/s in the drz equals the sky-subtracted inputs' mean rate (no CR leaks)."""
+    """Mean e⁻/s where all four exposures overlap equals the inputs' over the same sky."""
     exps, p = acs
-    final = np.nansum(p.sci * p.wht) / np.nansum(p.wht)
-    truth = np.mean([(e.truth.chips[0].noiseless - e.sky).mean() / e.exptime for e in exps])
-    # the output pixel is the input pixel: mean rate per pixel agrees to 2 %
-    assert final == pytest.approx(truth, rel=0.02)
+    full = p.ctx[0] == 0b1111  # context planes (1, ny, nx): all four input chips contribute
+    final = np.nanmean(p.sci[full])  # e⁻/s per output pixel (= input pixel here)
+    truth = []
+    for i, e in enumerate(exps):
+        pm = p.geometry.final_pixmaps[i][0]  # input pixel -> output (x, y)
+        ix, iy = np.rint(pm[..., 0]).astype(int), np.rint(pm[..., 1]).astype(int)
+        inside = (ix >= 0) & (iy >= 0) & (ix < full.shape[1]) & (iy < full.shape[0])
+        sel = np.zeros(inside.shape, bool)
+        sel[inside] = full[iy[inside], ix[inside]]
+        rate = (e.truth.chips[0].noiseless - p.sky[i][0]) / e.exptime  # the sky subtracted
+        truth.append(rate[sel].mean())
+    # the output pixel is the input pixel: the mean rate over the same sky agrees to 2 %
+    assert final == pytest.approx(np.mean(truth), rel=0.02)
 
 
 def test_units_counts_and_weight_types(acs):
@@ -183,13 +197,14 @@ def test_sky_methods_and_user_sky(acs, tmp_path):
     glob = run_pipeline(exps, skymethod="globalmin", geometry=g, **fast)
     assert all(row[0] == pytest.approx(min(r[0] for r in p.sky)) for row in glob.sky)
     match = run_pipeline(exps, skymethod="globalmin+match", geometry=g, **fast)
-    for row, e in zip(match.sky, exps, strict=True):
-        assert row[0] == pytest.approx(e.sky, rel=0.02)
+    for row, own in zip(match.sky, p.sky, strict=True):  # one sky in all four: matched = own
+        assert row[0] == pytest.approx(own[0], rel=0.02)
     # skyuser: the header keyword is recorded, not subtracted; the blot does not add it
     user = run_pipeline(exps, skyuser="DL_SKY", geometry=g, **BITS)
     assert user.sky == tuple((e.sky,) for e in exps)
     assert user.sky_computed[0] == (0.0,)
-    assert np.nanmedian(user.sci[user.wht > 0]) == pytest.approx(62.5 / 500.0, rel=0.05)
+    background = np.median(exps[0].truth.chips[0].noiseless) / 500.0  # sky + stars' wings
+    assert np.nanmedian(user.sci[user.wht > 0]) == pytest.approx(background, rel=0.03)
     # skyfile, applied and not
     f = tmp_path / "sky.txt"
     f.write_text("".join(f"{e.rootname}_flt.fits 60.0\n" for e in exps))
