@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import binary_dilation
 
 from ditherlab._validation import as_float
 from ditherlab.errors import DitherlabValueError
@@ -169,6 +170,21 @@ def _same_shape(**arrays: np.ndarray) -> tuple[int, ...]:
     return shape
 
 
+#: How far (pixels) from a saturated pixel a pixel must be to count as a star core.
+SATURATION_MARGIN = 3
+
+
+def _saturated_bits(exposure: Any) -> int:
+    """DQ bits of full-well and A/D saturation of the exposure's camera.
+
+    256 | 2048 on ACS and WFC3 (hstcal ``acsdq.h``/``wf3dq.h``), 8 on WFPC2.
+    """
+    from ditherlab.simulate.detector import detector_model
+
+    dq = detector_model(exposure.instrument, exposure.detector).dq
+    return int(dq["saturated"]) | int(dq["atod_saturated"])
+
+
 def score_cr_mask(
     found: Any,
     cr_charge: Any,
@@ -181,6 +197,7 @@ def score_cr_mask(
     k: float = 5.0,
     core_sigma: float = 100.0,
     region: Any = None,
+    saturated: Any = None,
 ) -> CRMaskScore:
     """Score one chip's cosmic-ray mask against the truth.
 
@@ -210,6 +227,11 @@ def score_cr_mask(
     region : array_like of bool, optional
         Pixels to score (default all): e.g. the pixels that land in the part of the
         output every exposure covers.  Every count is taken over ``region`` only.
+    saturated : array_like of bool, optional
+        Saturated pixels of this exposure (DQ 256 or 2048).  Pixels within
+        ``SATURATION_MARGIN`` (3) pixels of one are not star cores: a saturated star's
+        bleeding charge is not its light and differs from exposure to exposure, and with
+        ``bits`` 336 the saturated pixels themselves are used as good.
 
     Returns
     -------
@@ -238,6 +260,10 @@ def score_cr_mask(
     sig = (q > k * sigma) & r
     clean = ~(q > 0) & ~d & r
     core = clean & ((n - sky) > core_sigma * sigma)
+    if saturated is not None:
+        sat = np.asarray(saturated, bool)
+        _same_shape(found=f, saturated=sat)
+        core &= ~binary_dilation(sat, iterations=SATURATION_MARGIN)
     missed = sig & ~f
     return CRMaskScore(
         n_cr=int(hit.sum()),
@@ -281,6 +307,7 @@ def score_exposures(
                 f"masks[{i}] has {len(mi)} chips but {exp.rootname} has {len(exp.chips)}"
             )
         ri = [None] * len(mi) if regions is None else regions[i]
+        sat_bits = _saturated_bits(exp)
         for m, chip, t, reg in zip(mi, exp.chips, exp.truth.chips, ri, strict=True):
             sky = exp.sky if chip.sky is None else chip.sky
             total = total + score_cr_mask(
@@ -294,6 +321,7 @@ def score_exposures(
                 k=k,
                 core_sigma=core_sigma,
                 region=reg,
+                saturated=(np.asarray(chip.dq) & sat_bits) != 0,
             )
     return total
 

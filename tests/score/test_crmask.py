@@ -147,3 +147,42 @@ def test_scores_simulated_exposures():
     none = score_exposures([[np.zeros((64, 64), bool)] for _ in exps], exps)
     assert none.recall == 0.0
     assert none.charge_left_fraction == 1.0
+
+
+def test_pixels_near_saturation_are_not_star_cores():
+    # a 9 x 9 chip, all star core; one saturated pixel in the middle takes out its 7 x 7
+    # neighbourhood (3-pixel margin, square dilation by the cross 3 times: a diamond of 25)
+    noiseless = np.full((9, 9), 1.0e5)
+    zero = np.zeros((9, 9))
+    found = np.ones((9, 9), bool)
+    sat = np.zeros((9, 9), bool)
+    sat[4, 4] = True
+    whole = score_cr_mask(found, zero, noiseless, 3.0)
+    cut = score_cr_mask(found, zero, noiseless, 3.0, saturated=sat)
+    assert whole.n_core == 81
+    assert cut.n_core == 81 - 25
+    assert cut.core_flags == cut.n_core
+    assert cut.n_clean == whole.n_clean  # only the star-core count changes
+    with pytest.raises(DitherlabValueError, match="saturated"):
+        score_cr_mask(found, zero, noiseless, 3.0, saturated=sat[:3])
+
+
+def test_score_exposures_leaves_out_saturated_stars():
+    from ditherlab.planner import subpixel
+    from ditherlab.simulate import Scene, observe
+
+    # one star bright enough to saturate ACS/WFC in 500 s, one well below
+    scene = Scene(ra=150.0, dec=2.0, x=[0.0, 1.0], y=[0.0, 0.0], flux=[1.0e4, 50.0], sky=10.0)
+    exps = observe(scene, subpixel(2), "acs-wfc1", 500.0, chips=[1],
+                   subarray=(2000, 1000, 64, 64), rng=4)
+    assert any(((e.chips[0].dq & 256) != 0).any() for e in exps)
+    every = [[np.ones((64, 64), bool)] for _ in exps]
+    s = score_exposures(every, exps, core_sigma=20.0)
+    bare = CRMaskScore.empty()
+    for m, e in zip(every, exps, strict=True):
+        t = e.truth.chips[0]
+        bare = bare + score_cr_mask(m[0], t.cr_charge, t.noiseless, e.read_noise, sky=e.sky,
+                                    dark=t.dark * e.exptime, defects=t.defects,
+                                    core_sigma=20.0)
+    assert 0 < s.n_core < bare.n_core  # the faint star's core stays, the saturated one's goes
+    assert s.n_clean == bare.n_clean
