@@ -279,6 +279,34 @@ def score_cr_mask(
     )
 
 
+def _saturated_on_sky(exposures: Sequence[Any]) -> np.ndarray:
+    """(RA, Dec) of every saturated pixel of every exposure, shape (n, 2), degrees.
+
+    A star that saturates in one exposure spoils the median (its saturated pixels count as
+    good with ``bits`` 336) for the exposures where it does not, so its pixels are not
+    star cores in any of them.
+    """
+    radec = [np.empty((0, 2))]
+    for exp in exposures:
+        bits = _saturated_bits(exp)
+        for chip in exp.chips:
+            y, x = np.nonzero((np.asarray(chip.dq) & bits) != 0)
+            if x.size and chip.wcs is not None:
+                radec.append(np.asarray(chip.wcs.all_pix2world(np.c_[x, y], 0)))
+    return np.concatenate(radec)
+
+
+def _mark(chip: Any, radec: np.ndarray) -> np.ndarray:
+    """Boolean image of ``chip`` with the pixels at the sky positions ``radec`` set."""
+    out = np.zeros(np.shape(chip.dq), bool)
+    if radec.size == 0 or chip.wcs is None:
+        return out
+    x, y = np.rint(np.asarray(chip.wcs.all_world2pix(radec, 0))).astype(int).T
+    ok = (x >= 0) & (y >= 0) & (x < out.shape[1]) & (y < out.shape[0])
+    out[y[ok], x[ok]] = True
+    return out
+
+
 def score_exposures(
     masks: Sequence[Sequence[Any]],
     exposures: Sequence[Any],
@@ -292,13 +320,16 @@ def score_exposures(
     ``exposures`` are :class:`~ditherlab.simulate.Exposure` objects that carry their
     truth; the dark electrons are the truth's dark rate × exposure time.  ``regions[i][j]``
     (optional, boolean like the masks) limits each chip's counts to those pixels, as the
-    ``region`` of :func:`score_cr_mask`.
+    ``region`` of :func:`score_cr_mask`.  Star cores leave out the pixels near a pixel
+    saturated in *any* of the exposures (matched through the chips' WCS): where a star
+    saturates in one exposure, the median of all of them is not its light.
     """
     if len(masks) != len(exposures):
         raise DitherlabValueError(
             f"masks has {len(masks)} exposures but exposures has {len(exposures)}"
         )
     total = CRMaskScore.empty()
+    sat_sky = _saturated_on_sky(exposures)
     for i, (mi, exp) in enumerate(zip(masks, exposures, strict=True)):
         if exp.truth is None:
             raise DitherlabValueError(f"exposures[{i}] ({exp.rootname}) carries no truth")
@@ -307,7 +338,7 @@ def score_exposures(
                 f"masks[{i}] has {len(mi)} chips but {exp.rootname} has {len(exp.chips)}"
             )
         ri = [None] * len(mi) if regions is None else regions[i]
-        sat_bits = _saturated_bits(exp)
+        sat_bits = _saturated_bits(exp)  # this exposure's, and (sat_sky) every other's
         for m, chip, t, reg in zip(mi, exp.chips, exp.truth.chips, ri, strict=True):
             sky = exp.sky if chip.sky is None else chip.sky
             total = total + score_cr_mask(
@@ -321,7 +352,8 @@ def score_exposures(
                 k=k,
                 core_sigma=core_sigma,
                 region=reg,
-                saturated=(np.asarray(chip.dq) & sat_bits) != 0,
+                saturated=((np.asarray(chip.dq) & sat_bits) != 0)
+                | _mark(chip, sat_sky),
             )
     return total
 

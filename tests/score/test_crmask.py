@@ -1,5 +1,7 @@
 """CR masks scored against the truth (ditherlab.score.crmask)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -186,3 +188,25 @@ def test_score_exposures_leaves_out_saturated_stars():
                                     core_sigma=20.0)
     assert 0 < s.n_core < bare.n_core  # the faint star's core stays, the saturated one's goes
     assert s.n_clean == bare.n_clean
+
+
+def test_saturation_in_one_exposure_takes_the_star_out_of_all():
+    from ditherlab.planner import subpixel
+    from ditherlab.simulate import Scene, observe
+
+    scene = Scene(ra=150.0, dec=2.0, x=[0.0], y=[0.0], flux=[50.0], sky=10.0)
+    exps = observe(scene, subpixel(2), "acs-wfc1", 500.0, chips=[1],
+                   subarray=(2000, 1000, 64, 64), rng=4, cosmic_rays_on=False)
+    every = [[np.ones((64, 64), bool)] for _ in exps]
+    before = score_exposures(every, exps, core_sigma=20.0)
+    # mark the star's peak saturated in the second exposure only
+    t = exps[1].truth.chips[0]
+    y, x = np.unravel_index(np.argmax(t.noiseless), t.noiseless.shape)
+    dq = exps[1].chips[0].dq.copy()
+    dq[y, x] |= 256
+    chip = dataclasses.replace(exps[1].chips[0], dq=dq)
+    marked = [exps[0], dataclasses.replace(exps[1], chips=(chip,))]
+    after = score_exposures(every, marked, core_sigma=20.0)
+    first = score_exposures([every[0]], [exps[0]], core_sigma=20.0).n_core
+    assert before.n_core > first > 0
+    assert after.n_core == 0  # the first exposure's core pixels go too (same sky position)
