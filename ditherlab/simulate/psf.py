@@ -536,8 +536,8 @@ class HSTPSF(PSF):
     (see ``docs/simulate.md``).  Every detector gets a 15 mas (RMS per axis) Gaussian
     ``residual_blur`` for jitter, focus breathing and the field, fitted to the ACS
     Instrument Handbook's F550M FWHM and the ACS filter tables' Tiny Tim central-pixel
-    fractions; extra pointing ``jitter`` adds to it.  WFC3/IR's total blur is 37 mas,
-    fitted to the sharpness of the WFC3 Instrument Handbook's Table 7.5
+    fractions; extra pointing ``jitter`` adds to it.  WFC3/IR's total blur is 38.4 mas,
+    fitted to the FWHM and sharpness of the WFC3 Instrument Handbook's Table 7.5
     (``detector_blur_mas`` in the data file).
     The detector's pixel response (charge diffusion, IPC) is *not* part of
     this PSF: :func:`~ditherlab.simulate.observe` applies :func:`pixel_kernel` after
