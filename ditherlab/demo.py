@@ -334,7 +334,8 @@ def _markdown(r: dict[str, Any]) -> str:
         (f"| pipeline CR masks vs truth: CR pixels above 5σ found; CR-free pixels flagged; "
         f"star-core pixels (source > {sc['cr_core_sigma']:g}σ) flagged | {_pct(sc['cr_flagged'])}; "
         f"{_pct(sc['false_rejections'], 3)}; "
-        f"{_pct(sc['cr_core_flagged'], 2, 'n/a (no star core)')} |"),
+        f"{_pct(sc['cr_core_flagged'], 2, 'n/a (no star core)')} "
+        f"of {_fmt(sc['cr_core_pixels'], '.0f')} |"),
         f"| charge of the CR pixels above 5σ left unflagged | {_pct(sc['cr_charge_left'], 2)} |",
         (f"| unflagged hot pixels: share of their excess charge in the final image after the "
         f"pipeline's outlier rejection (100 % without it, diluted over the {n} frames) | "

@@ -43,6 +43,7 @@ SCORES: tuple[str, ...] = (
     "cr_flagged",
     "false_rejections",
     "cr_core_flagged",
+    "cr_core_pixels",
     "hot_residue",
     "n_stars",
     "fwhm",
@@ -148,6 +149,10 @@ class ProductScores:
             above 5σ of the local noise flagged; fraction of defect-free, CR-free pixels
             flagged; fraction of star-core pixels (source > ``core_sigma``) flagged; of
             the charge of the CR pixels above 5σ left unflagged;
+        ``cr_core_pixels``
+            how many star-core pixels ``cr_core_flagged`` counts over (stars near a
+            saturated pixel in any exposure are left out): on a small cut-out one flagged
+            star peak is several per cent;
         ``hot_residue``
             fraction of the excess charge of unflagged hot pixels that entered the
             drizzle after outlier rejection (1 would be none rejected);
@@ -478,6 +483,7 @@ def _cr_scores(exps, prod, geo, inside, zones, ap, t, core_sigma) -> dict[str, f
         "cr_flagged": masks.recall_significant,
         "false_rejections": masks.false_flag_fraction,
         "cr_core_flagged": masks.core_flag_fraction,
+        "cr_core_pixels": float(masks.n_core),
     }
 
 

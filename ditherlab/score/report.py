@@ -304,6 +304,7 @@ _PRODUCT_COLUMNS = {
     "cr_flagged": ".1%",
     "false_rejections": ".3%",
     "cr_core_flagged": ".2%",
+    "cr_core_pixels": ".0f",
     "hot_residue": ".2%",
     "fwhm": ".4f",
     "ellipticity": ".3f",
@@ -334,7 +335,8 @@ def _product_parts(table, F) -> list[str]:
             "sky points masked in every exposure (with the truth masks, with the masks the "
             "pipeline found, and the analytic p^N); CR charge above 5σ left unflagged and "
             "unflagged hot-pixel charge that reached the final image; CR pixels above 5σ "
-            "flagged, CR-free pixels and star-core pixels flagged anyway; isolated stars: FWHM "
+            "flagged, CR-free pixels and star-core pixels flagged anyway (cr_core_pixels: how many "
+            "star-core pixels that fraction is of); isolated stars: FWHM "
             "(arcsec), ellipticity, RMS and median relative aperture-flux error and RMS "
             "centroid error (arcsec); "
             "measured noise-correlation ratio beside R(p, s).  Means over the realisations.</p>"

@@ -32,6 +32,7 @@ def test_scores_are_physical(uvis4):
     assert d["false_rejections"] < 0.002
     assert 0 <= d["cr_charge_left"] < 0.15
     assert 0 <= d["cr_core_flagged"] <= 1
+    assert d["cr_core_pixels"] > 0  # the default scene has stars above 100 sigma (mean of 2)
     # 4 x 600 s: p^N ~ 2e-8, so no sky point is lost, with either set of masks
     assert d["cr_lost_measured"] == d["cr_lost_pipeline"] == 0
     assert abs(d["phot_bias"]) <= d["phot_error"]
