@@ -12,7 +12,8 @@ chip's reference pixel); exact headers, so AstroDrizzle runs with ``updatewcs=Fa
 ``driz_sep_bits = final_bits = 336`` and ``combine_type='minmed'``, defaults otherwise.
 
 Prints one line per PSF: the fraction of star-core pixels (noiseless signal above 100 sigma
-of the sky + read noise, no cosmic ray or defect there) that driz_cr flags (DQ 4096), and
+of the background, no cosmic ray or defect there, away from saturated stars: the one
+definition of ``ditherlab.score.crmask``) that driz_cr flags (DQ 4096), and
 the median error of bright unsaturated stars' 1"-radius aperture flux in the drizzled image
 against the true flux times the PSF's encircled energy in 1".  ``--psf airy`` is the
 simulator's default before issue 10 (a 0.6 um Airy pattern, no charge diffusion).
@@ -81,20 +82,23 @@ def run_astrodrizzle(workdir, names):
 
 
 def core_flags(workdir, names, exps):
-    """Fraction of clean star-core pixels (> 100 sigma) that driz_cr flagged."""
+    """Fraction of star-core pixels (> 100 sigma of the background) that driz_cr flagged.
+
+    ditherlab's one definition (:func:`ditherlab.score.crmask.score_exposures`) over the
+    pixels AstroDrizzle uses (DQ within 336): no cosmic ray or defect there, away from
+    stars that saturate in any exposure.
+    """
     from astropy.io import fits
 
-    n_core = n_flag = 0
+    from ditherlab.score.crmask import score_exposures
+
+    masks, good = [], []
     for name, e in zip(names, exps, strict=True):
         with fits.open(os.path.join(workdir, name)) as hdul:
-            for ci, (chip, truth) in enumerate(zip(e.chips, e.truth.chips, strict=True)):
-                dq = hdul["DQ", ci + 1].data
-                sigma = np.sqrt(chip.sky + e.read_noise**2)
-                core = (truth.noiseless - chip.sky > 100.0 * sigma) & ~truth.cr_mask
-                core &= (truth.defects == 0) & ((chip.dq & ~np.uint16(4096)) == 0)
-                n_core += int(core.sum())
-                n_flag += int((core & ((dq & 4096) != 0)).sum())
-    return n_flag / max(n_core, 1), n_core
+            masks.append([(hdul["DQ", ci + 1].data & 4096) != 0 for ci in range(len(e.chips))])
+        good.append([(c.dq.astype(np.int64) & ~(336 | 4096)) == 0 for c in e.chips])
+    s = score_exposures(masks, exps, regions=good)
+    return s.core_flags / max(s.n_core, 1), s.n_core
 
 
 def bright_star_flux_error(workdir, scene, ee):

@@ -11,9 +11,13 @@ the noiseless image, so a mask can be scored on what matters to an observer:
   found by any detector and hardly matter; issue 12 asks ≥ 98 % above 5σ;
 * **false flags**: flagged pixels among the defect-free pixels no cosmic ray touched;
 * **star-core flags**: flagged pixels among those whose source signal (noiseless minus
-  sky) exceeds ``core_sigma`` σ — the failure the DrizzlePac Handbook §6.3 ("Cosmic Ray
-  Rejection") names: with poor astrometry "pixels in stars may be incorrectly marked as
-  cosmic rays" (issue 12 asks ≤ 0.1 %);
+  sky) exceeds ``core_sigma`` σ of the *background* (σ² = sky + dark electrons + read
+  noise², the definition of the AstroDrizzle measurement in the project's reference
+  notes §7) — the failure the DrizzlePac Handbook §6.3 ("Cosmic Ray Rejection") names:
+  with poor astrometry "pixels in stars may be incorrectly marked as cosmic rays" (issue
+  12 asks ≤ 0.1 %).  Pixels near a saturated pixel (within 3 pixels, rows plus columns,
+  of a pixel with the saturation DQ bits) in any of the exposures are left out: a
+  saturated star's bleeding charge is not its light and differs between exposures;
 * **CR charge left**: the charge of the significant CR pixels the mask missed, as a
   fraction of their total (what leaks into the final drizzle unless another frame
   covers it).
@@ -222,14 +226,16 @@ def score_cr_mask(
     k : float, optional
         Significance of the CR pixels counted in the recall (default 5σ, issue 12).
     core_sigma : float, optional
-        Source signal, in σ, above which a pixel is a star core (default 100σ, as in the
-        AstroDrizzle measurement of reference §7).
+        Source signal, in σ of the background (sky, dark and read noise), above which a
+        pixel is a star core (default 100σ, as in the AstroDrizzle measurement of
+        reference §7).
     region : array_like of bool, optional
         Pixels to score (default all): e.g. the pixels that land in the part of the
         output every exposure covers.  Every count is taken over ``region`` only.
     saturated : array_like of bool, optional
         Saturated pixels of this exposure (DQ 256 or 2048).  Pixels within
-        ``SATURATION_MARGIN`` (3) pixels of one are not star cores: a saturated star's
+        ``SATURATION_MARGIN`` (3) pixels of one (rows plus columns: a diamond) are not
+        star cores: a saturated star's
         bleeding charge is not its light and differs from exposure to exposure, and with
         ``bits`` 336 the saturated pixels themselves are used as good.
 
@@ -259,7 +265,7 @@ def score_cr_mask(
     hit = (q > 0) & r
     sig = (q > k * sigma) & r
     clean = ~(q > 0) & ~d & r
-    core = clean & ((n - sky) > core_sigma * sigma)
+    core = clean & ((n - sky) > core_sigma * pixel_sigma(sky, read_noise, dark))
     if saturated is not None:
         sat = np.asarray(saturated, bool)
         _same_shape(found=f, saturated=sat)
@@ -297,12 +303,24 @@ def _saturated_on_sky(exposures: Sequence[Any]) -> np.ndarray:
 
 
 def _mark(chip: Any, radec: np.ndarray) -> np.ndarray:
-    """Boolean image of ``chip`` with the pixels at the sky positions ``radec`` set."""
+    """Boolean image of ``chip`` with the pixels at the sky positions ``radec`` set.
+
+    Through the chip's header WCS (``chip.wcs``): the positions the pipeline's median and
+    blot work with.
+    """
     out = np.zeros(np.shape(chip.dq), bool)
     if radec.size == 0 or chip.wcs is None:
         return out
-    x, y = np.rint(np.asarray(chip.wcs.all_world2pix(radec, 0))).astype(int).T
-    ok = (x >= 0) & (y >= 0) & (x < out.shape[1]) & (y < out.shape[0])
+    # the distortion-free part first: all_world2pix does not converge far off the chip
+    # (~1800″ on ACS/WFC), and only positions near it matter
+    lx, ly = np.asarray(chip.wcs.wcs_world2pix(radec, 0)).T
+    ny, nx = out.shape
+    pad = 0.25 * max(nx, ny)
+    near = (lx > -pad) & (ly > -pad) & (lx < nx + pad) & (ly < ny + pad)
+    if not near.any():
+        return out
+    x, y = np.rint(np.asarray(chip.wcs.all_world2pix(radec[near], 0))).astype(int).T
+    ok = (x >= 0) & (y >= 0) & (x < nx) & (y < ny)
     out[y[ok], x[ok]] = True
     return out
 
@@ -317,16 +335,36 @@ def score_exposures(
 ) -> CRMaskScore:
     """Score ``masks[i][j]`` (exposure i, chip j) against simulated exposures' truth.
 
-    ``exposures`` are :class:`~ditherlab.simulate.Exposure` objects that carry their
-    truth; the dark electrons are the truth's dark rate × exposure time.  ``regions[i][j]``
-    (optional, boolean like the masks) limits each chip's counts to those pixels, as the
-    ``region`` of :func:`score_cr_mask`.  Star cores leave out the pixels near a pixel
-    saturated in *any* of the exposures (matched through the chips' WCS): where a star
-    saturates in one exposure, the median of all of them is not its light.
+    Parameters
+    ----------
+    masks : sequence of sequence of array_like of bool
+        ``masks[i][j]``: the mask of chip ``j`` of exposure ``i``, True = cosmic ray.
+    exposures : sequence of Exposure
+        :class:`~ditherlab.simulate.Exposure` objects that carry their truth; the dark
+        electrons are the truth's dark rate × exposure time.
+    k, core_sigma : float, optional
+        As in :func:`score_cr_mask`.
+    regions : sequence of sequence of array_like of bool, optional
+        ``regions[i][j]`` limits each chip's counts to those pixels, as the ``region`` of
+        :func:`score_cr_mask`.
+
+    Returns
+    -------
+    CRMaskScore
+        The sum over every chip of every exposure.  Star cores leave out the pixels near
+        a pixel saturated in *any* of the exposures (matched on the sky through the
+        chips' WCS): where a star saturates in one exposure, the median of all of them
+        is not its light.
     """
     if len(masks) != len(exposures):
         raise DitherlabValueError(
             f"masks has {len(masks)} exposures but exposures has {len(exposures)}"
+        )
+    if regions is not None and (len(regions) != len(exposures) or any(
+            len(r) != len(e.chips) for r, e in zip(regions, exposures, strict=True))):
+        raise DitherlabValueError(
+            "regions must give one boolean array per chip of every exposure "
+            f"({[len(e.chips) for e in exposures]} chips)"
         )
     total = CRMaskScore.empty()
     sat_sky = _saturated_on_sky(exposures)

@@ -312,7 +312,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         metavar="MAS",
         help="extra pointing jitter, mas RMS per axis, added in quadrature to the default "
-        "PSF's 15 mas residual blur (which already stands for typical jitter and breathing)",
+        "PSF's residual blur (which already stands for typical jitter and breathing)",
     )
     p.add_argument(
         "--no-detector-kernel",

@@ -817,8 +817,8 @@ def observe(
         output with charge diffusion).
     psf_jitter : float
         Extra pointing jitter, mas RMS per axis, added in quadrature to the default PSF's
-        15 mas residual blur (which stands for typical jitter, focus breathing and the
-        field; :class:`HSTPSF`); default 0.
+        residual blur (which stands for typical jitter, focus breathing and the field;
+        :class:`HSTPSF`); default 0.
 
     Returns
     -------

@@ -533,10 +533,11 @@ class HSTPSF(PSF):
     computed by FFT.  A fraction ``1 - exp(-(2π σ/λ)²)`` (σ = 21.4 nm, the OTA's
     mid-frequency polishing errors) is moved into a broad halo truncated at 5.5″, with
     ``σ`` and the halo's shape fitted to the ACS/WFC and WFC3/UVIS encircled-energy tables
-    (see ``docs/simulate.md``).  Every detector gets a 15 mas (RMS per axis) Gaussian
-    ``residual_blur`` for jitter, focus breathing and the field, fitted to the ACS
-    Instrument Handbook's F550M FWHM and the ACS filter tables' Tiny Tim central-pixel
-    fractions; extra pointing ``jitter`` adds to it.  WFC3/IR's total blur is 38.4 mas,
+    (see ``docs/simulate.md``).  Every detector gets a Gaussian ``residual_blur`` (15 mas
+    RMS per axis) for jitter, focus breathing and the field: chosen inside the window in
+    which the ACS Instrument Handbook's F550M FWHM and the ACS filter tables' Tiny Tim
+    central-pixel fractions are both reproduced within 10 % (10-16 mas; least squares
+    14 mas); extra pointing ``jitter`` adds to it in quadrature.  WFC3/IR's total blur is 38.4 mas,
     fitted to the FWHM and sharpness of the WFC3 Instrument Handbook's Table 7.5
     (``detector_blur_mas`` in the data file).
     The detector's pixel response (charge diffusion, IPC) is *not* part of
@@ -558,17 +559,18 @@ class HSTPSF(PSF):
     wavelength : float, optional
         Wavelength in nm, overriding the filter's pivot.
     jitter : float
-        Pointing jitter, mas RMS per axis (HST: a few mas; default 0).
+        Extra pointing jitter, mas RMS per axis, added in quadrature to ``residual_blur``
+        (which already stands for typical jitter; default 0).
     spider_angle : float
         Position angle (deg east of north) of one diffraction spike; observe() sets it from
         PA_V3 (the spiders lie along the V2/V3 diagonals).
     residual_blur : float, optional
         The blur (mas RMS per axis, Gaussian) that stands for what the optics and the
         kernels leave out on every detector: pointing jitter, focus breathing and the CCD's
-        thickness away from the field centre.  Default (None): 15 mas, fitted to the ACS
-        Tiny Tim central-pixel fractions and the on-orbit F550M FWHM of ACS/WFC and HRC
-        (``residual_blur`` in the data file; docs/simulate.md).  0 gives the bare
-        optics-and-kernel model.  ``jitter`` adds to it in quadrature.
+        thickness away from the field centre.  Default (None): the data file's
+        ``residual_blur`` (15 mas), chosen inside the window fitted to the ACS Tiny Tim
+        central-pixel fractions and the on-orbit F550M FWHM of ACS/WFC and HRC
+        (docs/simulate.md, "Residual blur").  0 gives the bare optics-and-kernel model.
     charge_diffusion : bool
         Fold the CCD's charge diffusion into the PSF as a continuous Gaussian blur whose
         pixel-integrated form has the centre value of the published kernel
@@ -623,14 +625,11 @@ class HSTPSF(PSF):
                           ("residual_blur", residual)):
             object.__setattr__(self, name, val)
         scale = detector_model(inst, det).idcscale
-        blur = float(np.linalg.norm([jitter, residual, entry.get("detector_blur_mas", 0.0)]))
         kernel = entry.get("kernel")
         cd = bool(self.charge_diffusion) and kernel is not None
         cd = cd and kernel["kind"] == "charge diffusion"
         object.__setattr__(self, "charge_diffusion", cd)
-        if cd:  # a continuous blur that gives the published kernel (see _diffusion_sigma)
-            k0 = float(pixel_kernel(inst, det, wave)[1, 1])
-            blur = float(np.hypot(blur, 1000.0 * scale * _diffusion_sigma(k0)))
+        blur = _total_blur(inst, det, wave, scale, jitter, residual, cd)
         key = (inst, det, wave, blur, angle % 360.0)
         state = _BUILT.get(key)
         if state is None:  # the FFT takes ~0.1-1 s: build each PSF once per process
@@ -677,6 +676,23 @@ class HSTPSF(PSF):
         rr, sb = self._state[2], self._state[3]
         r = np.asarray(r, float)
         return np.where(r > self.radius, np.interp(r, rr, sb, right=0.0), 0.0)
+
+
+def _total_blur(inst: str, det: str, wave: float, scale: float, jitter: float,
+                residual: float, diffusion: bool) -> float:
+    """RMS per axis (mas) of the one Gaussian that blurs the optics.
+
+    Jitter, residual blur, the detector's own blur and, for a CCD, the continuous charge
+    diffusion whose pixel-integrated centre is the published kernel's
+    (:func:`_diffusion_sigma`), added in quadrature.
+    """
+    from ditherlab.simulate.filters import detector_entry
+
+    parts = [jitter, residual, detector_entry(inst, det).get("detector_blur_mas", 0.0)]
+    if diffusion:
+        k0 = float(pixel_kernel(inst, det, wave)[1, 1])
+        parts.append(1000.0 * scale * _diffusion_sigma(k0))
+    return float(np.linalg.norm(parts))
 
 
 def _radial_fwhm(img: np.ndarray, r: np.ndarray, samp: float) -> float:

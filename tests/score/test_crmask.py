@@ -152,8 +152,8 @@ def test_scores_simulated_exposures():
 
 
 def test_pixels_near_saturation_are_not_star_cores():
-    # a 9 x 9 chip, all star core; one saturated pixel in the middle takes out its 7 x 7
-    # neighbourhood (3-pixel margin, square dilation by the cross 3 times: a diamond of 25)
+    # a 9 x 9 chip, all star core; one saturated pixel in the middle takes out the pixels
+    # within 3 of it, rows plus columns (the cross dilated 3 times: a diamond of 25)
     noiseless = np.full((9, 9), 1.0e5)
     zero = np.zeros((9, 9))
     found = np.ones((9, 9), bool)
@@ -198,7 +198,9 @@ def test_saturation_in_one_exposure_takes_the_star_out_of_all():
     exps = observe(scene, subpixel(2), "acs-wfc1", 500.0, chips=[1],
                    subarray=(2000, 1000, 64, 64), rng=4, cosmic_rays_on=False)
     every = [[np.ones((64, 64), bool)] for _ in exps]
-    before = score_exposures(every, exps, core_sigma=20.0)
+    # 300σ of the background: the star's core is its central few pixels, all within the
+    # 3-pixel margin of its peak
+    before = score_exposures(every, exps, core_sigma=300.0)
     # mark the star's peak saturated in the second exposure only
     t = exps[1].truth.chips[0]
     y, x = np.unravel_index(np.argmax(t.noiseless), t.noiseless.shape)
@@ -206,7 +208,7 @@ def test_saturation_in_one_exposure_takes_the_star_out_of_all():
     dq[y, x] |= 256
     chip = dataclasses.replace(exps[1].chips[0], dq=dq)
     marked = [exps[0], dataclasses.replace(exps[1], chips=(chip,))]
-    after = score_exposures(every, marked, core_sigma=20.0)
-    first = score_exposures([every[0]], [exps[0]], core_sigma=20.0).n_core
+    after = score_exposures(every, marked, core_sigma=300.0)
+    first = score_exposures([every[0]], [exps[0]], core_sigma=300.0).n_core
     assert before.n_core > first > 0
     assert after.n_core == 0  # the first exposure's core pixels go too (same sky position)

@@ -32,36 +32,20 @@ def stack(seed=3, size=256, aperture="acs-wfc1", chips=(1,), nstars=900, exptime
 def truth_scores(exposures, products, bits=336):
     """Recall of >5σ cosmic-ray pixels and the fraction of star-core pixels flagged.
 
-    σ is the local noise without the cosmic ray: sqrt(source + sky + dark·t + RN²) from
-    the truth.  Star cores: source above 100σ, not within 3 pixels of a saturated pixel
-    (bleeding charge is not the star's and differs between exposures).  Pixels flagged in
-    DQ (outside ``bits``) are left out, as the pipeline never uses them.
+    The project's one definition, :func:`ditherlab.score.crmask.score_exposures`, over the
+    pixels the pipeline uses (DQ within ``bits``): σ of a CR pixel is the local noise
+    without it; star cores are source above 100σ of the background, away from saturated
+    stars.
     """
-    from scipy.ndimage import binary_dilation
+    from ditherlab.score.crmask import score_exposures
 
-    n5 = f5 = ncore = fcore = nclean = fclean = 0
-    for e, masks in zip(exposures, products.cr_masks, strict=True):
-        for c, tr, m in zip(e.chips, e.truth.chips, masks, strict=True):
-            nl = tr.noiseless.astype(float)
-            sig = np.sqrt(nl + tr.dark * e.exptime + e.read_noise**2)
-            good = (c.dq.astype(np.int64) & ~bits) == 0
-            cr5 = (tr.cr_charge > 5 * sig) & good
-            # saturated stars are not "unsaturated star cores": their bleeding charge differs
-            # per exposure, and with bits 336 the saturated pixels (256) count as good
-            sat = (c.dq & (256 | 2048)) != 0
-            unsaturated = ~binary_dilation(sat, iterations=3)
-            core = ((nl - e.sky) > 100 * sig) & (tr.cr_charge == 0) & good & unsaturated
-            clean = (tr.cr_charge == 0) & (tr.defects == 0) & good
-            n5 += cr5.sum()
-            f5 += (m & cr5).sum()
-            ncore += core.sum()
-            fcore += (m & core).sum()
-            nclean += clean.sum()
-            fclean += (m & clean).sum()
+    good = [[(c.dq.astype(np.int64) & ~bits) == 0 for c in e.chips] for e in exposures]
+    s = score_exposures(products.cr_masks, exposures, regions=good)
     return {
-        "recall5": f5 / n5,
-        "n_cr5": int(n5),
-        "core_flagged": fcore / max(ncore, 1),
-        "n_core": int(ncore),
-        "false_clean": fclean / nclean,
+        "recall5": s.recall_significant,
+        "n_cr5": s.n_significant,
+        "core_flagged": s.core_flags / max(s.n_core, 1),
+        "n_core": s.n_core,
+        "core_flags": s.core_flags,
+        "false_clean": s.false_flag_fraction,
     }
