@@ -48,11 +48,12 @@ def default_psf_run(tmp_path_factory):
 def test_issue_10_targets_for_astrodrizzle(default_psf_run):
     """Issue 10: <= 0.5 % of star-core pixels flagged, bright-star flux within 1 %.
 
-    Measured 0.41 % of 1231 and -0.76 % (7 stars); with the bare model (no residual blur)
-    4.2 % and -3.5 %, and with the sharp Airy default before issue 10 29.6 % and -23.6 %.
+    Measured (1024², seed 7) 0.36 % of 5017 and -0.54 % (29 stars); over five draws
+    0.30-0.50 % and -0.85 to +0.04 %.  On 512² with the bare model (no residual blur)
+    4.5 % and -3.5 %, and with the sharp Airy default before issue 10 29.6 % and -23.6 %.
     """
     m = default_psf_run
-    assert m["core_pixels"] > 500
-    assert m["bright_stars"] >= 5
+    assert m["core_pixels"] > 2000
+    assert m["bright_stars"] >= 15
     assert m["core_flag_fraction"] <= 0.005
     assert abs(m["flux_error_median"]) <= 0.01
