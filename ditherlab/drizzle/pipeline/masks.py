@@ -116,7 +116,7 @@ def static_mask(chips: list[np.ndarray], static_sig: float = 4.0) -> np.ndarray:
 
     good = np.ones(np.shape(chips[0]), bool)
     for data in chips:
-        st = image_stats(data, nclip=3, lsig=3.0, usig=3.0, binwidth=0.1)
+        st = image_stats(data, nclip=3, lsig=3.0, usig=3.0, binwidth=0.1, want_median=False)
         if st.nbins < 2 or not np.isfinite(st.mode):
             continue
         good &= ~(np.asarray(data) < st.mode - static_sig * st.stddev)

@@ -271,24 +271,30 @@ def extend_edges(image: np.ndarray, covered: np.ndarray, width: int = 3) -> np.n
     >>> extend_edges(img, cov, 1).tolist()
     [[0.0, 5.0, 5.0, 7.0]]
     """
-    out = np.array(image, np.float32, copy=True)
-    cov = np.array(covered, bool, copy=True)
-    ny, nx = out.shape
+    from ditherlab.drizzle.pipeline.masks import box_dilate
+
+    ny, nx = np.shape(image)
+    # padded by one empty pixel, so that every neighbour of an image pixel is a flat index
+    out = np.zeros((ny + 2, nx + 2), np.float32)
+    out[1:-1, 1:-1] = image
+    cov = np.zeros((ny + 2, nx + 2), bool)
+    cov[1:-1, 1:-1] = covered
+    out, cov = out.ravel(), cov.ravel()
+    w = nx + 2
+    # the 8 neighbours in the order their sums were always accumulated (bit for bit)
+    steps = [dy * w + dx for dy in (1, 0, -1) for dx in (1, 0, -1) if dy or dx]
     for _ in range(width):
-        total = np.zeros((ny + 2, nx + 2), np.float32)
-        count = np.zeros((ny + 2, nx + 2), np.float32)
-        v = np.where(cov, out, np.float32(0))
-        c = cov.astype(np.float32)
-        for dy in (0, 1, 2):
-            for dx in (0, 1, 2):
-                if dy == dx == 1:
-                    continue
-                total[dy : dy + ny, dx : dx + nx] += v
-                count[dy : dy + ny, dx : dx + nx] += c
-        total, count = total[1:-1, 1:-1], count[1:-1, 1:-1]
-        grow = ~cov & (count > 0)
-        if not grow.any():
+        edge = box_dilate(cov.reshape(ny + 2, nx + 2), 1) & ~cov.reshape(ny + 2, nx + 2)
+        edge[[0, -1], :] = edge[:, [0, -1]] = False  # the padding stays empty
+        idx = np.flatnonzero(edge)
+        if idx.size == 0:
             break
-        out[grow] = total[grow] / count[grow]
-        cov |= grow
-    return out
+        total = np.zeros(idx.size, np.float32)
+        count = np.zeros(idx.size, np.float32)
+        for k in steps:
+            c = cov[idx + k]
+            total += np.where(c, out[idx + k], np.float32(0))
+            count += c
+        out[idx] = total / count
+        cov[idx] = True
+    return out.reshape(ny + 2, nx + 2)[1:-1, 1:-1].copy()

@@ -70,6 +70,7 @@ def chip_sky(data: np.ndarray, good: np.ndarray | None, cfg: Any) -> float:
         usig=cfg.skyusigma,
         binwidth=cfg.skywidth,
         want_median=cfg.skystat == "median",
+        want_mode=cfg.skystat == "mode",
     )
     value = {"median": st.median, "mode": st.mode, "mean": st.mean}[cfg.skystat]
     return float(value) if np.isfinite(value) else 0.0

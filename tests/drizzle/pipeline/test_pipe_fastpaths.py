@@ -1,0 +1,153 @@
+"""The pipeline's fast paths (issue 12, speed) against direct implementations of the same
+rules: they must give the same numbers, bit for bit where the rule fixes the arithmetic."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ditherlab.drizzle import PipelineConfig, blot_image
+from ditherlab.drizzle.pipeline import blot_chip, histogram_mode, image_stats
+from ditherlab.drizzle.pipeline.median import extend_edges
+
+
+def _direct_extend(image, covered, width):
+    """extend_edges as documented, over whole frames: each pass, every uncovered pixel
+    with covered 8-neighbours takes their mean (float32 sums in a fixed order)."""
+    out = np.array(image, np.float32, copy=True)
+    cov = np.array(covered, bool, copy=True)
+    ny, nx = out.shape
+    for _ in range(width):
+        total = np.zeros((ny + 2, nx + 2), np.float32)
+        count = np.zeros((ny + 2, nx + 2), np.float32)
+        v = np.where(cov, out, np.float32(0))
+        for dy in (0, 1, 2):
+            for dx in (0, 1, 2):
+                if dy == dx == 1:
+                    continue
+                total[dy : dy + ny, dx : dx + nx] += v
+                count[dy : dy + ny, dx : dx + nx] += cov
+        total, count = total[1:-1, 1:-1], count[1:-1, 1:-1]
+        grow = ~cov & (count > 0)
+        out[grow] = total[grow] / count[grow]
+        cov |= grow
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 25),
+    st.integers(1, 25),
+    st.floats(0.0, 1.0),
+    st.integers(0, 4),
+    st.integers(0, 2**32 - 1),
+)
+def test_extend_edges_equals_the_whole_frame_passes(ny, nx, frac, width, seed):
+    rng = np.random.default_rng(seed)
+    img = (rng.normal(0.0, 1.0, (ny, nx)) * 10 ** rng.uniform(-3, 3)).astype(np.float32)
+    cov = rng.random((ny, nx)) < frac
+    got = extend_edges(img, cov, width)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, _direct_extend(img, cov, width))
+
+
+def test_extend_edges_fills_a_ring_of_the_given_width():
+    img = np.zeros((11, 11), np.float32)
+    cov = np.zeros((11, 11), bool)
+    img[5, 5], cov[5, 5] = 7.0, True
+    out = extend_edges(img, cov, 2)
+    assert np.all(out[3:8, 3:8] == 7.0)
+    assert np.count_nonzero(out) == 25
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hnp.arrays(np.float32, st.integers(1, 400), elements=st.floats(-1e4, 1e4, width=32)),
+    st.floats(1e-3, 50.0),
+)
+def test_sorted_histogram_counts_equal_bincount(values, width):
+    """``is_sorted=True`` finds the bin edges by bisection: the same mode and bins."""
+    v = np.sort(values)
+    assert histogram_mode(v, width, is_sorted=True) == histogram_mode(v, width)
+
+
+def _direct_passes(v, nclip, lsig, usig, lower, upper):
+    """The clipping passes with float64 comparisons on the unsorted values."""
+    x = v[np.isfinite(v)].astype(np.float64)
+    lo0, hi0 = lower, upper
+    lo, hi = lo0, hi0
+    for k in range(nclip + 1):
+        sel = x[(x >= lo) & (x <= hi)]
+        mu, sd = sel.mean(), sel.std()
+        if k < nclip:
+            lo, hi = max(lo0, mu - lsig * sd), min(hi0, mu + usig * sd)
+    return sel, lo, hi
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 5),
+    st.floats(1.0, 5.0),
+    st.floats(1.0, 5.0),
+    st.booleans(),
+)
+def test_clipping_bounds_select_the_float64_pixels(seed, nclip, lsig, usig, ties):
+    """Bounds compared in float32 (no float64 copy of the data) keep exactly the pixels a
+    float64 comparison keeps, ties and values next to the bounds included."""
+    rng = np.random.default_rng(seed)
+    v = rng.normal(30.0, 5.0, 2000)
+    v[:40] = rng.uniform(100, 2000, 40)
+    if ties:
+        v = np.round(v * 4) / 4
+    v = v.astype(np.float32)
+    stt = image_stats(v, nclip=nclip, lsig=lsig, usig=usig, lower=-50.0, upper=1500.0)
+    sel, lo, hi = _direct_passes(v, nclip, lsig, usig, -50.0, 1500.0)
+    assert stt.npix == sel.size
+    assert (stt.lower, stt.upper) == pytest.approx((lo, hi), rel=1e-12)
+    assert stt.mean == pytest.approx(sel.mean(), rel=1e-12)
+    assert stt.median == pytest.approx(float(np.median(sel)), rel=1e-7)
+
+
+def test_stats_without_mode_or_median_keep_the_rest():
+    rng = np.random.default_rng(4)
+    v = rng.normal(10.0, 2.0, 5000).astype(np.float32)
+    full = image_stats(v)
+    bare = image_stats(v, want_median=False, want_mode=False)
+    assert (bare.mean, bare.stddev, bare.npix) == (full.mean, full.stddev, full.npix)
+    assert np.isnan(bare.mode)
+    assert np.isnan(bare.median)
+    assert bare.nbins == 0
+
+
+def test_poly5_blot_is_the_same_on_one_or_two_threads():
+    """A chip of more points than one thread task: the threads change nothing, and the
+    result still agrees with the core's blot."""
+    rng = np.random.default_rng(8)
+    data = rng.normal(5.0, 1.0, (330, 300)).astype(np.float32)
+    data[100:103, 50:53] += 400.0
+    y, x = np.indices((320, 290), dtype=float)
+    pixmap = np.dstack([x * 1.01 + 0.3 * np.sin(y / 40) + 2.2,
+                        y * 0.99 + 0.2 * np.cos(x / 30) + 1.7]).astype(np.float32)  # fmt: skip
+    cfg = PipelineConfig()
+    one = blot_chip(data, pixmap, 1.0, 300.0, 5.0, cfg.replace(num_cores=1))
+    two = blot_chip(data, pixmap, 1.0, 300.0, 5.0, cfg.replace(num_cores=2))
+    np.testing.assert_array_equal(one, two)
+    want = blot_image(data, pixmap, pix_ratio=1.0, exptime=300.0, interp="poly5") + 5.0
+    np.testing.assert_allclose(one, want, rtol=0, atol=2e-6 * np.abs(want).max())
+
+
+@given(st.floats(allow_nan=False), st.floats(allow_nan=False, width=32), st.integers(-3, 3))
+def test_float32_bounds_compare_like_float64(x, v, ulps):
+    """``v >= x`` ⇔ ``v >= _at_least(x)`` and ``v <= x`` ⇔ ``v <= _at_most(x)`` for float32
+    ``v`` and float64 ``x``, also for ``v`` a few float32 steps from ``x``."""
+    from ditherlab.drizzle.pipeline.stats import _at_least, _at_most
+
+    with np.errstate(over="ignore"):
+        near = np.float32(x)
+    for f in (np.float32(v), near):
+        for _ in range(abs(ulps)):
+            f = np.nextafter(f, np.float32(np.sign(ulps) * np.inf))
+        assert (float(f) >= x) == bool(f >= _at_least(x))
+        assert (float(f) <= x) == bool(f <= _at_most(x))
