@@ -13,6 +13,7 @@ drizzlepac ``astrodrizzle.py`` and the step modules cited in each module here.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -106,14 +107,66 @@ def _weight_scale(wt_scl: Any, exptime: float) -> float:
     return float(wt_scl)
 
 
+#: Pixels per work item (a chip, an exposure) from which the items of a step are spread
+#: over forked worker processes when ``num_cores`` is not given: below it a fork costs
+#: more than it saves.
+_FORK_MIN_PIXELS = 1 << 20
+
+
+def _workers(cfg, nitems: int, npixels: int) -> tuple[int, int]:
+    """``(outer, inner)``: processes for a step's items, and threads inside each item.
+
+    Independent items (the exposures of the separate drizzle, the chips of driz_cr) go
+    to ``num_cores`` forked processes (default: up to 2 for items of at least
+    ``_FORK_MIN_PIXELS`` pixels), each item then on one thread; a single item keeps the
+    core's own parallelism.
+    """
+    from ditherlab.drizzle._parallel import default_threads
+
+    if cfg.num_cores is not None:
+        n = cfg.num_cores
+    else:
+        n = default_threads() if npixels >= _FORK_MIN_PIXELS else 1
+    outer = max(1, min(n, nitems))
+    return outer, (cfg.num_cores if outer == 1 else 1)
+
+
+def _map_items(work, items, take, nworkers: int, nbytes: int) -> None:
+    """``take(work(item))`` for every item, in order, the work in ``nworkers`` processes.
+
+    ``work`` returns a tuple of arrays of at most ``nbytes`` together; in ``take`` they may
+    be views of a shared buffer that is reused afterwards (copy what is kept).  Uses the
+    drizzle core's forked workers (threads where forking is unavailable), so the items are
+    computed exactly as in one process.  Warnings raised by ``work`` are issued again here
+    (a forked worker's own would be lost).
+    """
+    from ditherlab.drizzle._parallel import map_tiles
+
+    def recorded(item):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = work(item)
+        return (*res, [(str(w.message), w.category) for w in caught]), 1
+
+    def taken(result):
+        *res, caught = result[0]
+        for message, category in caught:
+            warnings.warn(message, category, stacklevel=4)
+        take(tuple(res))
+
+    map_tiles(recorded, items, taken, nworkers, processes=True,
+              slot_pixels=lambda: (nbytes, 1))  # fmt: skip
+
+
 def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
-    singles, weights = [], []
     n = len(exps)
-    for i, e in enumerate(exps):
+    outer, inner = _workers(cfg, n, max(c.sci.size for e in exps for c in e.chips))
+
+    def single(i):
+        e = exps[i]
         d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape,
-                    fillval=cfg.driz_sep_fillval,
-                    disable_ctx=True, n_threads=cfg.num_cores)  # fmt: skip
+                    fillval=cfg.driz_sep_fillval, disable_ctx=True, n_threads=inner)  # fmt: skip
         for j, c in enumerate(e.chips):
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])
             s = geo.sep_ratio[i][j]
@@ -123,10 +176,18 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
                 pixfrac=cfg.driz_sep_pixfrac, in_units="counts", iscale=s * s,
                 pixel_scale_ratio=s,
             )  # fmt: skip
-        singles.append(d.out_img)
-        weights.append(d.out_wht)
+        return d.out_img, d.out_wht
+
+    singles, weights = [], []
+
+    def take(res):
+        img, wht = res
+        singles.append(np.array(img, copy=True))
+        weights.append(np.array(wht, copy=True))
         if progress:
-            progress("driz_separate", i + 1, n)
+            progress("driz_separate", len(singles), n)
+
+    _map_items(single, list(range(n)), take, outer, 8 * geo.sep_shape[0] * geo.sep_shape[1])
     return singles, weights
 
 
@@ -135,33 +196,50 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
 
     With ``driz_cr_corr`` the cleaned chip takes the blot where a pixel is a cosmic ray
     or flagged in DQ by any bit but ``crbit`` (drizzlepac ``drizCR``: ``buildMask(chip,
-    crbit)`` ANDed with the CR mask).
+    crbit)`` ANDed with the CR mask).  The chips are independent: they are spread over
+    worker processes (:func:`_workers`).
     """
-    crs, cleans = [], []
     n = len(exps)
     median = median_for_blot(median, weights, cfg)
-    for i, e in enumerate(exps):
-        row, crow = [], []
-        for j, c in enumerate(e.chips):
-            b = blot_chip(median, geo.sep_pixmaps[i][j], geo.sep_ratio[i][j], e.exptime,
-                          sky.computed[i][j], cfg)  # fmt: skip
-            if cfg.driz_cr_noise == "astrodrizzle":
-                noise_sky = sky.subtracted[i][j]
-            else:  # count the sky once: only what the user removed from the data
-                noise_sky = sky.subtracted[i][j] - sky.computed[i][j]
-            m = driz_cr_mask(
-                c.sci, b, noise_sky, c.rdnoise, snr=cfg.driz_cr_snr, scale=cfg.driz_cr_scale,
-                grow=cfg.driz_cr_grow, ctegrow=cfg.driz_cr_ctegrow, cte_dir=c.cte_dir,
-            )  # fmt: skip
-            row.append(m)
-            if cfg.driz_cr_corr:
-                bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
-                crow.append(np.where(bad, b, c.sci).astype(np.float32))
-        crs.append(tuple(row))
-        cleans.append(tuple(crow))
-        if progress:
+    items = [(i, j) for i, e in enumerate(exps) for j in range(len(e.chips))]
+    outer, inner = _workers(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
+    bcfg = cfg if inner == cfg.num_cores else cfg.replace(num_cores=inner)
+
+    def chip(item):
+        i, j = item
+        e, c = exps[i], exps[i].chips[item[1]]
+        b = blot_chip(median, geo.sep_pixmaps[i][j], geo.sep_ratio[i][j], e.exptime,
+                      sky.computed[i][j], bcfg)  # fmt: skip
+        if cfg.driz_cr_noise == "astrodrizzle":
+            noise_sky = sky.subtracted[i][j]
+        else:  # count the sky once: only what the user removed from the data
+            noise_sky = sky.subtracted[i][j] - sky.computed[i][j]
+        m = driz_cr_mask(
+            c.sci, b, noise_sky, c.rdnoise, snr=cfg.driz_cr_snr, scale=cfg.driz_cr_scale,
+            grow=cfg.driz_cr_grow, ctegrow=cfg.driz_cr_ctegrow, cte_dir=c.cte_dir,
+        )  # fmt: skip
+        if not cfg.driz_cr_corr:
+            return (m,)
+        bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
+        return m, np.where(bad, b, c.sci).astype(np.float32)
+
+    crs = [[None] * len(e.chips) for e in exps]
+    cleans = [[None] * len(e.chips) for e in exps]
+    done = [0]
+
+    def take(res):
+        i, j = items[done[0]]
+        crs[i][j] = np.array(res[0], copy=True)
+        if cfg.driz_cr_corr:
+            cleans[i][j] = np.array(res[1], copy=True)
+        done[0] += 1
+        if progress and j == len(exps[i].chips) - 1:
             progress("driz_cr", i + 1, n)
-    return tuple(crs), (tuple(cleans) if cfg.driz_cr_corr else None)
+
+    nbytes = 5 * max(c.sci.size for e in exps for c in e.chips) + 64
+    _map_items(chip, items, take, outer, nbytes)
+    crs = tuple(tuple(row) for row in crs)
+    return crs, (tuple(tuple(row) for row in cleans) if cfg.driz_cr_corr else None)
 
 
 def _final_weight(e, c, mask, sky, s, cfg) -> tuple[np.ndarray, float]:
