@@ -23,6 +23,7 @@ from ditherlab.drizzle._resample import Drizzle
 from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
 from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
+from ditherlab.drizzle.pipeline.fill import indef_values
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry
 from ditherlab.drizzle.pipeline.inputs import InputExposure, load_inputs
 from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask
@@ -267,20 +268,42 @@ def _final(exps, masks, crs, sky, geo, cfg, progress):
                 n_threads=cfg.num_cores)  # fmt: skip
     k = 0
     for i, e in enumerate(exps):
-        for j, c in enumerate(e.chips):
-            mask = masks[i][j]
-            if crs is not None:
-                mask = mask * ~crs[i][j]
-            s = geo.final_ratio[i][j]
-            w, wscale = _final_weight(e, c, mask, sky.subtracted[i][j], s, cfg)
-            data = c.sci if sky.computed[i][j] == 0 else c.sci - np.float32(sky.computed[i][j])
+        for j in range(len(e.chips)):
+            data, w, wscale, s = _final_input(exps, masks, crs, sky, geo, cfg, i, j)
             d.add_image(data, e.exptime, geo.final_pixmaps[i][j], weight_map=w, wht_scale=wscale,
                         pixfrac=cfg.final_pixfrac, in_units="counts", iscale=s * s,
                         pixel_scale_ratio=s)  # fmt: skip
             k += 1
             if progress:
                 progress("driz_combine", k, nchips)
-    return d.out_img, d.out_wht, (d.out_ctx if cfg.context else None)
+    sci, wht = d.out_img, d.out_wht
+    if cfg.final_fillval is None:  # INDEF: what AstroDrizzle leaves in pixels of zero weight
+        idx, vals = indef_values(wht, _indef_inputs(exps, masks, crs, sky, geo, cfg),
+                                 cfg.final_kernel, cfg.final_pixfrac)  # fmt: skip
+        sci.reshape(-1)[idx] = vals
+    return sci, wht, (d.out_ctx if cfg.context else None)
+
+
+def _final_input(exps, masks, crs, sky, geo, cfg, i, j):
+    """``(data, weight_map, wht_scale, ratio)`` of chip ``j`` of exposure ``i``."""
+    e, c = exps[i], exps[i].chips[j]
+    mask = masks[i][j]
+    if crs is not None:
+        mask = mask * ~crs[i][j]
+    s = geo.final_ratio[i][j]
+    w, wscale = _final_weight(e, c, mask, sky.subtracted[i][j], s, cfg)
+    data = c.sci if sky.computed[i][j] == 0 else c.sci - np.float32(sky.computed[i][j])
+    return data, w, wscale, s
+
+
+def _indef_inputs(exps, masks, crs, sky, geo, cfg):
+    """The inputs of the final drizzle again, for :func:`.fill.indef_values` (one at a time)."""
+    for i, e in enumerate(exps):
+        for j in range(len(e.chips)):
+            data, w, wscale, s = _final_input(exps, masks, crs, sky, geo, cfg, i, j)
+            if wscale == 0:
+                w = np.zeros_like(w)
+            yield data, w, geo.final_pixmaps[i][j], e.exptime, s * s, s
 
 
 def run_pipeline(
