@@ -26,10 +26,10 @@ from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
 from ditherlab.drizzle.pipeline.fill import indef_values
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry
 from ditherlab.drizzle.pipeline.inputs import InputExposure, load_inputs
-from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask
+from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask, static_stats
 from ditherlab.drizzle.pipeline.median import combine_singles
 from ditherlab.drizzle.pipeline.products import PipelineProducts
-from ditherlab.drizzle.pipeline.sky import compute_sky
+from ditherlab.drizzle.pipeline.sky import chip_sky, compute_sky
 from ditherlab.errors import DitherlabTypeError
 
 __all__ = ["run_pipeline"]
@@ -61,19 +61,38 @@ def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[Inp
 
 
 def _static_masks(exps, cfg) -> list[list[np.ndarray | None]]:
-    """Static mask per chip signature (instrument, detector, shape, CCDCHIP), or None."""
+    """Static mask per chip signature (instrument, detector, shape, CCDCHIP), or None.
+
+    The statistics of the chips are computed in worker processes (:func:`_chip_stats`).
+    """
     if not cfg.static:
         return [[None] * len(e.chips) for e in exps]
     groups: dict[tuple, list[tuple[int, int]]] = {}
     for i, e in enumerate(exps):
         for j, c in enumerate(e.chips):
             groups.setdefault((e.instrument, e.detector, c.shape, c.ccdchip), []).append((i, j))
+    chips = [(i, j) for members in groups.values() for i, j in members]
+    stats = dict(zip(chips, _chip_stats(exps, cfg, [(exps[i].chips[j].sci,) for i, j in chips],
+                                        static_stats), strict=True))  # fmt: skip
     out: list[list[np.ndarray | None]] = [[None] * len(e.chips) for e in exps]
     for members in groups.values():
-        m = static_mask([exps[i].chips[j].sci for i, j in members], cfg.static_sig)
+        m = static_mask([exps[i].chips[j].sci for i, j in members], cfg.static_sig,
+                        [stats[k] for k in members])  # fmt: skip
         for i, j in members:
             out[i][j] = m
     return out
+
+
+def _sky_of(cfg):
+    return lambda data, good: chip_sky(data, good, cfg)
+
+
+def _chip_stats(exps, cfg, items, func) -> list:
+    """``func(*item)`` for every item (a chip's arrays), in ``num_cores`` processes."""
+    outer, _ = _workers(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
+    values = []
+    _map_items(lambda item: (func(*item),), items, lambda res: values.append(res[0]), outer, 64)
+    return values
 
 
 def _good_masks(dqs, statics, bits, use_static=True) -> list[list[np.ndarray]]:
@@ -381,7 +400,8 @@ def run_pipeline(
     def masks_for(bits, use_static=True):
         return _good_masks(dqs, statics, bits, use_static)
 
-    sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry)
+    sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry,
+                      lambda items: _chip_stats(exps, cfg, items, _sky_of(cfg)))  # fmt: skip
     if progress:
         progress("sky", 1, 1)
     clock.tick("sky")
