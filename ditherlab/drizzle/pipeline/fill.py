@@ -28,8 +28,8 @@ from ditherlab.drizzle.pipeline.masks import box_dilate
 
 __all__ = ["indef_values"]
 
-#: Zero-weight input pixels of one row farther apart than this are handled as separate runs.
-_RUN_GAP = 32
+#: Input tiles (pixels on a side) in which the zero-weight candidates are boxed together.
+_TILE = 64
 
 
 def indef_values(
@@ -67,13 +67,18 @@ def indef_values(
         radius = math.ceil(3.0 * max(pixfrac, 1.0) / max(ratio, 1e-3)) + 2
         if radius not in near_cache:
             near_cache[radius] = box_dilate(empty, radius)
-        near = near_cache[radius]
-        for j, i0, i1 in _candidate_runs(weight, pixmap, near):
-            got = _run_values(data, weight, pixmap, j, i0, i1, exptime, iscale, ratio, kernel,
-                              pixfrac, empty)  # fmt: skip
+        keys, outs, vals = [], [], []
+        for block in _candidate_blocks(weight, pixmap, near_cache[radius]):
+            got = _block_values(data, weight, pixmap, block, exptime, iscale, ratio, kernel,
+                                pixfrac, empty)  # fmt: skip
             if got is not None:
-                found_idx.append(got[0])
-                found_val.append(got[1])
+                keys.append(got[0])
+                outs.append(got[1])
+                vals.append(got[2])
+        if keys:  # the drizzle's order within an image: input rows, then columns
+            order = np.argsort(np.concatenate(keys), kind="stable")
+            found_idx.append(np.concatenate(outs)[order])
+            found_val.append(np.concatenate(vals)[order])
     if not found_idx:
         return np.zeros(0, np.intp), np.zeros(0, np.float32)
     idx = np.concatenate(found_idx)
@@ -85,8 +90,12 @@ def indef_values(
     return idx[keep], val[keep]
 
 
-def _candidate_runs(weight, pixmap, near):
-    """``(row, first, last)`` runs of zero-weight input pixels that map near empty output."""
+def _candidate_blocks(weight, pixmap, near):
+    """Boxes ``(j0, j1, i0, i1)`` around the zero-weight inputs near empty output pixels.
+
+    Rows ``j0..j1-1``, columns ``i0..i1``: the bounding box of such pixels in each
+    ``_TILE`` × ``_TILE`` tile of the input.
+    """
     ny, nx = near.shape
     zw = np.asarray(weight) == 0
     if not zw.any():
@@ -98,28 +107,35 @@ def _candidate_runs(weight, pixmap, near):
     jj, ii = jj[ok], ii[ok]
     hit = near[y[ok].astype(np.intp), x[ok].astype(np.intp)]
     jj, ii = jj[hit], ii[hit]
-    runs = []
-    start = 0
-    for k in range(1, jj.size + 1):
-        if k == jj.size or jj[k] != jj[start] or ii[k] - ii[k - 1] > _RUN_GAP:
-            runs.append((int(jj[start]), int(ii[start]), int(ii[k - 1])))
-            start = k
-    return runs
+    if jj.size == 0:
+        return []
+    tile = (jj // _TILE) * (np.shape(weight)[1] // _TILE + 1) + ii // _TILE
+    order = np.argsort(tile, kind="stable")
+    tile, jj, ii = tile[order], jj[order], ii[order]
+    cuts = np.flatnonzero(np.diff(tile)) + 1
+    return [(int(a.min()), int(a.max()) + 1, int(b.min()), int(b.max()))
+            for a, b in zip(np.split(jj, cuts), np.split(ii, cuts), strict=True)]  # fmt: skip
 
 
-def _run_values(data, weight, pixmap, j, i0, i1, exptime, iscale, ratio, kernel, pixfrac, empty):
-    """The empty output pixels the zero-weight drops of row ``j``, columns ``i0..i1`` overlap."""
+def _block_values(data, weight, pixmap, block, exptime, iscale, ratio, kernel, pixfrac, empty):
+    """``(input index, output index, value)`` of empty pixels zero-weight drops overlap.
+
+    The drops are those of ``block``; None if they overlap no empty pixel.
+    """
     ny, nx = empty.shape
-    pieces, valid = block_pieces(kernel, pixmap, j, j + 1, i0, i1, pixfrac=pixfrac,
+    j0, j1, i0, i1 = block
+    width = i1 - i0 + 1
+    pieces, valid = block_pieces(kernel, pixmap, j0, j1, i0, i1, pixfrac=pixfrac,
                                  pscale_ratio=ratio)  # fmt: skip
-    d = np.asarray(data[j, i0 : i1 + 1], np.float32)
+    d = np.asarray(data[j0:j1, i0 : i1 + 1], np.float32).ravel()
     if exptime != 1.0:  # as the drizzle core (and C): data / exptime in float32, then iscale
         d = d * np.float32(1.0 / exptime)
     d = (d.astype(np.float64) * float(np.float32(iscale))).astype(np.float32)
-    zero = (np.asarray(weight[j, i0 : i1 + 1]) == 0) & valid & np.isfinite(d)
-    cols, outs, vals = [], [], []
+    zero = (np.asarray(weight[j0:j1, i0 : i1 + 1]).ravel() == 0) & valid & np.isfinite(d)
+    flat_empty = empty.reshape(-1)
+    src, outs = [], []
     for sel, c0, r0, a in pieces:
-        idx = np.arange(i1 - i0 + 1) if sel is None else sel
+        idx = np.arange(zero.size) if sel is None else sel
         gy, gx = a.shape[:2]
         for q in range(gy):
             for p in range(gx):
@@ -129,12 +145,11 @@ def _run_values(data, weight, pixmap, j, i0, i1, exptime, iscale, ratio, kernel,
                 ox, oy = c0[m] + p, r0[m] + q
                 inside = (ox >= 0) & (ox < nx) & (oy >= 0) & (oy < ny)
                 flat = oy[inside] * nx + ox[inside]
-                hit = empty.reshape(-1)[flat]
-                cols.append(idx[m][inside][hit])
+                hit = flat_empty[flat]
+                src.append(idx[m][inside][hit])
                 outs.append(flat[hit])
-                vals.append(d[idx[m][inside][hit]])
     if not outs:
         return None
-    col = np.concatenate(cols)
-    order = np.argsort(col, kind="stable")  # drizzling order within the row: by column
-    return np.concatenate(outs)[order], np.concatenate(vals)[order]
+    k = np.concatenate(src)
+    key = (j0 + k // width) * np.shape(weight)[1] + i0 + k % width
+    return key, np.concatenate(outs), d[k]
