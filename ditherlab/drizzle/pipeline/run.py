@@ -160,9 +160,13 @@ def _map_items(work, items, take, nworkers: int, nbytes: int) -> None:
     computed exactly as in one process.  Warnings raised by ``work`` are issued again here
     (a forked worker's own would be lost).
     """
-    from ditherlab.drizzle._parallel import map_tiles
+    from ditherlab.drizzle._parallel import _fork_workers, map_tiles
+
+    forked = nworkers > 1 and _fork_workers(nworkers, len(items))
 
     def recorded(item):
+        if not forked:  # (catch_warnings is process-wide: not on threads)
+            return (*work(item), []), 1
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = work(item)

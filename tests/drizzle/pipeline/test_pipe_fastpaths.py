@@ -211,8 +211,10 @@ def test_worker_processes_give_the_products_of_one_process():
     assert sum(int(m.sum()) for row in two.cr_masks for m in row) > 0
 
 
-def test_worker_warnings_reach_the_caller():
-    """A warning in a forked worker is issued again in the calling process, in order."""
+@pytest.mark.parametrize("nitems", [6, 3])
+def test_worker_warnings_reach_the_caller(nitems):
+    """A warning in a forked worker (6 items on 2 workers) is issued again in the calling
+    process; on threads (3 items: too few to fork) it is issued as it happens."""
     import warnings
 
     from ditherlab.drizzle.pipeline.run import _map_items
@@ -225,8 +227,8 @@ def test_worker_warnings_reach_the_caller():
 
     got = []
     with pytest.warns(DitherlabWarning, match="item 2 is odd"):
-        _map_items(work, list(range(6)), lambda r: got.append(r[0].copy()), 2, 12)
-    assert [int(g[0]) for g in got] == list(range(6))
+        _map_items(work, list(range(nitems)), lambda r: got.append(r[0].copy()), 2, 12)
+    assert [int(g[0]) for g in got] == list(range(nitems))
 
 
 def _everett_blot(data, pixmap):
