@@ -13,7 +13,6 @@ drizzlepac ``astrodrizzle.py`` and the step modules cited in each module here.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,7 @@ from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_ma
 from ditherlab.drizzle.pipeline.median import combine_singles
 from ditherlab.drizzle.pipeline.products import PipelineProducts
 from ditherlab.drizzle.pipeline.sky import chip_sky, compute_sky
+from ditherlab.drizzle.pipeline.workers import map_items, worker_split
 from ditherlab.errors import DitherlabTypeError
 
 __all__ = ["run_pipeline"]
@@ -89,9 +89,9 @@ def _sky_of(cfg):
 
 def _chip_stats(exps, cfg, items, func) -> list:
     """``func(*item)`` for every item (a chip's arrays), in ``num_cores`` processes."""
-    outer, _ = _workers(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
+    outer, _ = worker_split(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
     values = []
-    _map_items(lambda item: (func(*item),), items, lambda res: values.append(res[0]), outer, 64)
+    map_items(lambda item: (func(*item),), items, lambda res: values.append(res[0]), outer, 64)
     return values
 
 
@@ -127,65 +127,10 @@ def _weight_scale(wt_scl: Any, exptime: float) -> float:
     return float(wt_scl)
 
 
-#: Pixels per work item (a chip, an exposure) from which the items of a step are spread
-#: over forked worker processes when ``num_cores`` is not given: below it a fork costs
-#: more than it saves.
-_FORK_MIN_PIXELS = 1 << 20
-
-
-def _workers(cfg, nitems: int, npixels: int) -> tuple[int, int]:
-    """``(outer, inner)``: processes for a step's items, and threads inside each item.
-
-    Independent items (the exposures of the separate drizzle, the chips of driz_cr) go
-    to ``num_cores`` forked processes (default: up to 2 for items of at least
-    ``_FORK_MIN_PIXELS`` pixels), each item then on one thread; a single item keeps the
-    core's own parallelism.
-    """
-    from ditherlab.drizzle._parallel import default_threads
-
-    if cfg.num_cores is not None:
-        n = cfg.num_cores
-    else:
-        n = default_threads() if npixels >= _FORK_MIN_PIXELS else 1
-    outer = max(1, min(n, nitems))
-    return outer, (cfg.num_cores if outer == 1 else 1)
-
-
-def _map_items(work, items, take, nworkers: int, nbytes: int) -> None:
-    """``take(work(item))`` for every item, in order, the work in ``nworkers`` processes.
-
-    ``work`` returns a tuple of arrays of at most ``nbytes`` together; in ``take`` they may
-    be views of a shared buffer that is reused afterwards (copy what is kept).  Uses the
-    drizzle core's forked workers (threads where forking is unavailable), so the items are
-    computed exactly as in one process.  Warnings raised by ``work`` are issued again here
-    (a forked worker's own would be lost).
-    """
-    from ditherlab.drizzle._parallel import _fork_workers, map_tiles
-
-    forked = nworkers > 1 and _fork_workers(nworkers, len(items))
-
-    def recorded(item):
-        if not forked:  # (catch_warnings is process-wide: not on threads)
-            return (*work(item), []), 1
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            res = work(item)
-        return (*res, [(str(w.message), w.category) for w in caught]), 1
-
-    def taken(result):
-        *res, caught = result[0]
-        for message, category in caught:
-            warnings.warn(message, category, stacklevel=4)
-        take(tuple(res))
-
-    map_tiles(recorded, items, taken, nworkers, processes=True,
-              slot_pixels=lambda: (nbytes, 1))  # fmt: skip
-
-
 def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
     n = len(exps)
-    outer, inner = _workers(cfg, n, max(c.sci.size for e in exps for c in e.chips))
+    outer, inner = worker_split(cfg, n, max(c.sci.size for e in exps for c in e.chips))
 
     def single(i):
         e = exps[i]
@@ -211,7 +156,7 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
         if progress:
             progress("driz_separate", len(singles), n)
 
-    _map_items(single, list(range(n)), take, outer, 8 * geo.sep_shape[0] * geo.sep_shape[1])
+    map_items(single, list(range(n)), take, outer, 8 * geo.sep_shape[0] * geo.sep_shape[1])
     return singles, weights
 
 
@@ -221,12 +166,12 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
     With ``driz_cr_corr`` the cleaned chip takes the blot where a pixel is a cosmic ray
     or flagged in DQ by any bit but ``crbit`` (drizzlepac ``drizCR``: ``buildMask(chip,
     crbit)`` ANDed with the CR mask).  The chips are independent: they are spread over
-    worker processes (:func:`_workers`).
+    worker processes (:func:`.workers.worker_split`).
     """
     n = len(exps)
     median = median_for_blot(median, weights, cfg)
     items = [(i, j) for i, e in enumerate(exps) for j in range(len(e.chips))]
-    outer, inner = _workers(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
+    outer, inner = worker_split(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
     bcfg = cfg if inner == cfg.num_cores else cfg.replace(num_cores=inner)
 
     def chip(item):
@@ -261,7 +206,7 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
             progress("driz_cr", i + 1, n)
 
     nbytes = 5 * max(c.sci.size for e in exps for c in e.chips) + 64
-    _map_items(chip, items, take, outer, nbytes)
+    map_items(chip, items, take, outer, nbytes)
     crs = tuple(tuple(row) for row in crs)
     return crs, (tuple(tuple(row) for row in cleans) if cfg.driz_cr_corr else None)
 

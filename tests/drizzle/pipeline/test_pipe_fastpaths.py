@@ -217,7 +217,7 @@ def test_worker_warnings_reach_the_caller(nitems):
     process; on threads (3 items: too few to fork) it is issued as it happens."""
     import warnings
 
-    from ditherlab.drizzle.pipeline.run import _map_items
+    from ditherlab.drizzle.pipeline.workers import map_items as _map_items
     from ditherlab.errors import DitherlabWarning
 
     def work(k):
@@ -271,3 +271,23 @@ def test_core_poly5_blot_equals_everetts_nested_differences(seed):
     outside = ~((px >= 0) & (px < 52) & (py >= 0) & (py < 37))
     assert outside.any()
     assert np.all(filled[outside] == -3.0)
+
+
+@pytest.mark.parametrize("kind", ["minmed", "median", "imean"])
+def test_median_row_blocks_in_worker_processes_equal_one_process(monkeypatch, kind):
+    """combine_singles with num_cores=2 computes its row blocks in forked workers: the same
+    median, bit for bit, as one process."""
+    import ditherlab.drizzle.pipeline.median as med_mod
+    from ditherlab.drizzle.pipeline import combine_singles
+
+    rng = np.random.default_rng(6)
+    nimg, ny, nx = 4, 60, 33
+    v = [rng.normal(0.2, 0.02, (ny, nx)).astype(np.float32) for _ in range(nimg)]
+    v[1][29:31, 10] += 5.0
+    w = [np.full((ny, nx), 500.0, np.float32) for _ in range(nimg)]
+    w[2][5:9, :] = 0.0
+    args = ([40.0] * nimg, [500.0] * nimg, [4.0] * nimg)
+    monkeypatch.setattr(med_mod, "_BLOCK_ROWS", 7)  # 9 blocks: enough to fork 2 workers
+    one = combine_singles(v, w, PipelineConfig(combine_type=kind, num_cores=1), *args)
+    two = combine_singles(v, w, PipelineConfig(combine_type=kind, num_cores=2), *args)
+    np.testing.assert_array_equal(one, two)
