@@ -29,7 +29,7 @@ from ditherlab.drizzle.pipeline.masks import box_dilate
 __all__ = ["indef_values"]
 
 #: Input tiles (pixels on a side) in which the zero-weight candidates are boxed together.
-_TILE = 64
+_TILE = 32
 
 
 def indef_values(
@@ -63,8 +63,7 @@ def indef_values(
         return np.zeros(0, np.intp), np.zeros(0, np.float32)
     near_cache: dict[int, np.ndarray] = {}
     for data, weight, pixmap, exptime, iscale, ratio in inputs:
-        # a drop reaches at most ~pixfrac/ratio output pixels from its centre (lanczos3: 3/ratio)
-        radius = math.ceil(3.0 * max(pixfrac, 1.0) / max(ratio, 1e-3)) + 2
+        radius = _reach(kernel, pixfrac, ratio)
         if radius not in near_cache:
             near_cache[radius] = box_dilate(empty, radius)
         keys, outs, vals = [], [], []
@@ -88,6 +87,22 @@ def indef_values(
     _, first = np.unique(rev, return_index=True)
     keep = idx.size - 1 - first
     return idx[keep], val[keep]
+
+
+def _reach(kernel: str, pixfrac: float, ratio: float) -> int:
+    """Output pixels from a drop's mapped centre to the farthest output pixel it can touch.
+
+    Square and turbo drops are ``pixfrac`` input pixels wide (``pixfrac / ratio`` output
+    pixels; ×√2 for a rotated one), a point drop touches the pixel it lands in; the
+    gaussian, lanczos and tophat windows reach up to ~3 / ratio.  One pixel more covers the
+    rounding of the centre and the distortion across a drop.
+    """
+    r = max(ratio, 1e-3)
+    if kernel == "point":
+        return 1
+    if kernel in ("square", "turbo"):
+        return math.ceil(0.75 * pixfrac / r) + 1
+    return math.ceil(3.0 * max(pixfrac, 1.0) / r) + 2
 
 
 def _candidate_blocks(weight, pixmap, near):

@@ -89,10 +89,13 @@ def test_pipeline_indef_fills_masked_holes_and_leaves_the_outside_nan():
     np.testing.assert_array_equal(p.sci[~empty], q.sci[~empty])
 
 
-@pytest.mark.parametrize(("kernel", "pixfrac"), [("square", 1.0), ("square", 0.7), ("point", 1.0)])
+@pytest.mark.parametrize(
+    ("kernel", "pixfrac"), [("square", 1.0), ("square", 0.7), ("point", 1.0), ("turbo", 0.8)]
+)
 def test_indef_agrees_with_drizzlepac(kernel, pixfrac):
     """The same inputs through drizzlepac's ``adrizzle.do_driz`` (a rotated, scaled map given
-    as its mapping callback; masked blocks, columns and edge pixels): the same weights, the
+    as its mapping callback; masked blocks, columns and edge pixels; square, point and
+    turbo): the same weights, the
     same NaN pixels and the same values (float32 rounding)."""
     pytest.importorskip("drizzlepac")
     from astropy.io import fits
