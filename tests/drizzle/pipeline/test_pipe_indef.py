@@ -95,8 +95,7 @@ def test_pipeline_indef_fills_masked_holes_and_leaves_the_outside_nan():
 def test_indef_agrees_with_drizzlepac(kernel, pixfrac):
     """The same inputs through drizzlepac's ``adrizzle.do_driz`` (a rotated, scaled map given
     as its mapping callback; masked blocks, columns and edge pixels; square, point and
-    turbo): the same weights, the
-    same NaN pixels and the same values (float32 rounding)."""
+    turbo): the same weights, the same NaN pixels and the same values (float32 rounding)."""
     pytest.importorskip("drizzlepac")
     from astropy.io import fits
     from drizzlepac import adrizzle
