@@ -188,8 +188,9 @@ def test_sparse_pixmap_within_1e3_px_on_the_instrument_distortions(aperture):
 
 
 def test_worker_processes_give_the_products_of_one_process():
-    """num_cores=2 spreads the exposures (separate drizzle) and the chips (blot, driz_cr)
-    over forked workers: every product is bit for bit that of num_cores=1."""
+    """num_cores=2 spreads the chips (pixmaps, statistics, blot, driz_cr) and the exposures
+    (separate drizzle) over forked workers: every product is bit for bit that of
+    num_cores=1."""
     from pipe_helpers import stack
 
     from ditherlab.drizzle import run_pipeline
@@ -209,6 +210,10 @@ def test_worker_processes_give_the_products_of_one_process():
             np.testing.assert_array_equal(ma, mb)
             np.testing.assert_array_equal(xa, xb)
     assert sum(int(m.sum()) for row in two.cr_masks for m in row) > 0
+    for ra, rb in zip(one.geometry.sep_pixmaps, two.geometry.sep_pixmaps, strict=True):
+        for pa, pb in zip(ra, rb, strict=True):
+            np.testing.assert_array_equal(pa, pb)
+            assert not pb.flags.writeable
 
 
 @pytest.mark.parametrize("nitems", [6, 3])
