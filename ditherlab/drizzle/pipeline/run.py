@@ -46,7 +46,11 @@ def _config(config: Any, overrides: dict[str, Any]) -> PipelineConfig:
 
 
 def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[InputExposure]:
-    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading)."""
+    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading).
+
+    The ERR arrays are dropped unless ``final_wht_type="ERR"`` reads them (268 MB for
+    four ACS/WFC exposures read from files).
+    """
     import dataclasses
 
     out = []
@@ -56,6 +60,9 @@ def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[Inp
         if cfg.rdnoise is not None:
             chips = tuple(dataclasses.replace(c, rdnoise=cfg.rdnoise) for c in e.chips)
             e = dataclasses.replace(e, chips=chips)
+        if cfg.final_wht_type != "ERR":
+            e = dataclasses.replace(e, chips=tuple(dataclasses.replace(c, err=None)
+                                                   for c in e.chips))  # fmt: skip
         out.append(e)
     return out
 
@@ -140,7 +147,7 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])
             s = geo.sep_ratio[i][j]
             d.add_image(
-                data, e.exptime, geo.sep_pixmaps[i][j], weight_map=masks[i][j],
+                data, e.exptime, geo.sep_pixmaps[i][j], weight_map=masks[i][j].astype(np.float32),
                 wht_scale=_weight_scale(cfg.driz_sep_wt_scl, e.exptime),
                 pixfrac=cfg.driz_sep_pixfrac, in_units="counts", iscale=s * s,
                 pixel_scale_ratio=s,
@@ -255,9 +262,10 @@ def _final(exps, masks, crs, sky, geo, cfg, progress):
 def _final_input(exps, masks, crs, sky, geo, cfg, i, j):
     """``(data, weight_map, wht_scale, ratio)`` of chip ``j`` of exposure ``i``."""
     e, c = exps[i], exps[i].chips[j]
-    mask = masks[i][j]
+    mask = masks[i][j]  # boolean until now: one float32 mask at a time
     if crs is not None:
-        mask = mask * ~crs[i][j]
+        mask = mask & ~crs[i][j]
+    mask = mask.astype(np.float32)
     s = geo.final_ratio[i][j]
     w, wscale = _final_weight(e, c, mask, sky.subtracted[i][j], s, cfg)
     data = c.sci if sky.computed[i][j] == 0 else c.sci - np.float32(sky.computed[i][j])
@@ -361,7 +369,7 @@ def run_pipeline(
     if crs is None:
         crs = tuple(tuple(np.zeros(c.shape, bool) for c in e.chips) for e in exps)
     if cfg.driz_combine:
-        fmasks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.final_bits)]
+        fmasks = masks_for(cfg.final_bits)
         sci, wht, ctx = _final(exps, fmasks, crmask_for_final, sky, geometry, cfg, progress)
         if cfg.final_units == "counts":  # AstroDrizzle: cps × the total exposure time
             sci = sci * np.float32(sum(e.exptime for e in exps))
@@ -421,7 +429,7 @@ def _reject_cosmic_rays(exps, dqs, masks_for, sky, geometry, cfg, progress, cloc
     """
     singles = weights = median = crs = crclean = None
     if cfg.driz_separate:
-        sep_masks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.driz_sep_bits)]
+        sep_masks = masks_for(cfg.driz_sep_bits)  # boolean: float32 one exposure at a time
         singles, weights = _separate(exps, sep_masks, sky.computed, geometry, cfg, progress)
         del sep_masks
         clock.tick("driz_separate")
