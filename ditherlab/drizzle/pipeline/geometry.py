@@ -239,18 +239,28 @@ def _check_overlap(exposures: list[Any], wcs: Any, shape: tuple[int, int]) -> No
             )
 
 
-def _pixmaps(exposures, wcs, scale_arcsec):
-    maps, ratios = [], []
-    for e in exposures:
-        pm, rt = [], []
-        for ch in e.chips:
-            p = pixmap_from_wcs(ch.wcs, wcs, ch.shape).astype(np.float32)
-            p.setflags(write=False)
-            pm.append(p)
-            rt.append(scale_arcsec / ch.idcscale)
-        maps.append(tuple(pm))
-        ratios.append(tuple(rt))
-    return tuple(maps), tuple(ratios)
+def _pixmaps(exposures, wcs, scale_arcsec, cfg):
+    """Every chip's float32 pixmap onto ``wcs`` (chips on ``num_cores`` worker processes)."""
+    from ditherlab.drizzle.pipeline.workers import map_items, worker_split
+
+    chips = [(i, j) for i, e in enumerate(exposures) for j in range(len(e.chips))]
+    size = max(c.shape[0] * c.shape[1] for e in exposures for c in e.chips)
+    outer, _ = worker_split(cfg, len(chips), size)
+    maps: list[np.ndarray] = []
+
+    def one(item):
+        ch = exposures[item[0]].chips[item[1]]
+        return (pixmap_from_wcs(ch.wcs, wcs, ch.shape).astype(np.float32),)
+
+    def take(res):
+        p = np.array(res[0], copy=True)
+        p.setflags(write=False)
+        maps.append(p)
+
+    map_items(one, chips, take, outer, 8 * size + 64)
+    it = iter(maps)
+    return (tuple(tuple(next(it) for _ in e.chips) for e in exposures),
+            tuple(tuple(scale_arcsec / ch.idcscale for ch in e.chips) for e in exposures))
 
 
 def _grid_scale(wcs: Any) -> float:
@@ -294,7 +304,7 @@ def build_geometry(inputs: Any, config: Any = None, **overrides: Any) -> Pipelin
         fin_wcs, fin_shape = output_wcs(
             exps, cfg.final_scale, cfg.final_rot, shape=shape, center=center
         )
-    sep_maps, sep_ratio = _pixmaps(exps, sep_wcs, _grid_scale(sep_wcs))
+    sep_maps, sep_ratio = _pixmaps(exps, sep_wcs, _grid_scale(sep_wcs), cfg)
     same = (
         not cfg.final_refimage
         and cfg.final_outnx is None
@@ -306,7 +316,7 @@ def build_geometry(inputs: Any, config: Any = None, **overrides: Any) -> Pipelin
         fin_wcs, fin_shape = sep_wcs, sep_shape
         fin_maps, fin_ratio = sep_maps, sep_ratio
     else:
-        fin_maps, fin_ratio = _pixmaps(exps, fin_wcs, _grid_scale(fin_wcs))
+        fin_maps, fin_ratio = _pixmaps(exps, fin_wcs, _grid_scale(fin_wcs), cfg)
     return PipelineGeometry(
         sep_wcs=sep_wcs,
         sep_shape=sep_shape,

@@ -16,7 +16,14 @@ import numpy as np
 
 from ditherlab.errors import DitherlabValueError
 
-__all__ = ["box_dilate", "dq_good_mask", "interpret_bits", "reset_bits", "static_mask"]
+__all__ = [
+    "box_dilate",
+    "dq_good_mask",
+    "interpret_bits",
+    "reset_bits",
+    "static_mask",
+    "static_stats",
+]
 
 
 def interpret_bits(bits: Any, name: str = "bits") -> int | None:
@@ -94,14 +101,17 @@ def reset_bits(dq: np.ndarray, resetbits: int | None) -> np.ndarray:
     return dq & dq.dtype.type(keep)
 
 
-def static_mask(chips: list[np.ndarray], static_sig: float = 4.0) -> np.ndarray:
+def static_mask(
+    chips: list[np.ndarray], static_sig: float = 4.0, stats: Any = None
+) -> np.ndarray:
     """Static mask shared by the exposures of one chip: True where a pixel is good.
 
     For every exposure, :func:`~ditherlab.drizzle.pipeline.stats.image_stats` of the
     whole chip (3 clipping passes at ±3σ, mode from a 0.1σ histogram) gives ``mode`` and
     the clipped ``rms``; pixels below ``mode − static_sig · rms`` are bad, and a pixel bad
     in any exposure is bad in all (drizzlepac ``staticMask.py``).  Exposures whose
-    histogram has fewer than 2 bins leave the mask unchanged.
+    histogram has fewer than 2 bins leave the mask unchanged.  ``stats`` may give those
+    statistics of each chip already (:func:`static_stats`).
 
     Examples
     --------
@@ -112,15 +122,22 @@ def static_mask(chips: list[np.ndarray], static_sig: float = 4.0) -> np.ndarray:
     >>> bool(m[3, 4]), bool(m[10, 10]), int((~m).sum())
     (False, False, 2)
     """
+    good = np.ones(np.shape(chips[0]), bool)
+    if stats is None:
+        stats = [static_stats(data) for data in chips]
+    for data, (mode, rms, nbins) in zip(chips, stats, strict=True):
+        if nbins < 2 or not np.isfinite(mode):
+            continue
+        good &= ~(np.asarray(data) < mode - static_sig * rms)
+    return good
+
+
+def static_stats(data: np.ndarray) -> tuple[float, float, int]:
+    """``(mode, rms, nbins)`` of a chip for :func:`static_mask` (``staticMask.py``)."""
     from ditherlab.drizzle.pipeline.stats import image_stats
 
-    good = np.ones(np.shape(chips[0]), bool)
-    for data in chips:
-        st = image_stats(data, nclip=3, lsig=3.0, usig=3.0, binwidth=0.1)
-        if st.nbins < 2 or not np.isfinite(st.mode):
-            continue
-        good &= ~(np.asarray(data) < st.mode - static_sig * st.stddev)
-    return good
+    st = image_stats(data, nclip=3, lsig=3.0, usig=3.0, binwidth=0.1, want_median=False)
+    return st.mode, st.stddev, st.nbins
 
 
 def box_dilate(mask: np.ndarray, radius: int = 1) -> np.ndarray:

@@ -215,15 +215,38 @@ def combine_singles(
     kind = cfg.combine_type
     if kind in ("minmed", "iminmed"):
         return _minmed_blocks(singles, weights, masks, cfg, sky, exptime, rdnoise)
-    for r0 in range(0, ny, _BLOCK_ROWS):
-        sl = slice(r0, min(r0 + _BLOCK_ROWS, ny))
+
+    def block(sl):
         v, bad = _block(singles, masks, sl, cfg)
         empty = np.nan_to_num(v[-1]) if kind.startswith("i") else 0.0
-        out[sl] = masked_median(
+        return (masked_median(
             np.nan_to_num(v), bad, cfg.combine_nlow, cfg.combine_nhigh,
             mean=kind.endswith("mean"), empty=empty,
-        )  # fmt: skip
+        ),)  # fmt: skip
+
+    _by_blocks(block, [out], cfg, ny, nx, n)
     return out
+
+
+def _by_blocks(block, outputs, cfg, ny: int, nx: int, nimages: int) -> None:
+    """``outputs[k][rows] = block(rows)[k]`` for every block of ``_BLOCK_ROWS`` rows.
+
+    The blocks are spread over worker processes (:mod:`.workers`): the same values as in
+    one process.
+    """
+    from ditherlab.drizzle.pipeline.workers import map_items, worker_split
+
+    blocks = [slice(r0, min(r0 + _BLOCK_ROWS, ny)) for r0 in range(0, ny, _BLOCK_ROWS)]
+    outer, _ = worker_split(cfg, len(blocks), nimages * _BLOCK_ROWS * nx)
+    done = [0]
+
+    def take(res):
+        sl = blocks[done[0]]
+        for dst, src in zip(outputs, res, strict=True):
+            dst[sl] = src
+        done[0] += 1
+
+    map_items(block, blocks, take, outer, 8 * len(outputs) * _BLOCK_ROWS * nx + 64)
 
 
 def _block(singles, masks, sl, cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -244,15 +267,15 @@ def _minmed_blocks(singles, weights, masks, cfg, sky, exptime, rdnoise) -> np.nd
     """:func:`minmed` over the whole image, the per-pixel parts computed in row blocks."""
     ny, nx = np.shape(singles[0])
     parts = [np.empty((ny, nx), np.float32) for _ in range(4)]
-    for r0 in range(0, ny, _BLOCK_ROWS):
-        sl = slice(r0, min(r0 + _BLOCK_ROWS, ny))
+
+    def block(sl):
         v, bad = _block(singles, masks, sl, cfg)
         v = np.nan_to_num(v)
         w = np.stack([np.asarray(x[sl], np.float32) for x in weights])
         empty = v[-1] if cfg.combine_type == "iminmed" else 0.0
-        got = _minmed_parts(v, w, bad, sky, exptime, rdnoise, empty)
-        for dst, src in zip(parts, got, strict=True):
-            dst[sl] = src
+        return tuple(_minmed_parts(v, w, bad, sky, exptime, rdnoise, empty))
+
+    _by_blocks(block, parts, cfg, ny, nx, len(singles))
     return _choose(*parts, cfg.combine_nsigma, cfg.combine_grow)
 
 
@@ -271,24 +294,30 @@ def extend_edges(image: np.ndarray, covered: np.ndarray, width: int = 3) -> np.n
     >>> extend_edges(img, cov, 1).tolist()
     [[0.0, 5.0, 5.0, 7.0]]
     """
-    out = np.array(image, np.float32, copy=True)
-    cov = np.array(covered, bool, copy=True)
-    ny, nx = out.shape
+    from ditherlab.drizzle.pipeline.masks import box_dilate
+
+    ny, nx = np.shape(image)
+    # padded by one empty pixel, so that every neighbour of an image pixel is a flat index
+    out = np.zeros((ny + 2, nx + 2), np.float32)
+    out[1:-1, 1:-1] = image
+    cov = np.zeros((ny + 2, nx + 2), bool)
+    cov[1:-1, 1:-1] = covered
+    out, cov = out.ravel(), cov.ravel()
+    w = nx + 2
+    # the 8 neighbours in the order their sums were always accumulated (bit for bit)
+    steps = [dy * w + dx for dy in (1, 0, -1) for dx in (1, 0, -1) if dy or dx]
     for _ in range(width):
-        total = np.zeros((ny + 2, nx + 2), np.float32)
-        count = np.zeros((ny + 2, nx + 2), np.float32)
-        v = np.where(cov, out, np.float32(0))
-        c = cov.astype(np.float32)
-        for dy in (0, 1, 2):
-            for dx in (0, 1, 2):
-                if dy == dx == 1:
-                    continue
-                total[dy : dy + ny, dx : dx + nx] += v
-                count[dy : dy + ny, dx : dx + nx] += c
-        total, count = total[1:-1, 1:-1], count[1:-1, 1:-1]
-        grow = ~cov & (count > 0)
-        if not grow.any():
+        edge = box_dilate(cov.reshape(ny + 2, nx + 2), 1) & ~cov.reshape(ny + 2, nx + 2)
+        edge[[0, -1], :] = edge[:, [0, -1]] = False  # the padding stays empty
+        idx = np.flatnonzero(edge)
+        if idx.size == 0:
             break
-        out[grow] = total[grow] / count[grow]
-        cov |= grow
-    return out
+        total = np.zeros(idx.size, np.float32)
+        count = np.zeros(idx.size, np.float32)
+        for k in steps:
+            c = cov[idx + k]
+            total += np.where(c, out[idx + k], np.float32(0))
+            count += c
+        out[idx] = total / count
+        cov[idx] = True
+    return out.reshape(ny + 2, nx + 2)[1:-1, 1:-1].copy()

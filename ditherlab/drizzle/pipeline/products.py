@@ -74,8 +74,10 @@ class PipelineProducts:
     Attributes
     ----------
     sci : ndarray of float32
-        Final drizzled image (e⁻/s, or e⁻ with ``final_units="counts"``); empty pixels
-        hold ``final_fillval`` (NaN for INDEF).
+        Final drizzled image (e⁻/s, or e⁻ with ``final_units="counts"``); pixels of zero
+        weight hold ``final_fillval``, or with INDEF what AstroDrizzle leaves there: the
+        value of the last zero-weight input pixel that overlapped them, NaN where none did
+        (:mod:`~ditherlab.drizzle.pipeline.fill`).  Use ``wht > 0`` for coverage.
     wht : ndarray of float32
         Final weight image.
     ctx : ndarray of int32 or None

@@ -22,12 +22,14 @@ from ditherlab.drizzle._resample import Drizzle
 from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
 from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
+from ditherlab.drizzle.pipeline.fill import indef_values
 from ditherlab.drizzle.pipeline.geometry import PipelineGeometry, build_geometry
 from ditherlab.drizzle.pipeline.inputs import InputExposure, load_inputs
-from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask
+from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_mask, static_stats
 from ditherlab.drizzle.pipeline.median import combine_singles
 from ditherlab.drizzle.pipeline.products import PipelineProducts
-from ditherlab.drizzle.pipeline.sky import compute_sky
+from ditherlab.drizzle.pipeline.sky import chip_sky, compute_sky
+from ditherlab.drizzle.pipeline.workers import map_items, worker_split
 from ditherlab.errors import DitherlabTypeError
 
 __all__ = ["run_pipeline"]
@@ -44,7 +46,11 @@ def _config(config: Any, overrides: dict[str, Any]) -> PipelineConfig:
 
 
 def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[InputExposure]:
-    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading)."""
+    """Header overrides ``exptime`` and ``rdnoise`` (``gain`` is applied when reading).
+
+    The ERR arrays are dropped unless ``final_wht_type="ERR"`` reads them (268 MB for
+    four ACS/WFC exposures read from files).
+    """
     import dataclasses
 
     out = []
@@ -54,24 +60,46 @@ def _apply_overrides(exps: list[InputExposure], cfg: PipelineConfig) -> list[Inp
         if cfg.rdnoise is not None:
             chips = tuple(dataclasses.replace(c, rdnoise=cfg.rdnoise) for c in e.chips)
             e = dataclasses.replace(e, chips=chips)
+        if cfg.final_wht_type != "ERR":
+            e = dataclasses.replace(e, chips=tuple(dataclasses.replace(c, err=None)
+                                                   for c in e.chips))  # fmt: skip
         out.append(e)
     return out
 
 
 def _static_masks(exps, cfg) -> list[list[np.ndarray | None]]:
-    """Static mask per chip signature (instrument, detector, shape, CCDCHIP), or None."""
+    """Static mask per chip signature (instrument, detector, shape, CCDCHIP), or None.
+
+    The statistics of the chips are computed in worker processes (:func:`_chip_stats`).
+    """
     if not cfg.static:
         return [[None] * len(e.chips) for e in exps]
     groups: dict[tuple, list[tuple[int, int]]] = {}
     for i, e in enumerate(exps):
         for j, c in enumerate(e.chips):
             groups.setdefault((e.instrument, e.detector, c.shape, c.ccdchip), []).append((i, j))
+    chips = [(i, j) for members in groups.values() for i, j in members]
+    stats = dict(zip(chips, _chip_stats(exps, cfg, [(exps[i].chips[j].sci,) for i, j in chips],
+                                        static_stats), strict=True))  # fmt: skip
     out: list[list[np.ndarray | None]] = [[None] * len(e.chips) for e in exps]
     for members in groups.values():
-        m = static_mask([exps[i].chips[j].sci for i, j in members], cfg.static_sig)
+        m = static_mask([exps[i].chips[j].sci for i, j in members], cfg.static_sig,
+                        [stats[k] for k in members])  # fmt: skip
         for i, j in members:
             out[i][j] = m
     return out
+
+
+def _sky_of(cfg):
+    return lambda data, good: chip_sky(data, good, cfg)
+
+
+def _chip_stats(exps, cfg, items, func) -> list:
+    """``func(*item)`` for every item (a chip's arrays), in ``num_cores`` processes."""
+    outer, _ = worker_split(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
+    values = []
+    map_items(lambda item: (func(*item),), items, lambda res: values.append(res[0]), outer, 64)
+    return values
 
 
 def _good_masks(dqs, statics, bits, use_static=True) -> list[list[np.ndarray]]:
@@ -108,25 +136,34 @@ def _weight_scale(wt_scl: Any, exptime: float) -> float:
 
 def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
     """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
-    singles, weights = [], []
     n = len(exps)
-    for i, e in enumerate(exps):
+    outer, inner = worker_split(cfg, n, max(c.sci.size for e in exps for c in e.chips))
+
+    def single(i):
+        e = exps[i]
         d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape,
-                    fillval=cfg.driz_sep_fillval,
-                    disable_ctx=True, n_threads=cfg.num_cores)  # fmt: skip
+                    fillval=cfg.driz_sep_fillval, disable_ctx=True, n_threads=inner)  # fmt: skip
         for j, c in enumerate(e.chips):
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])
             s = geo.sep_ratio[i][j]
             d.add_image(
-                data, e.exptime, geo.sep_pixmaps[i][j], weight_map=masks[i][j],
+                data, e.exptime, geo.sep_pixmaps[i][j], weight_map=masks[i][j].astype(np.float32),
                 wht_scale=_weight_scale(cfg.driz_sep_wt_scl, e.exptime),
                 pixfrac=cfg.driz_sep_pixfrac, in_units="counts", iscale=s * s,
                 pixel_scale_ratio=s,
             )  # fmt: skip
-        singles.append(d.out_img)
-        weights.append(d.out_wht)
+        return d.out_img, d.out_wht
+
+    singles, weights = [], []
+
+    def take(res):
+        img, wht = res
+        singles.append(np.array(img, copy=True))
+        weights.append(np.array(wht, copy=True))
         if progress:
-            progress("driz_separate", i + 1, n)
+            progress("driz_separate", len(singles), n)
+
+    map_items(single, list(range(n)), take, outer, 8 * geo.sep_shape[0] * geo.sep_shape[1])
     return singles, weights
 
 
@@ -135,33 +172,50 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
 
     With ``driz_cr_corr`` the cleaned chip takes the blot where a pixel is a cosmic ray
     or flagged in DQ by any bit but ``crbit`` (drizzlepac ``drizCR``: ``buildMask(chip,
-    crbit)`` ANDed with the CR mask).
+    crbit)`` ANDed with the CR mask).  The chips are independent: they are spread over
+    worker processes (:func:`.workers.worker_split`).
     """
-    crs, cleans = [], []
     n = len(exps)
     median = median_for_blot(median, weights, cfg)
-    for i, e in enumerate(exps):
-        row, crow = [], []
-        for j, c in enumerate(e.chips):
-            b = blot_chip(median, geo.sep_pixmaps[i][j], geo.sep_ratio[i][j], e.exptime,
-                          sky.computed[i][j], cfg)  # fmt: skip
-            if cfg.driz_cr_noise == "astrodrizzle":
-                noise_sky = sky.subtracted[i][j]
-            else:  # count the sky once: only what the user removed from the data
-                noise_sky = sky.subtracted[i][j] - sky.computed[i][j]
-            m = driz_cr_mask(
-                c.sci, b, noise_sky, c.rdnoise, snr=cfg.driz_cr_snr, scale=cfg.driz_cr_scale,
-                grow=cfg.driz_cr_grow, ctegrow=cfg.driz_cr_ctegrow, cte_dir=c.cte_dir,
-            )  # fmt: skip
-            row.append(m)
-            if cfg.driz_cr_corr:
-                bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
-                crow.append(np.where(bad, b, c.sci).astype(np.float32))
-        crs.append(tuple(row))
-        cleans.append(tuple(crow))
-        if progress:
+    items = [(i, j) for i, e in enumerate(exps) for j in range(len(e.chips))]
+    outer, inner = worker_split(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
+    bcfg = cfg if inner == cfg.num_cores else cfg.replace(num_cores=inner)
+
+    def chip(item):
+        i, j = item
+        e, c = exps[i], exps[i].chips[item[1]]
+        b = blot_chip(median, geo.sep_pixmaps[i][j], geo.sep_ratio[i][j], e.exptime,
+                      sky.computed[i][j], bcfg)  # fmt: skip
+        if cfg.driz_cr_noise == "astrodrizzle":
+            noise_sky = sky.subtracted[i][j]
+        else:  # count the sky once: only what the user removed from the data
+            noise_sky = sky.subtracted[i][j] - sky.computed[i][j]
+        m = driz_cr_mask(
+            c.sci, b, noise_sky, c.rdnoise, snr=cfg.driz_cr_snr, scale=cfg.driz_cr_scale,
+            grow=cfg.driz_cr_grow, ctegrow=cfg.driz_cr_ctegrow, cte_dir=c.cte_dir,
+        )  # fmt: skip
+        if not cfg.driz_cr_corr:
+            return (m,)
+        bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
+        return m, np.where(bad, b, c.sci).astype(np.float32)
+
+    crs = [[None] * len(e.chips) for e in exps]
+    cleans = [[None] * len(e.chips) for e in exps]
+    done = [0]
+
+    def take(res):
+        i, j = items[done[0]]
+        crs[i][j] = np.array(res[0], copy=True)
+        if cfg.driz_cr_corr:
+            cleans[i][j] = np.array(res[1], copy=True)
+        done[0] += 1
+        if progress and j == len(exps[i].chips) - 1:
             progress("driz_cr", i + 1, n)
-    return tuple(crs), (tuple(cleans) if cfg.driz_cr_corr else None)
+
+    nbytes = 5 * max(c.sci.size for e in exps for c in e.chips) + 64
+    map_items(chip, items, take, outer, nbytes)
+    crs = tuple(tuple(row) for row in crs)
+    return crs, (tuple(tuple(row) for row in cleans) if cfg.driz_cr_corr else None)
 
 
 def _final_weight(e, c, mask, sky, s, cfg) -> tuple[np.ndarray, float]:
@@ -189,20 +243,43 @@ def _final(exps, masks, crs, sky, geo, cfg, progress):
                 n_threads=cfg.num_cores)  # fmt: skip
     k = 0
     for i, e in enumerate(exps):
-        for j, c in enumerate(e.chips):
-            mask = masks[i][j]
-            if crs is not None:
-                mask = mask * ~crs[i][j]
-            s = geo.final_ratio[i][j]
-            w, wscale = _final_weight(e, c, mask, sky.subtracted[i][j], s, cfg)
-            data = c.sci if sky.computed[i][j] == 0 else c.sci - np.float32(sky.computed[i][j])
+        for j in range(len(e.chips)):
+            data, w, wscale, s = _final_input(exps, masks, crs, sky, geo, cfg, i, j)
             d.add_image(data, e.exptime, geo.final_pixmaps[i][j], weight_map=w, wht_scale=wscale,
                         pixfrac=cfg.final_pixfrac, in_units="counts", iscale=s * s,
                         pixel_scale_ratio=s)  # fmt: skip
             k += 1
             if progress:
                 progress("driz_combine", k, nchips)
-    return d.out_img, d.out_wht, (d.out_ctx if cfg.context else None)
+    sci, wht = d.out_img, d.out_wht
+    if cfg.final_fillval is None:  # INDEF: what AstroDrizzle leaves in pixels of zero weight
+        idx, vals = indef_values(wht, _indef_inputs(exps, masks, crs, sky, geo, cfg),
+                                 cfg.final_kernel, cfg.final_pixfrac)  # fmt: skip
+        sci.reshape(-1)[idx] = vals
+    return sci, wht, (d.out_ctx if cfg.context else None)
+
+
+def _final_input(exps, masks, crs, sky, geo, cfg, i, j):
+    """``(data, weight_map, wht_scale, ratio)`` of chip ``j`` of exposure ``i``."""
+    e, c = exps[i], exps[i].chips[j]
+    mask = masks[i][j]  # boolean until now: one float32 mask at a time
+    if crs is not None:
+        mask = mask & ~crs[i][j]
+    mask = mask.astype(np.float32)
+    s = geo.final_ratio[i][j]
+    w, wscale = _final_weight(e, c, mask, sky.subtracted[i][j], s, cfg)
+    data = c.sci if sky.computed[i][j] == 0 else c.sci - np.float32(sky.computed[i][j])
+    return data, w, wscale, s
+
+
+def _indef_inputs(exps, masks, crs, sky, geo, cfg):
+    """The inputs of the final drizzle again, for :func:`.fill.indef_values` (one at a time)."""
+    for i, e in enumerate(exps):
+        for j in range(len(e.chips)):
+            data, w, wscale, s = _final_input(exps, masks, crs, sky, geo, cfg, i, j)
+            if wscale == 0:
+                w = np.zeros_like(w)
+            yield data, w, geo.final_pixmaps[i][j], e.exptime, s * s, s
 
 
 def run_pipeline(
@@ -280,7 +357,8 @@ def run_pipeline(
     def masks_for(bits, use_static=True):
         return _good_masks(dqs, statics, bits, use_static)
 
-    sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry)
+    sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry,
+                      lambda items: _chip_stats(exps, cfg, items, _sky_of(cfg)))  # fmt: skip
     if progress:
         progress("sky", 1, 1)
     clock.tick("sky")
@@ -291,7 +369,7 @@ def run_pipeline(
     if crs is None:
         crs = tuple(tuple(np.zeros(c.shape, bool) for c in e.chips) for e in exps)
     if cfg.driz_combine:
-        fmasks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.final_bits)]
+        fmasks = masks_for(cfg.final_bits)
         sci, wht, ctx = _final(exps, fmasks, crmask_for_final, sky, geometry, cfg, progress)
         if cfg.final_units == "counts":  # AstroDrizzle: cps × the total exposure time
             sci = sci * np.float32(sum(e.exptime for e in exps))
@@ -351,7 +429,7 @@ def _reject_cosmic_rays(exps, dqs, masks_for, sky, geometry, cfg, progress, cloc
     """
     singles = weights = median = crs = crclean = None
     if cfg.driz_separate:
-        sep_masks = [[m.astype(np.float32) for m in row] for row in masks_for(cfg.driz_sep_bits)]
+        sep_masks = masks_for(cfg.driz_sep_bits)  # boolean: float32 one exposure at a time
         singles, weights = _separate(exps, sep_masks, sky.computed, geometry, cfg, progress)
         del sep_masks
         clock.tick("driz_separate")

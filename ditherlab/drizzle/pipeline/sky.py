@@ -70,6 +70,7 @@ def chip_sky(data: np.ndarray, good: np.ndarray | None, cfg: Any) -> float:
         usig=cfg.skyusigma,
         binwidth=cfg.skywidth,
         want_median=cfg.skystat == "median",
+        want_mode=cfg.skystat == "mode",
     )
     value = {"median": st.median, "mode": st.mode, "mean": st.mean}[cfg.skystat]
     return float(value) if np.isfinite(value) else 0.0
@@ -146,7 +147,11 @@ def _from_skyuser(exposures, cfg) -> SkyResult:
 
 
 def compute_sky(
-    exposures: list[Any], good_masks: list[list[np.ndarray]], cfg: Any, geometry: Any = None
+    exposures: list[Any],
+    good_masks: list[list[np.ndarray]],
+    cfg: Any,
+    geometry: Any = None,
+    chip_values: Any = None,
 ) -> SkyResult:
     """Sky of every chip according to ``cfg`` (``skysub``, ``skymethod``, ``skyuser``...).
 
@@ -161,6 +166,10 @@ def compute_sky(
     geometry : PipelineGeometry, optional
         Needed by ``match`` and ``globalmin+match`` (the overlaps are found on the
         single-drizzle grid).
+    chip_values : callable, optional
+        ``chip_values(items) -> values``: :func:`chip_sky` of every ``(data, good)`` of
+        ``items``, in order (the pipeline computes them in worker processes); default one
+        after the other here.
 
     Notes
     -----
@@ -175,8 +184,12 @@ def compute_sky(
     if cfg.skyfile:
         return _from_skyfile(exposures, cfg)
     # sky per chip in surface-brightness units (e⁻ / s / arcsec²), as skymatch compares them
-    raw = [[chip_sky(c.sci, m, cfg) for c, m in zip(e.chips, ms, strict=True)]
-           for e, ms in zip(exposures, good_masks, strict=True)]  # fmt: skip
+    items = [(c.sci, m) for e, ms in zip(exposures, good_masks, strict=True)
+             for c, m in zip(e.chips, ms, strict=True)]  # fmt: skip
+    flat = (chip_values(items) if chip_values is not None
+            else [chip_sky(d, m, cfg) for d, m in items])  # fmt: skip
+    it = iter(flat)
+    raw = [[next(it) for _ in e.chips] for e in exposures]
     rate = [[v / (c.idcscale**2 * e.exptime) for v, c in zip(r, e.chips, strict=True)]
             for r, e in zip(raw, exposures, strict=True)]  # fmt: skip
     method = cfg.skymethod

@@ -32,12 +32,16 @@ class ClippedStats:
     upper: float
 
 
-def histogram_mode(values: np.ndarray, width: float) -> tuple[float, int]:
+def histogram_mode(
+    values: np.ndarray, width: float, *, is_sorted: bool = False
+) -> tuple[float, int]:
     """Mode of ``values`` from a histogram of bin ``width``, refined by a parabola.
 
     Returns ``(mode, nbins)``.  The bins start at the minimum value; the peak bin's
     centre is moved by ``0.5·(d1 − d2)/(d1 + d2)`` bins, ``d1``/``d2`` the drops to the
     left/right neighbours (the vertex of the parabola through the three counts).
+    ``is_sorted=True`` promises ascending values: the counts are then found by bisection
+    on the bin index (the same bins, without a pass over every value).
 
     Examples
     --------
@@ -48,13 +52,19 @@ def histogram_mode(values: np.ndarray, width: float) -> tuple[float, int]:
     v = np.asarray(values)
     if v.size == 0 or not width > 0:
         return float("nan"), 0
-    lo, hi = float(v.min()), float(v.max())
+    lo, hi = (float(v[0]), float(v[-1])) if is_sorted else (float(v.min()), float(v.max()))
     nbins = int((hi - lo) / width) + 1
     if nbins > 1 << 22:  # a pathological spread (σ tiny against the range): coarser bins
         nbins = 1 << 22
         width = (hi - lo) / (nbins - 1)
-    idx = np.minimum(((v - lo) / width).astype(np.int64), nbins - 1)
-    h = np.bincount(idx, minlength=nbins).astype(float)
+
+    def index(x):
+        return np.minimum(((x - lo) / width).astype(np.int64), nbins - 1)
+
+    if is_sorted and nbins <= _BISECT_BINS:
+        h = np.diff(_first_at_least(v, index, nbins)).astype(float)
+    else:
+        h = np.bincount(index(v), minlength=nbins).astype(float)
     p = int(np.argmax(h))
     centre = lo + (p + 0.5) * width
     if 0 < p < nbins - 1:
@@ -62,6 +72,44 @@ def histogram_mode(values: np.ndarray, width: float) -> tuple[float, int]:
         if d1 + d2 > 0:
             centre += width * 0.5 * (d1 - d2) / (d1 + d2)
     return float(centre), nbins
+
+
+#: Histograms of sorted values with at most this many bins are counted by bisection.
+_BISECT_BINS = 1 << 16
+
+
+def _first_at_least(v: np.ndarray, index, nbins: int) -> np.ndarray:
+    """For k = 0..nbins, the first position of the sorted ``v`` whose ``index`` is ≥ k.
+
+    ``index`` is non-decreasing along ``v`` (a monotone float expression, truncated), so
+    one vectorised bisection over all k finds the bin edges exactly (``n`` for k = nbins).
+    """
+    n = v.size
+    k = np.arange(nbins + 1)
+    lo = np.zeros(nbins + 1, np.int64)  # index(v[lo - 1]) < k (or lo = 0)
+    hi = np.full(nbins + 1, n, np.int64)  # index(v[hi]) ≥ k (or hi = n)
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        ok = index(v[np.minimum(mid, n - 1)]) >= k
+        hi = np.where(open_ & ok, mid, hi)
+        lo = np.where(open_ & ~ok, mid + 1, lo)
+
+
+def _at_least(x: float) -> np.float32:
+    """The smallest float32 ≥ ``x``: ``v >= x`` ⇔ ``v >= _at_least(x)`` for float32 ``v``."""
+    with np.errstate(over="ignore"):
+        f = np.float32(x)
+    return np.nextafter(f, np.float32(np.inf)) if float(f) < x else f
+
+
+def _at_most(x: float) -> np.float32:
+    """The largest float32 ≤ ``x`` (see :func:`_at_least`)."""
+    with np.errstate(over="ignore"):
+        f = np.float32(x)
+    return np.nextafter(f, np.float32(-np.inf)) if float(f) > x else f
 
 
 def image_stats(
@@ -75,6 +123,7 @@ def image_stats(
     usig: float = 4.0,
     binwidth: float = 0.1,
     want_median: bool = True,
+    want_mode: bool = True,
 ) -> ClippedStats:
     """Sigma-clipped statistics of the finite, unmasked pixels in ``[lower, upper]``.
 
@@ -84,7 +133,7 @@ def image_stats(
     the first ``nclip`` passes the limits become ``[max(lower, μ − lsig·σ),
     min(upper, μ + usig·σ)]``; the last pass (``nclip + 1`` in all) gives the reported
     mean and σ, and the median and histogram mode (bin ``binwidth·σ``) of the pixels
-    inside the final limits.
+    inside the final limits (NaN, and ``nbins`` 0, when not wanted).
 
     Examples
     --------
@@ -100,16 +149,19 @@ def image_stats(
         keep &= np.asarray(mask, bool).ravel()
     # one sort, then every pass is two binary searches and prefix sums (exact)
     vs = np.sort(v[keep] if not keep.all() else v)
-    c1 = np.concatenate([[0.0], np.cumsum(vs, dtype=np.float64)])
-    c2 = np.concatenate([[0.0], np.cumsum(np.square(vs, dtype=np.float64))])
+    c1 = np.zeros(vs.size + 1)
+    c2 = np.zeros(vs.size + 1)
+    np.cumsum(vs, dtype=np.float64, out=c1[1:])
+    np.cumsum(np.square(vs, dtype=np.float64), out=c2[1:])
     lo0 = -np.inf if lower is None else float(lower)
     hi0 = np.inf if upper is None else float(upper)
     lo, hi = lo0, hi0
     i0 = i1 = 0
     mean = std = float("nan")
     for k in range(nclip + 1):
-        i0 = int(np.searchsorted(vs, lo, side="left"))
-        i1 = int(np.searchsorted(vs, hi, side="right"))
+        # float32 bounds: the same indices as comparing in float64, without casting vs
+        i0 = int(np.searchsorted(vs, _at_least(lo), side="left"))
+        i1 = int(np.searchsorted(vs, _at_most(hi), side="right"))
         n = i1 - i0
         if n <= 0:
             break
@@ -122,5 +174,10 @@ def image_stats(
         return ClippedStats(mean, std, float("nan"), float("nan"), 0, 0, lo, hi)
     sel = vs[i0:i1]
     med = 0.5 * (float(sel[(n - 1) // 2]) + float(sel[n // 2])) if want_median else float("nan")
-    mode, nbins = histogram_mode(sel, binwidth * std) if std > 0 else (mean, 1)
+    if not want_mode:
+        mode, nbins = float("nan"), 0
+    elif std > 0:
+        mode, nbins = histogram_mode(sel, binwidth * std, is_sorted=True)
+    else:
+        mode, nbins = mean, 1
     return ClippedStats(float(mean), std, med, mode, int(n), nbins, lo, hi)

@@ -329,8 +329,10 @@ def test_poly5_weights_interpolate_quintics_exactly(s, degree):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fast_poly5_blot_equals_the_core_blot(seed):
-    """The pipeline's separable poly5 agrees with ditherlab.drizzle.blot_image, edges and
-    positions outside the image included."""
+    """blot_chip (scaling by exptime / ratio², the sky added) agrees with
+    ditherlab.drizzle.blot_image, edges and positions outside the image included (both use
+    the separable poly5 now; it is checked against Everett's nested differences in
+    test_pipe_fastpaths.py and against the C blot in test_drizzle_vs_c.py)."""
     from ditherlab.drizzle import blot_image
     from ditherlab.drizzle.pipeline import blot_chip
 
