@@ -366,7 +366,9 @@ def _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen, core_sigma):
     prod = run_pipeline(exps, cfg, geometry=geometry)
     geo = prod.geometry
     truth_img, covered = _truth_drizzle(exps, geo, cfg)
-    inside = covered & np.isfinite(prod.sci)
+    # scored pixels: in the area every exposure covers, with some good input (an INDEF
+    # fill gives zero-weight pixels a value, so the weight decides, not the value)
+    inside = covered & (prod.wht > 0) & np.isfinite(prod.sci)
     if not inside.any():
         raise DitherlabValueError(
             f"pattern {post.name!r}: no output pixel is seen by every exposure on a "
@@ -374,7 +376,7 @@ def _one_realisation(scene, post, ap, t, cfg, sub, geometry, gen, core_sigma):
         )
     zones = [[_input_inside(geo.final_pixmaps[i][0], inside)] for i in range(len(exps))]
     row = {}
-    row.update(_weight_scores(prod.wht, inside))
+    row.update(_weight_scores(prod.wht, covered))  # holes: covered, yet no good input
     row.update(_cr_scores(exps, prod, geo, inside, zones, ap, t, core_sigma))
     row["hot_residue"] = _hot_residue(exps, prod, cfg, zones, ap)
     stars, star_scores = _star_scores(prod, truth_img, inside, scene, cfg, ap)

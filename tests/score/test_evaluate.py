@@ -100,3 +100,15 @@ def test_bad_input():
         evaluate(4, "wfc3-ir", exptime=100.0, core_sigma=-1)
     with pytest.raises(DitherlabValueError, match="pipeline"):
         evaluate(4, "wfc3-ir", exptime=100.0, pipeline="fast")
+
+
+def test_holes_are_counted_where_no_good_input_lands():
+    """A tiny drop on a fine grid leaves output pixels no input reaches: holes > 0 (the
+    INDEF fill gives zero-weight pixels a value; holes are judged by the weight)."""
+    cfg = PipelineConfig.for_instrument("WFC3", "UVIS", "2024-01-01").replace(
+        final_scale=0.02, final_pixfrac=0.1)
+    d = evaluate(2, "wfc3-uvis", exptime=300.0, rng=2, size=64, pipeline=cfg).to_dict()
+    assert d["holes"] > 0.2  # two drops of 0.1 px on 0.5 px output pixels cover little
+    full = evaluate(2, "wfc3-uvis", exptime=300.0, rng=2, size=64,
+                    pipeline=cfg.replace(final_pixfrac=1.0)).to_dict()
+    assert full["holes"] < d["holes"]
