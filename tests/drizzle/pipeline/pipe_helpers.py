@@ -49,3 +49,16 @@ def truth_scores(exposures, products, bits=336):
         "core_flags": s.core_flags,
         "false_clean": s.false_flag_fraction,
     }
+
+
+def blot_case(seed):
+    """A 37 × 52 noisy image with one bright pixel, and the pixmap of a 45 × 60 output grid
+    rotated by up to 5° and shifted partly off it (float64), for blot comparisons."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(1.0, 0.3, (37, 52)).astype(np.float32)
+    data[10, 20] += 50.0
+    y, x = np.indices((45, 60), dtype=float)
+    a = np.deg2rad(rng.uniform(-5, 5))
+    px = np.cos(a) * x - np.sin(a) * y + rng.uniform(-6, 2)
+    py = np.sin(a) * x + np.cos(a) * y + rng.uniform(-6, 2)
+    return data, np.dstack([px, py])

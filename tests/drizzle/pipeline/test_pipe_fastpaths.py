@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from pipe_helpers import blot_case
 
 from ditherlab.drizzle import PipelineConfig, blot_image
 from ditherlab.drizzle.pipeline import blot_chip, histogram_mode, image_stats
@@ -260,19 +261,13 @@ def _everett_blot(data, pixmap):
 def test_core_poly5_blot_equals_everetts_nested_differences(seed):
     """blot_image(interp="poly5") now uses the separable weights in float32: within 2e-6 of
     the image's scale of the float64 nested differences, edges and outside included."""
-    rng = np.random.default_rng(seed)
-    data = rng.normal(1.0, 0.3, (37, 52)).astype(np.float32)
-    data[10, 20] += 50.0
-    y, x = np.indices((45, 60), dtype=float)
-    a = np.deg2rad(rng.uniform(-5, 5))
-    px = np.cos(a) * x - np.sin(a) * y + rng.uniform(-6, 2)
-    py = np.sin(a) * x + np.cos(a) * y + rng.uniform(-6, 2)
-    pixmap = np.dstack([px, py])
+    data, pixmap = blot_case(seed)
     want = _everett_blot(data, pixmap)
     got = blot_image(data, pixmap, interp="poly5")
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * np.abs(want).max())
     assert np.all(got[want == 0] == 0)
     filled = blot_image(data, pixmap, interp="poly5", fillval=-3.0)
+    px, py = pixmap[..., 0], pixmap[..., 1]
     outside = ~((px >= 0) & (px < 52) & (py >= 0) & (py < 37))
     assert outside.any()
     assert np.all(filled[outside] == -3.0)

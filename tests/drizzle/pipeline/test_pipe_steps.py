@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from pipe_helpers import blot_case
 
 from ditherlab.drizzle import PipelineConfig
 from ditherlab.drizzle.pipeline import (
@@ -336,14 +337,8 @@ def test_fast_poly5_blot_equals_the_core_blot(seed):
     from ditherlab.drizzle import blot_image
     from ditherlab.drizzle.pipeline import blot_chip
 
-    rng = np.random.default_rng(seed)
-    data = rng.normal(1.0, 0.3, (37, 52)).astype(np.float32)
-    data[10, 20] += 50.0
-    y, x = np.indices((45, 60), dtype=float)
-    a = np.deg2rad(rng.uniform(-5, 5))
-    px = np.cos(a) * x - np.sin(a) * y + rng.uniform(-6, 2)
-    py = np.sin(a) * x + np.cos(a) * y + rng.uniform(-6, 2)
-    pixmap = np.dstack([px, py]).astype(np.float32)
+    data, pixmap = blot_case(seed)
+    pixmap = pixmap.astype(np.float32)
     cfg = PipelineConfig()
     want = blot_image(data, pixmap, pix_ratio=0.8, exptime=400.0, interp="poly5") + 7.0
     got = blot_chip(data, pixmap, 0.8, 400.0, 7.0, cfg)
