@@ -235,9 +235,9 @@ def score_cr_mask(
     saturated : array_like of bool, optional
         Saturated pixels of this exposure (DQ 256 or 2048).  Pixels within
         ``SATURATION_MARGIN`` (3) pixels of one (rows plus columns: a diamond) are not
-        star cores: a saturated star's
-        bleeding charge is not its light and differs from exposure to exposure, and with
-        ``bits`` 336 the saturated pixels themselves are used as good.
+        star cores: a saturated star's bleeding charge is not its light and differs from
+        exposure to exposure, and with ``bits`` 336 the saturated pixels themselves are
+        used as good.
 
     Returns
     -------
