@@ -629,7 +629,8 @@ class HSTPSF(PSF):
         cd = bool(self.charge_diffusion) and kernel is not None
         cd = cd and kernel["kind"] == "charge diffusion"
         object.__setattr__(self, "charge_diffusion", cd)
-        blur = _total_blur(inst, det, wave, scale, jitter, residual, cd)
+        blurs = (jitter, residual, entry.get("detector_blur_mas", 0.0))
+        blur = _total_blur(inst, det, wave, scale, blurs, cd)
         key = (inst, det, wave, blur, angle % 360.0)
         state = _BUILT.get(key)
         if state is None:  # the FFT takes ~0.1-1 s: build each PSF once per process
@@ -678,17 +679,15 @@ class HSTPSF(PSF):
         return np.where(r > self.radius, np.interp(r, rr, sb, right=0.0), 0.0)
 
 
-def _total_blur(inst: str, det: str, wave: float, scale: float, jitter: float,
-                residual: float, diffusion: bool) -> float:
+def _total_blur(inst: str, det: str, wave: float, scale: float, blurs_mas,
+                diffusion: bool) -> float:
     """RMS per axis (mas) of the one Gaussian that blurs the optics.
 
-    Jitter, residual blur, the detector's own blur and, for a CCD, the continuous charge
-    diffusion whose pixel-integrated centre is the published kernel's
+    The given blurs (jitter, residual blur, the detector's own) and, for a CCD, the
+    continuous charge diffusion whose pixel-integrated centre is the published kernel's
     (:func:`_diffusion_sigma`), added in quadrature.
     """
-    from ditherlab.simulate.filters import detector_entry
-
-    parts = [jitter, residual, detector_entry(inst, det).get("detector_blur_mas", 0.0)]
+    parts = list(blurs_mas)
     if diffusion:
         k0 = float(pixel_kernel(inst, det, wave)[1, 1])
         parts.append(1000.0 * scale * _diffusion_sigma(k0))
