@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ditherlab.drizzle._blot import blot_image, blot_poly5, poly5_weights
-from ditherlab.drizzle.pipeline.median import combine_masks, extend_edges
+from ditherlab.drizzle.pipeline.median import extend_edges, median_masks
 
 __all__ = ["blot_chip", "median_for_blot", "poly5_weights"]
 
@@ -28,7 +28,7 @@ def median_for_blot(median: np.ndarray, weights: Sequence[np.ndarray], cfg: Any)
     blots the raw median).
     """
     covered = np.zeros(np.shape(median), bool)
-    for bad in combine_masks(weights, cfg.combine_maskpt, cfg.median_newmasks):
+    for bad in median_masks(weights, cfg):
         covered |= ~bad
     return extend_edges(median, covered, 3)
 

@@ -9,19 +9,25 @@ drizzlepac ``createMedian.py`` and ``minmed.py::min_med`` (project reference
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ditherlab.errors import DitherlabValueError
 
-__all__ = ["combine_masks", "combine_singles", "extend_edges", "masked_median", "minmed"]
+__all__ = [
+    "combine_masks", "combine_singles", "extend_edges", "masked_median", "median_masks", "minmed",
+]
 
 #: Rows combined at a time (bounds the temporaries to ~16 × N × rows × nx bytes).
 _BLOCK_ROWS = 256
 
 
 def combine_masks(
-    weights: Sequence[np.ndarray], maskpt: float = 0.3, newmasks: bool = True
+    weights: Sequence[np.ndarray],
+    maskpt: float = 0.3,
+    newmasks: bool = True,
+    minweight: float = 0.0,
 ) -> list[np.ndarray]:
     """Bad-pixel masks of the singles (True = bad).
 
@@ -29,22 +35,43 @@ def combine_masks(
     when its weight is below ``maskpt`` × the mean of that image's positive weights
     (``> 1e-8``); otherwise only pixels of zero weight are bad.
 
+    ``minweight`` (ditherlab's ``combine_minweight``) also marks bad a pixel whose weight
+    is below ``minweight`` × its image's mean, but only where another image passes that
+    cut: partly empty pixels are left out where better ones exist, never so that a pixel
+    loses all its values (the edges of the footprint keep AstroDrizzle's masks).  0
+    gives AstroDrizzle's masks.
+
     Examples
     --------
-    >>> w = np.array([[10.0, 10.0, 2.0, 0.0]])
-    >>> combine_masks([w])[0].tolist()
-    [[False, False, True, True]]
+    >>> w1 = np.array([[10.0, 10.0, 2.0, 0.0, 6.0, 6.0]])
+    >>> w2 = np.array([[10.0, 10.0, 10.0, 0.0, 10.0, 6.0]])
+    >>> combine_masks([w1])[0].tolist()
+    [[False, False, True, True, False, False]]
+    >>> combine_masks([w1, w2], minweight=0.9)[0].tolist()
+    [[False, False, True, True, True, False]]
     """
-    out = []
+    base, low = [], []
     for w in weights:
         w = np.asarray(w)
-        if newmasks:
-            pos = w > 1e-8
-            mean = float(w[pos].mean(dtype=np.float64)) if pos.any() else 0.0
-            out.append(w < maskpt * mean if mean > 0 else ~pos)
-        else:
-            out.append(w <= 0)
-    return out
+        pos = w > 1e-8
+        mean = float(w[pos].mean(dtype=np.float64)) if pos.any() else 0.0
+        base.append((w < maskpt * mean if mean > 0 else ~pos) if newmasks else w <= 0)
+        low.append(w < minweight * mean if minweight > 0 and mean > 0 else None)
+    if all(m is None for m in low):
+        return base
+    strict = [b if m is None else b | m for b, m in zip(base, low, strict=True)]
+    elsewhere = ~np.logical_and.reduce(strict)  # some image passes the strict cut
+    return [b if m is None else b | (m & elsewhere) for b, m in zip(base, low, strict=True)]
+
+
+def median_masks(weights: Sequence[np.ndarray], cfg: Any) -> list[np.ndarray]:
+    """The pixels the median leaves out, per image (True = bad).
+
+    :func:`combine_masks` with a configuration's ``median_newmasks``, ``combine_maskpt``
+    and ``combine_minweight``.
+    """
+    return combine_masks(weights, cfg.combine_maskpt, cfg.median_newmasks,
+                         cfg.combine_minweight)  # fmt: skip
 
 
 def _sorted(values: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +226,8 @@ def combine_singles(
 ) -> np.ndarray:
     """The median image from the singles, per ``cfg.combine_type`` (float32, e⁻/s).
 
-    Masks: :func:`combine_masks` (``median_newmasks``, ``combine_maskpt``), plus values
+    Masks: :func:`median_masks` (``median_newmasks``, ``combine_maskpt``,
+    ``combine_minweight``), plus values
     outside ``[combine_lthresh, combine_hthresh]``.  ``minmed``/``iminmed``: :func:`minmed`
     with ``combine_nsigma``, ``combine_grow``; ``median``/``mean``: :func:`masked_median`
     with ``combine_nlow``, ``combine_nhigh``.  The ``i`` variants give pixels with no good
@@ -209,7 +237,7 @@ def combine_singles(
     n = len(singles)
     if n == 0 or n != len(weights):
         raise DitherlabValueError(f"{n} singles and {len(weights)} weights: need as many of each")
-    masks = combine_masks(weights, cfg.combine_maskpt, cfg.median_newmasks)
+    masks = median_masks(weights, cfg)
     ny, nx = np.shape(singles[0])
     out = np.empty((ny, nx), np.float32)
     kind = cfg.combine_type

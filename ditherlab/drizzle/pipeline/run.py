@@ -193,6 +193,7 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
         m = driz_cr_mask(
             c.sci, b, noise_sky, c.rdnoise, snr=cfg.driz_cr_snr, scale=cfg.driz_cr_scale,
             grow=cfg.driz_cr_grow, ctegrow=cfg.driz_cr_ctegrow, cte_dir=c.cte_dir,
+            peak=cfg.driz_cr_peak,
         )  # fmt: skip
         if not cfg.driz_cr_corr:
             return (m,)

@@ -214,6 +214,26 @@ def test_combine_masks_maskpt():
     assert combine_masks([w], 0.5)[0].tolist() == [[False, False, False, True, True]]
 
 
+@given(
+    hnp.arrays(np.float64, (3, 4, 5), elements=st.sampled_from([0.0, 0.5, 2.0, 6.0, 9.0, 10.0])),
+    st.floats(0.0, 1.0),
+    st.booleans(),
+)
+def test_combine_minweight_only_drops_partial_pixels_where_others_remain(w, minweight, newmasks):
+    """ditherlab's ``combine_minweight`` adds to AstroDrizzle's masks, never empties a pixel
+    that had a value, and 0 is AstroDrizzle's masks."""
+    adz = np.stack(combine_masks(list(w), 0.3, newmasks))
+    ours = np.stack(combine_masks(list(w), 0.3, newmasks, minweight))
+    assert np.array_equal(np.stack(combine_masks(list(w), 0.3, newmasks, 0.0)), adz)
+    assert not (adz & ~ours).any()
+    assert np.array_equal(ours.all(axis=0), adz.all(axis=0))
+    added = ours & ~adz
+    for k in range(w.shape[0]):
+        pos = w[k] > 1e-8
+        if pos.any():
+            assert (w[k][added[k]] < minweight * w[k][pos].mean()).all()
+
+
 @pytest.mark.parametrize("kind", ["median", "imedian", "mean", "imean", "iminmed"])
 def test_combine_types_and_empty_pixels(kind):
     v = [np.full((3, 3), x, np.float32) for x in (1.0, 2.0, 3.0, 10.0)]
@@ -231,7 +251,7 @@ def test_combine_types_and_empty_pixels(kind):
 # ---------------------------------------------------------------- driz_cr
 
 
-def _direct_driz_cr(img, blot, sky, rn, snr, scale):
+def _direct_driz_cr(img, blot, sky, rn, snr, scale, peak=0.0):
     ny, nx = img.shape
     pad = np.pad(blot.astype(float), 1, mode="symmetric")
     fail1 = np.zeros((ny, nx), bool)
@@ -243,8 +263,10 @@ def _direct_driz_cr(img, blot, sky, rn, snr, scale):
                     abs(c - pad[y + 1, x]), abs(c - pad[y + 1, x + 2]))  # fmt: skip
             s = (abs(blot[y, x] + sky) + rn * rn) ** 0.5
             delta = abs(float(img[y, x]) - float(blot[y, x]))
-            fail1[y, x] = delta > scale[0] * d + snr[0] * s
-            fail2[y, x] = delta > scale[1] * d + snr[1] * s
+            top = c >= pad[y : y + 3, x : x + 3].max() and d > snr[0] * s
+            extra = peak * d if top else 0.0
+            fail1[y, x] = delta > scale[0] * d + snr[0] * s + extra
+            fail2[y, x] = delta > scale[1] * d + snr[1] * s + extra
     p1 = np.pad(fail1, 1, mode="symmetric")
     cr = np.zeros((ny, nx), bool)
     for y in range(ny):
@@ -253,8 +275,9 @@ def _direct_driz_cr(img, blot, sky, rn, snr, scale):
     return cr
 
 
+@pytest.mark.parametrize("peak", [0.0, 0.5])
 @pytest.mark.parametrize("seed", range(4))
-def test_driz_cr_matches_a_direct_implementation(seed):
+def test_driz_cr_matches_a_direct_implementation(seed, peak):
     rng = np.random.default_rng(seed)
     ny, nx = 24, 21
     yy, xx = np.mgrid[:ny, :nx]
@@ -263,9 +286,46 @@ def test_driz_cr_matches_a_direct_implementation(seed):
     hits = rng.random((ny, nx)) < 0.05
     img[hits] += rng.uniform(10, 400, hits.sum())
     img, blot = img.astype(np.float32), blot.astype(np.float32)
-    got = driz_cr_mask(img, blot, 60.0, 4.0)
-    want = _direct_driz_cr(img, blot, 60.0, 4.0, (3.5, 3.0), (1.2, 0.7))
+    got = driz_cr_mask(img, blot, 60.0, 4.0, peak=peak)
+    want = _direct_driz_cr(img, blot, 60.0, 4.0, (3.5, 3.0), (1.2, 0.7), peak)
     assert np.array_equal(got, want)
+
+
+@given(
+    hnp.arrays(np.float32, (8, 9), elements=st.floats(0, 5e4, width=32)),
+    hnp.arrays(np.float32, (8, 9), elements=st.floats(0, 5e4, width=32)),
+    st.floats(0.0, 2.0),
+    st.floats(0.0, 2.0),
+)
+def test_the_peak_allowance_only_removes_flags(img, blot, p1, p2):
+    """More allowance never adds a cosmic ray, and none at all is AstroDrizzle's test."""
+    lo, hi = sorted((p1, p2))
+    m_lo = driz_cr_mask(img, blot, 0.0, 4.0, peak=lo)
+    m_hi = driz_cr_mask(img, blot, 0.0, 4.0, peak=hi)
+    assert not (m_hi & ~m_lo).any()
+    assert np.array_equal(driz_cr_mask(img, blot, 0.0, 4.0, peak=0.0),
+                          _direct_driz_cr(img, blot, 0.0, 4.0, (3.5, 3.0), (1.2, 0.7)))
+
+
+def test_the_peak_allowance_keeps_an_undersampled_core_and_finds_hits():
+    """A star centred on a pixel, against a median that flattened its core (the peak
+    1.3 D above it, as on the default HST PSF), is kept; cosmic rays on the sky and on the
+    star's wing are still found."""
+    yy, xx = np.mgrid[:15, :15]
+    sharp = 60.0 + 20000.0 * np.exp(-((xx - 7) ** 2 + (yy - 7) ** 2) / (2 * 0.7**2))
+    flat = 60.0 + 20000.0 * 0.6 * np.exp(-((xx - 7) ** 2 + (yy - 7) ** 2) / (2 * 0.95**2))
+    blot = flat.astype(np.float32)
+    img = blot.copy()
+    d = blot_derivative(blot)[7, 7]
+    img[7, 7] = blot[7, 7] + 1.3 * d + 3.5 * np.sqrt(blot[7, 7] + 16.0)
+    assert sharp[7, 7] > img[7, 7]  # a milder deficit than a truly sharp core's
+    img[2, 2] += 500.0  # sky
+    img[7, 10] += 2000.0  # wing
+    assert driz_cr_mask(img, blot, 0.0, 4.0)[7, 7]  # AstroDrizzle's test takes the core
+    m = driz_cr_mask(img, blot, 0.0, 4.0, peak=0.5)
+    assert not m[7, 7]
+    assert m[2, 2]
+    assert m[7, 10]
 
 
 def test_driz_cr_two_thresholds_on_a_synthetic_hit():
