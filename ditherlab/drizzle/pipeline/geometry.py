@@ -134,18 +134,64 @@ def _tan_wcs(crval: Any, scale_deg: float, orient: float) -> Any:
     return w
 
 
+#: Sign of the x axis in stwcs' detector parity matrix ``diag(p, -p)``
+#: (``stwcs.wcsutil.instruments``); other instruments and detectors: ``+1``.
+_PARITY_X = {("ACS", "HRC"): -1.0, ("ACS", "SBC"): -1.0, ("WFC3", "UVIS"): -1.0,
+             ("WFC3", "IR"): -1.0, ("WFPC2", None): -1.0, ("NICMOS", None): -1.0,
+             ("STIS", None): -1.0}  # fmt: skip
+
+
+def _troll(pa_v3: float, dec: float, v2: float, v3: float) -> float:
+    """Position angle (deg) of V3 at an aperture, from the roll ``pa_v3`` at the V1 axis.
+
+    ``v2``, ``v3``: the aperture's position (arcsec); ``dec``: its declination.  The
+    spherical triangle of stwcs ``updatewcs.makewcs.troll`` (after Colin Cox).
+    """
+    r, d = np.deg2rad(pa_v3), np.deg2rad(dec)
+    a2, a3 = np.deg2rad(v2 / 3600.0), np.deg2rad(v3 / 3600.0)
+    sin_rho = np.sqrt(np.sin(a2) ** 2 + np.sin(a3) ** 2 - np.sin(a2) ** 2 * np.sin(a3) ** 2)
+    rho = np.arcsin(sin_rho)
+    beta = np.arcsin(np.sin(a3) / sin_rho)
+    beta = np.pi - beta if a2 < 0 else beta
+    gamma = np.arcsin(np.sin(a2) / sin_rho)
+    gamma = np.pi - gamma if a3 < 0 else gamma
+    big_a = np.pi / 2.0 + r - beta
+    big_b = np.arctan2(np.sin(big_a) * np.cos(d),
+                       np.sin(d) * sin_rho - np.cos(d) * np.cos(rho) * np.cos(big_a))  # fmt: skip
+    return float(np.rad2deg(np.pi - (gamma + big_b)))
+
+
+def _first_orientation(exposure: Any) -> float:
+    """Orientation (deg) of the default grid's +y: stwcs ``make_orthogonal_cd``.
+
+    From the telescope roll when the first chip's header has ``IDCV2REF`` (and ``PA_V3``):
+    the roll at the aperture plus ``IDCTHETA``, through the detector's parity (real flt
+    files); else the angle of the chip's CD y column, ``ORIENTAT`` (ditherlab's files).
+    """
+    ch = exposure.chips[0]
+    h = ch.header
+    if h.get("IDCV2REF") is not None and h.get("PA_V3") is not None:
+        dec = float(ch.wcs.wcs.crval[1])
+        pv = np.deg2rad(_troll(float(h["PA_V3"]), dec, float(h["IDCV2REF"]),
+                               float(h["IDCV3REF"])) + float(h.get("IDCTHETA") or 0.0))  # fmt: skip
+        px = _PARITY_X.get((exposure.instrument, exposure.detector),
+                           _PARITY_X.get((exposure.instrument, None), 1.0))  # fmt: skip
+        # [[cos, sin], [-sin, cos]] @ diag(px, -px): the angle of its y column
+        return float(np.degrees(np.arctan2(-np.sin(pv) * px, -np.cos(pv) * px)))
+    m = ch.wcs.celestial.pixel_scale_matrix
+    return float(np.degrees(np.arctan2(m[0, 1], m[1, 1])))
+
+
 def _default_grid(exposures: list[Any]) -> tuple[Any, tuple[int, int], float, float]:
     """AstroDrizzle's default grid (see :func:`output_wcs`).
 
     Returns the WCS, its ``(naxis1, naxis2)``, and the scale (arcsec) and orientation (deg)
     drizzlepac records with it and uses for the user's values.
     """
-    first = exposures[0].chips[0]
-    m = first.wcs.celestial.pixel_scale_matrix
     ra, dec = _corner_sky(exposures)
     _check_hemisphere(exposures, ra, dec)
-    w = _tan_wcs(_mean_direction(ra, dec), first.idcscale / 3600.0,
-                 float(np.degrees(np.arctan2(m[0, 1], m[1, 1]))))  # fmt: skip
+    w = _tan_wcs(_mean_direction(ra, dec), exposures[0].chips[0].idcscale / 3600.0,
+                 _first_orientation(exposures[0]))  # fmt: skip
     x, y = w.wcs_world2pix(ra, dec, 0)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise DitherlabValueError(

@@ -40,14 +40,15 @@ def stack(request, tmp_path_factory, adz_python):
     return {"paths": paths, "exps": load_inputs(paths), "base": base, "py": adz_python}
 
 
-def _adz_grids(stack, name, **settings):
+def _adz_grids(stack, name, paths=None, **settings):
     """AstroDrizzle's single-drizzle grid and final grid, from its headers."""
     from astropy.io import fits
     from astropy.wcs import WCS
 
     work = stack["base"] / name
-    bench().run_astrodrizzle(stack["paths"], work, stack["py"], **ONLY_DRIZZLE, **settings)
-    single = work / Path(stack["paths"][0]).name.replace("_flt.fits", "_single_sci.fits")
+    paths = stack["paths"] if paths is None else paths
+    bench().run_astrodrizzle(paths, work, stack["py"], **ONLY_DRIZZLE, **settings)
+    single = work / Path(paths[0]).name.replace("_flt.fits", "_single_sci.fits")
     (final,) = work.glob("final_dr?_sci.fits")
     out = []
     for f in (single, final):
@@ -100,3 +101,41 @@ def test_north_up_and_scaled_grids(stack):
                                final_wcs=True, final_scale=0.03)  # fmt: skip
     _same_grid(output_wcs(stack["exps"], None, 0.0), single)
     _same_grid(output_wcs(stack["exps"], 0.03), final)
+
+
+def _with_idc_keywords(stack):
+    """Copies of the files as pipeline-processed flt files: ``IDCV2REF``, ``IDCV3REF`` and
+    ``IDCTHETA`` in each SCI header (the chip aperture's V2/V3; a theta both programs just
+    read), and without ditherlab's marker, so ours reads them as real HST files."""
+    from astropy.io import fits
+
+    from ditherlab.planner import get_aperture
+
+    out = stack["base"] / "idc"
+    out.mkdir(exist_ok=True)
+    paths = []
+    for p in stack["paths"]:
+        with fits.open(p) as hdul:
+            ap = get_aperture(f"{hdul[0].header['INSTRUME']}-{hdul[0].header['DETECTOR']}")
+            del hdul[0].header["DL_IDCSC"]
+            for h in (hdu.header for hdu in hdul if hdu.name == "SCI"):
+                chip = next(c for c in ap.chips if c.chip == h["CCDCHIP"])
+                h["IDCV2REF"], h["IDCV3REF"], h["IDCTHETA"] = chip.v2_ref, chip.v3_ref, 1.5
+            hdul.writeto(out / Path(p).name)
+        paths.append(out / Path(p).name)
+    return paths
+
+
+def test_default_grid_from_the_roll(stack):
+    """With IDCV2REF in the headers (real flt files) the orientation comes from PA_V3, the
+    aperture's V2/V3 and IDCTHETA (stwcs ``make_orthogonal_cd``), not from the CD."""
+    from ditherlab.drizzle.pipeline.geometry import output_wcs
+    from ditherlab.drizzle.pipeline.inputs import load_inputs
+
+    paths = _with_idc_keywords(stack)
+    single, final = _adz_grids(stack, "roll", paths)
+    exps = load_inputs(paths)
+    assert "IDCV2REF" in exps[0].chips[0].header  # read as an HST file
+    ours = output_wcs(exps)
+    _same_grid(ours, single)
+    _same_grid(ours, final)

@@ -32,7 +32,7 @@ def _chip(ra, dec, orient, shape=(60, 40), scale=0.05, skew=0.0):
     w.wcs.cd = s * np.array([[-np.cos(k), np.sin(t)], [np.sin(k), np.cos(t)]])
     w.wcs.set()
     w.pixel_shape = (shape[1], shape[0])
-    return SimpleNamespace(wcs=w, shape=shape, idcscale=scale, extver=1)
+    return SimpleNamespace(wcs=w, shape=shape, idcscale=scale, extver=1, header={})
 
 
 def _stack(ra, dec, orient, offsets, skew=0.0, gap=None):
@@ -47,7 +47,8 @@ def _stack(ra, dec, orient, offsets, skew=0.0, gap=None):
             de = (-dx * np.cos(t) + (dy + up) * np.sin(t)) / 3600.0
             dn = (dx * np.sin(t) + (dy + up) * np.cos(t)) / 3600.0
             chips.append(_chip(ra + de / np.cos(np.deg2rad(dec)), dec + dn, orient, skew=skew))
-        exps.append(SimpleNamespace(name=f"e{k}", chips=tuple(chips)))
+        exps.append(SimpleNamespace(name=f"e{k}", instrument="ACS", detector="WFC",
+                                    chips=tuple(chips)))
     return exps
 
 
@@ -208,3 +209,20 @@ def test_far_apart_inputs_are_refused():
         output_wcs(a + b)
     with pytest.raises(DitherlabValueError, match="final_outnx/final_outny"):
         output_wcs(a, shape=(30000, 20000))
+
+
+@settings(max_examples=40, deadline=None)
+@given(pa=st.floats(0.0, 360.0), theta=st.floats(-90.0, 90.0), dec=st.floats(-80.0, 80.0),
+       camera=st.sampled_from([("ACS", "WFC", 180.0), ("WFC3", "UVIS", 0.0)]))  # fmt: skip
+def test_orientation_from_the_roll_with_idc_keywords(pa, theta, dec, camera):
+    """With IDCV2REF (real flt files) +y lies at the roll at the aperture plus IDCTHETA,
+    turned by 180° where the detector's x runs along +V2 (ACS/WFC parity): for an aperture
+    next to V1 the roll there is PA_V3 itself."""
+    inst, det, flip = camera
+    exps = _stack(150.0, dec, 0.0, [(0, 0)])
+    exps[0].instrument, exps[0].detector = inst, det
+    exps[0].chips[0].header = {"IDCV2REF": 1e-3, "IDCV3REF": 1e-3, "IDCTHETA": theta,
+                               "PA_V3": pa}  # fmt: skip
+    w, _ = output_wcs(exps)
+    d = (_orient(w) - (pa + theta + flip) + 180.0) % 360.0 - 180.0
+    assert abs(d) < 1e-5
