@@ -170,7 +170,7 @@ def _first_orientation(exposure: Any) -> float:
     """
     ch = exposure.chips[0]
     h = ch.header
-    if h.get("IDCV2REF") is not None and h.get("PA_V3") is not None:
+    if all(h.get(k) is not None for k in ("IDCV2REF", "IDCV3REF", "PA_V3")):
         dec = float(ch.wcs.wcs.crval[1])
         pv = np.deg2rad(_troll(float(h["PA_V3"]), dec, float(h["IDCV2REF"]),
                                float(h["IDCV3REF"])) + float(h.get("IDCTHETA") or 0.0))  # fmt: skip
@@ -263,14 +263,17 @@ def output_wcs(
     The default grid is drizzlepac 3.11's (``wcs_functions.make_outputwcs`` with
     ``perfect=True``, built by stwcs' ``distortion.utils.output_wcs``):
 
-    * pixels of the first chip's ``IDCSCALE``, square, with +y at the first chip's
-      ``ORIENTAT`` (the angle of its CD matrix's y column), east to the left;
+    * pixels of the first chip's ``IDCSCALE``, square, east to the left, with +y at the
+      first chip's ``ORIENTAT`` (the angle of its CD matrix's y column; stwcs
+      ``make_orthogonal_cd``), or, when its header has ``IDCV2REF`` (pipeline-processed
+      flt files), at the roll at its aperture (``PA_V3``, ``IDCV2REF``, ``IDCV3REF``)
+      plus ``IDCTHETA``, through the detector's parity;
     * the four corner-pixel centres of every chip (distortion included) are projected
       about the mean of their unit vectors; the size is the ceiling of their extent,
       ``CRPIX = NAXIS / 2`` (1-based), and ``CRVAL`` is moved so that the lowest corner
-      centre falls on the centre of the first pixel.  The highest can fall up to half a
-      pixel past the last pixel centre, so up to ~1 pixel of a chip's outer edge may lie
-      outside, as in AstroDrizzle.
+      centre falls on the centre of the first pixel.  The highest falls up to one pixel
+      past the last pixel centre, so up to one pixel of a chip's outer edge lies outside
+      the grid, as in AstroDrizzle.
 
     The user's values change it as ``wcs_functions.mergeWCS`` does: ``scale`` (unless equal
     to ``IDCSCALE``) divides the CD matrix and, without ``rot`` or ``shape``, scales the size
