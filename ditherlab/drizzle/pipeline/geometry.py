@@ -82,16 +82,172 @@ def _edges(shape: tuple[int, int], n: int = 9) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _orientation(wcs: Any, shape: tuple[int, int]) -> tuple[float, float, float]:
-    """(ra, dec) of a chip's centre and the angle of its +y from north towards east."""
-    ny, nx = shape
-    cx, cy = (nx - 1) / 2.0, (ny - 1) / 2.0
-    ra0, dec0 = wcs.pixel_to_world_values(cx, cy)
-    r = np.array(wcs.pixel_to_world_values([cx, cx], [cy - 0.5, cy + 0.5]), float)
-    cosd = np.cos(np.deg2rad(dec0))
-    dra = ((r[0, 1] - r[0, 0] + 180.0) % 360.0 - 180.0) * cosd
-    theta = np.arctan2(dra, r[1, 1] - r[1, 0])
-    return float(ra0), float(dec0), float(np.degrees(theta))
+def _corner_sky(exposures: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Sky (ra, dec) of the centres of every chip's four corner pixels.
+
+    Distortion included, as astropy's ``WCS.calc_footprint`` that stwcs' ``output_wcs`` uses.
+    """
+    ras, decs = [], []
+    for e in exposures:
+        for ch in e.chips:
+            ny, nx = ch.shape
+            r, d = ch.wcs.pixel_to_world_values([0, 0, nx - 1, nx - 1], [0, ny - 1, ny - 1, 0])
+            ras.append(np.asarray(r, float))
+            decs.append(np.asarray(d, float))
+    return np.concatenate(ras), np.concatenate(decs)
+
+
+def _check_hemisphere(exposures: list[Any], ra: np.ndarray, dec: np.ndarray) -> None:
+    """Refuse, by name, a chip 90° or more from the first chip (no tangent plane holds both)."""
+    a, d = np.deg2rad(ra), np.deg2rad(dec)
+    v = np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)], axis=-1)
+    far = ~(v @ v[0] > 0.0)  # NaN positions count as far
+    if far.any():
+        k = int(np.argmax(far)) // 4
+        e, ch = [(e, ch) for e in exposures for ch in e.chips][k]
+        raise DitherlabValueError(
+            f"input {e.name!r} (SCI,{ch.extver}): its WCS maps outside the output "
+            f"projection centred on {exposures[0].name!r}: the inputs do not overlap"
+        )
+
+
+def _mean_direction(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
+    """(ra, dec) of the mean of the points' unit vectors (stwcs ``computeFootprintCenter``)."""
+    a, d = np.deg2rad(ra), np.deg2rad(dec)
+    x, y = np.mean(np.cos(d) * np.cos(a)), np.mean(np.cos(d) * np.sin(a))
+    z = np.mean(np.sin(d))
+    ra0 = float(np.rad2deg(np.arctan2(y, x)) % 360.0)
+    return ra0, float(np.rad2deg(np.arctan2(z, np.hypot(x, y))))
+
+
+def _tan_wcs(crval: Any, scale_deg: float, orient: float) -> Any:
+    """A TAN WCS, CRPIX (0, 0), square pixels of ``scale_deg``, +y ``orient`` deg E of N."""
+    from astropy.wcs import WCS
+
+    c, s = np.cos(np.deg2rad(orient)), np.sin(np.deg2rad(orient))
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [float(crval[0]), float(crval[1])]
+    w.wcs.crpix = [0.0, 0.0]
+    w.wcs.cd = scale_deg * np.array([[-c, s], [s, c]])
+    w.wcs.set()
+    return w
+
+
+#: Sign of the x axis in stwcs' detector parity matrix ``diag(p, -p)``
+#: (``stwcs.wcsutil.instruments``); other instruments and detectors: ``+1``.
+_PARITY_X = {("ACS", "HRC"): -1.0, ("ACS", "SBC"): -1.0, ("WFC3", "UVIS"): -1.0,
+             ("WFC3", "IR"): -1.0, ("WFPC2", None): -1.0, ("NICMOS", None): -1.0,
+             ("STIS", None): -1.0}  # fmt: skip
+
+
+def _troll(pa_v3: float, dec: float, v2: float, v3: float) -> float:
+    """Position angle (deg) of V3 at an aperture, from the roll ``pa_v3`` at the V1 axis.
+
+    ``v2``, ``v3``: the aperture's position (arcsec); ``dec``: its declination.  The
+    spherical triangle of stwcs ``updatewcs.makewcs.troll`` (after Colin Cox).
+    """
+    r, d = np.deg2rad(pa_v3), np.deg2rad(dec)
+    a2, a3 = np.deg2rad(v2 / 3600.0), np.deg2rad(v3 / 3600.0)
+    sin_rho = np.sqrt(np.sin(a2) ** 2 + np.sin(a3) ** 2 - np.sin(a2) ** 2 * np.sin(a3) ** 2)
+    rho = np.arcsin(sin_rho)
+    beta = np.arcsin(np.sin(a3) / sin_rho)
+    beta = np.pi - beta if a2 < 0 else beta
+    gamma = np.arcsin(np.sin(a2) / sin_rho)
+    gamma = np.pi - gamma if a3 < 0 else gamma
+    big_a = np.pi / 2.0 + r - beta
+    big_b = np.arctan2(np.sin(big_a) * np.cos(d),
+                       np.sin(d) * sin_rho - np.cos(d) * np.cos(rho) * np.cos(big_a))  # fmt: skip
+    return float(np.rad2deg(np.pi - (gamma + big_b)))
+
+
+def _first_orientation(exposure: Any) -> float:
+    """Orientation (deg) of the default grid's +y: stwcs ``make_orthogonal_cd``.
+
+    From the telescope roll when the first chip's header has ``IDCV2REF`` (and ``PA_V3``):
+    the roll at the aperture plus ``IDCTHETA``, through the detector's parity (real flt
+    files); else the angle of the chip's CD y column, ``ORIENTAT`` (ditherlab's files).
+    """
+    ch = exposure.chips[0]
+    h = ch.header
+    if all(h.get(k) is not None for k in ("IDCV2REF", "IDCV3REF", "PA_V3")):
+        dec = float(ch.wcs.wcs.crval[1])
+        pv = np.deg2rad(_troll(float(h["PA_V3"]), dec, float(h["IDCV2REF"]),
+                               float(h["IDCV3REF"])) + float(h.get("IDCTHETA") or 0.0))  # fmt: skip
+        px = _PARITY_X.get((exposure.instrument, exposure.detector),
+                           _PARITY_X.get((exposure.instrument, None), 1.0))  # fmt: skip
+        # [[cos, sin], [-sin, cos]] @ diag(px, -px): the angle of its y column
+        return float(np.degrees(np.arctan2(-np.sin(pv) * px, -np.cos(pv) * px)))
+    m = ch.wcs.celestial.pixel_scale_matrix
+    return float(np.degrees(np.arctan2(m[0, 1], m[1, 1])))
+
+
+def _default_grid(exposures: list[Any]) -> tuple[Any, tuple[int, int], float, float]:
+    """AstroDrizzle's default grid (see :func:`output_wcs`).
+
+    Returns the WCS, its ``(naxis1, naxis2)``, and the scale (arcsec) and orientation (deg)
+    drizzlepac records with it and uses for the user's values.
+    """
+    ra, dec = _corner_sky(exposures)
+    _check_hemisphere(exposures, ra, dec)
+    w = _tan_wcs(_mean_direction(ra, dec), exposures[0].chips[0].idcscale / 3600.0,
+                 _first_orientation(exposures[0]))  # fmt: skip
+    x, y = w.wcs_world2pix(ra, dec, 0)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise DitherlabValueError(
+            f"the inputs' corners do not all project onto one tangent plane (first input "
+            f"{exposures[0].name!r}): the inputs do not overlap"
+        )
+    naxis = (max(1, int(np.ceil(np.ptp(x)))), max(1, int(np.ceil(np.ptp(y)))))
+    w.wcs.crpix = [naxis[0] / 2.0, naxis[1] / 2.0]
+    w.wcs.set()
+    x, y = w.wcs_world2pix(ra, dec, 0)
+    # move the tangent point so that the lowest corner centre lands on pixel 0 (0-based)
+    w.wcs.crval = w.wcs_pix2world([[naxis[0] / 2.0 + x.min(), naxis[1] / 2.0 + y.min()]], 1)[0]
+    cd = w.wcs.cd
+    pscale = float(np.sqrt(cd[0, 0] ** 2 + cd[1, 0] ** 2) * 3600.0)
+    orient = float(np.degrees(np.arctan2(cd[0, 1], cd[1, 1])))
+    # drizzlepac's "perfect" CD, rebuilt from that scale and orientation
+    c, s = np.cos(np.deg2rad(orient)), np.sin(np.deg2rad(orient))
+    w.wcs.cd = pscale / 3600.0 * np.array([[-c, s], [s, c]])
+    w.wcs.set()
+    return w, naxis, pscale, orient
+
+
+def _user_grid(w: Any, naxis: tuple[int, int], pscale: float, orient: float,
+               scale, rot, shape, center) -> tuple[int, int]:  # fmt: skip
+    """Apply the user's values to ``w`` in place; return the new ``(naxis1, naxis2)``.
+
+    As drizzlepac's ``wcs_functions.mergeWCS`` (see :func:`output_wcs`).
+    """
+    ratio = None
+    if scale is not None and not np.isclose(float(scale), pscale, rtol=10 * np.finfo(float).eps,
+                                            atol=100 * np.finfo(float).tiny):  # fmt: skip
+        ratio = pscale / float(scale)
+    drot = None if rot is None or orient - rot == 0.0 else orient - rot
+    crpix = np.array(w.wcs.crpix, float)
+    if drot is not None:
+        c, s = np.cos(np.deg2rad(drot)), np.sin(np.deg2rad(drot))
+        turn = np.array([[c, s], [-s, c]])
+    if shape is not None:
+        naxis, crpix = (int(shape[1]), int(shape[0])), (np.array(shape[::-1], float) + 1.0) / 2.0
+    elif drot is not None:
+        n1, n2 = naxis
+        corners = np.array([[0.5, 0.5], [n1 + 0.5, 0.5], [0.5, n2 + 0.5], [n1 + 0.5, n2 + 0.5]])
+        corners = ((corners - crpix) * (1.0 if ratio is None else ratio)) @ turn
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        naxis = tuple(max(1, int(np.ceil(v))) for v in hi - lo)
+        crpix = 0.5 - lo
+    elif ratio is not None:
+        naxis = tuple(max(1, int(np.ceil(ratio * n))) for n in naxis)
+        crpix = 1.0 + ratio * (crpix - 1.0)
+    cd = w.wcs.cd if ratio is None else w.wcs.cd / ratio
+    w.wcs.cd = cd if drot is None else cd @ turn
+    w.wcs.crpix = crpix
+    if center is not None:
+        w.wcs.crval = [float(center[0]), float(center[1])]
+    w.wcs.set()
+    return naxis
 
 
 def output_wcs(
@@ -102,21 +258,41 @@ def output_wcs(
     shape: tuple[int, int] | None = None,
     center: tuple[float, float] | None = None,
 ) -> tuple[Any, tuple[int, int]]:
-    """A distortion-free TAN grid covering every chip (AstroDrizzle's default output).
+    """AstroDrizzle's output grid: a distortion-free TAN grid covering every chip.
+
+    The default grid is drizzlepac 3.11's (``wcs_functions.make_outputwcs`` with
+    ``perfect=True``, built by stwcs' ``distortion.utils.output_wcs``):
+
+    * pixels of the first chip's ``IDCSCALE``, square, east to the left, with +y at the
+      first chip's ``ORIENTAT`` (the angle of its CD matrix's y column; stwcs
+      ``make_orthogonal_cd``), or, when its header has ``IDCV2REF`` (pipeline-processed
+      flt files), at the roll at its aperture (``PA_V3``, ``IDCV2REF``, ``IDCV3REF``)
+      plus ``IDCTHETA``, through the detector's parity;
+    * the four corner-pixel centres of every chip (distortion included) are projected
+      about the mean of their unit vectors; the size is the ceiling of their extent,
+      ``CRPIX = NAXIS / 2`` (1-based), and ``CRVAL`` is moved so that the lowest corner
+      centre falls on the centre of the first pixel.  The highest falls up to one pixel
+      past the last pixel centre, so up to one pixel of a chip's outer edge lies outside
+      the grid, as in AstroDrizzle.
+
+    The user's values change it as ``wcs_functions.mergeWCS`` does: ``scale`` (unless equal
+    to ``IDCSCALE``) divides the CD matrix and, without ``rot`` or ``shape``, scales the size
+    (ceiling) and ``CRPIX − 1``; ``rot`` turns the grid about ``CRPIX`` and, without
+    ``shape``, resizes it to hold the old grid's (scaled) outline; ``shape`` puts ``CRPIX`` at
+    the centre (``(n + 1) / 2``); ``center`` replaces ``CRVAL``, the rest unchanged.
 
     Parameters
     ----------
     exposures : list of InputExposure
-        The inputs.
+        The inputs; the first chip of the first one sets the default scale and orientation.
     scale : float, optional
-        Arcsec per output pixel (default: the first chip's ``IDCSCALE``).
+        Arcsec per output pixel (``driz_sep_scale``/``final_scale``).
     rot : float, optional
-        Position angle of the output +y (deg east of north); default the first chip's
-        orientation ("drizzled in the default orientation for the camera").
+        Position angle of the output +y (deg east of north; ``*_rot``).
     shape : (ny, nx), optional
-        Output size (default: just covering all chips, centred on them).
+        Output size (``final_outny``, ``final_outnx``).
     center : (ra, dec), optional
-        Sky position of the output centre (default: the centre of the chips' footprint).
+        Sky position of ``CRPIX`` (``final_ra``, ``final_dec``).
 
     Returns
     -------
@@ -125,55 +301,18 @@ def output_wcs(
     shape : (int, int)
         ``(ny, nx)``.
     """
-    from astropy.wcs import WCS
-
-    first = exposures[0].chips[0]
-    ra0, dec0, theta = _orientation(first.wcs, first.shape)
-    if rot is not None:
-        theta = float(rot)
-    s = (first.idcscale if scale is None else float(scale)) / 3600.0
-    c, si = np.cos(np.deg2rad(theta)), np.sin(np.deg2rad(theta))
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [ra0, dec0] if center is None else [float(center[0]), float(center[1])]
-    w.wcs.cd = s * np.array([[-c, si], [si, c]])
-    w.wcs.crpix = [1.0, 1.0]
-    xs, ys = [], []
-    for e in exposures:
-        for ch in e.chips:
-            ex, ey = _edges(ch.shape)
-            ox, oy = w.world_to_pixel_values(*ch.wcs.pixel_to_world_values(ex, ey))
-            if not (np.all(np.isfinite(ox)) and np.all(np.isfinite(oy))):
-                raise DitherlabValueError(
-                    f"input {e.name!r} (SCI,{ch.extver}): its WCS maps outside the output "
-                    f"projection centred on {exposures[0].name!r}: the inputs do not overlap"
-                )
-            xs.append(ox)
-            ys.append(oy)
-    xs, ys = np.concatenate(xs), np.concatenate(ys)
-    given = shape is not None
-    if shape is None:
-        x0, y0 = np.floor(xs.min()) - 1, np.floor(ys.min()) - 1
-        shape = (int(np.ceil(ys.max() - y0)) + 2, int(np.ceil(xs.max() - x0)) + 2)
-        if center is None:
-            w.wcs.crpix = [1.0 - x0, 1.0 - y0]
-        else:
-            w.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
-    else:
-        cx, cy = (xs.min() + xs.max()) / 2.0, (ys.min() + ys.max()) / 2.0
-        if center is None:
-            w.wcs.crpix = [1.0 - cx + (shape[1] - 1) / 2.0, 1.0 - cy + (shape[0] - 1) / 2.0]
-        else:
-            w.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
-    if shape[0] * shape[1] > MAX_OUTPUT_PIXELS:
+    w, naxis, pscale, orient = _default_grid(exposures)
+    if any(v is not None for v in (scale, rot, shape, center)):
+        naxis = _user_grid(w, naxis, pscale, orient, scale, rot, shape, center)
+    if naxis[0] * naxis[1] > MAX_OUTPUT_PIXELS:
         why = ("final_outnx/final_outny ask for more than the largest grid accepted, "
-               f"{MAX_OUTPUT_PIXELS:.0e} pixels" if given else
+               f"{MAX_OUTPUT_PIXELS:.0e} pixels" if shape is not None else
                "the inputs do not overlap (or final_scale is far too small)")  # fmt: skip
         raise DitherlabValueError(
-            f"the output grid would be {shape[1]} x {shape[0]} pixels: {why}"
+            f"the output grid would be {naxis[0]} x {naxis[1]} pixels: {why}"
         )
-    w.pixel_shape = (shape[1], shape[0])
-    return w, (int(shape[0]), int(shape[1]))
+    w.pixel_shape = naxis
+    return w, (int(naxis[1]), int(naxis[0]))
 
 
 def _reference_grid(ref: Any) -> tuple[Any, tuple[int, int]]:

@@ -187,6 +187,8 @@ def _read_hst(path: Path, hdul: Any, gain: float | None = None) -> InputExposure
         if scale is None:
             scale = float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * 3600.0)
         header = {k: sh[k] for k in sh if k and k not in ("COMMENT", "HISTORY")}
+        if "PA_V3" in ph:  # the roll, for AstroDrizzle's default grid orientation (geometry)
+            header["PA_V3"] = ph["PA_V3"]
         chips.append(
             InputChip(
                 sci=sci,
