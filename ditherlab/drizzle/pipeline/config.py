@@ -28,6 +28,7 @@ from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 
 __all__ = [
     "ACS_WFC_NEW_DQ_DATE",
+    "MDRIZTAB_NEW_BITS",
     "WFC3_UVIS_NEW_DQ_DATE",
     "WFC3_UVIS_NEW_DQ_TIME",
     "PipelineConfig",
