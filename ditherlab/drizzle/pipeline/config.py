@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import difflib
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,17 +26,39 @@ from ditherlab._validation import as_choice, as_float, as_int
 from ditherlab.drizzle.pipeline.masks import interpret_bits
 from ditherlab.errors import DitherlabTypeError, DitherlabValueError
 
-__all__ = ["ACS_WFC_NEW_DQ_DATE", "WFC3_UVIS_NEW_DQ_DATE", "PipelineConfig", "native_scale"]
+__all__ = [
+    "ACS_WFC_NEW_DQ_DATE",
+    "MDRIZTAB_NEW_BITS",
+    "WFC3_UVIS_NEW_DQ_DATE",
+    "WFC3_UVIS_NEW_DQ_TIME",
+    "PipelineConfig",
+    "native_scale",
+]
 
-#: Observation date from which ACS/WFC data take ``driz_sep_bits = final_bits = 336``
-#: (16 + 64 + 256: stable hot, warm and full-well saturated pixels are good): the MDRIZTAB
-#: ``16r12191j_mdz.fits`` delivered in June 2017 with the new ACS DQ definitions
-#: (DrizzlePac Handbook §6.3, "Controlling the Bit Mask"; ACS ISR 2017-05).
-ACS_WFC_NEW_DQ_DATE = _dt.date(2017, 6, 1)
-#: Observation date from which WFC3/UVIS data take 336: "valid for UVIS observations
-#: obtained after Nov 08 2012" (post-flash dark programme), MDRIZTAB ``2ck18260i_mdz.fits``
-#: (DrizzlePac Handbook §6.3; WFC3 ISR 2018-15).
+#: The bits of the 2017+ ACS MDRIZTAB and the 2018+ WFC3/UVIS one: 16 + 64 + 256 (stable hot,
+#: warm and full-well saturated pixels are good), "now set to a value of 336 (the sum of
+#: 16+64+256)" (DrizzlePac Handbook §6.3, "Controlling the Bit Mask").
+MDRIZTAB_NEW_BITS = 16 + 64 + 256
+
+#: Earliest ACS/WFC observation date known to be drizzled with the 336 table.  The handbook's
+#: "June 2017" is when the MDRIZTAB ``16r12191j_mdz.fits`` was *delivered* (DrizzlePac
+#: Handbook §6.3; ACS ISR 2017-05), not an observation-date boundary: exposure
+#: ``jczgx1ppq`` (ACS/WFC, DATE-OBS 2016-10-16) carried ``MDRIZTAB = jref$ub21537aj_mdz.fits``
+#: when calibrated on 2016-10-16 and ``jref$16r12191j_mdz.fits`` when recalibrated on
+#: 2017-12-03 (CRDS context hst_0592.pmap) — the two header dumps in STScI's
+#: ``spacetelescope/stak-notebooks``, ``docs/source/stsdas.toolbox.headers.rst`` (hdiff).
+#: How much earlier the table reaches (its CRDS USEAFTER) and the bits of ``ub21537aj`` were
+#: not found; earlier dates keep AstroDrizzle's offline 0.
+ACS_WFC_NEW_DQ_DATE = _dt.date(2016, 10, 16)
+#: Observation date from which WFC3/UVIS data take 336: "These new flags are valid for UVIS
+#: observations obtained after Nov 08 2012, when the dark calibration program began using
+#: post-flash" (DrizzlePac Handbook §6.3), MDRIZTAB ``2ck18260i_mdz.fits`` (WFC3 ISR 2018-15).
 WFC3_UVIS_NEW_DQ_DATE = _dt.date(2012, 11, 8)
+#: The same boundary to the second, UTC, as STScI's own code draws it: drizzlepac 3.11.0
+#: ``haputils/config_utils.py`` (``HapConfig._determine_conditions``) switches its WFC3/UVIS
+#: drizzle parameters from the pre-2012 to the post-2012 set at
+#: ``Time("2012-11-08T02:59:15")`` with ``mjdutc >= thresh_time``.
+WFC3_UVIS_NEW_DQ_TIME = _dt.datetime(2012, 11, 8, 2, 59, 15, tzinfo=_dt.UTC)
 
 #: Nominal (``IDCSCALE``) pixel scales, arcsec, the scale of the pipeline's drizzled
 #: products ("the pipeline drizzles both the intermediate images and the final image onto
@@ -361,21 +385,32 @@ class PipelineConfig:
         ----------
         instrument, detector : str
             ``INSTRUME`` and ``DETECTOR`` (``"ACS"``, ``"WFC"``; ``"WFC3"``, ``"UVIS"`` ...).
-        date : str, datetime.date, astropy Time or float (MJD), optional
-            Observation date (default: today, i.e. the current tables).
+        date : str, datetime.date, datetime.datetime, astropy Time or float (MJD), optional
+            Observation date (default: now, i.e. the current tables).  A date with a time
+            of day (ISO text with a time, a datetime — naive ones are UTC —, a Time or an
+            MJD) is compared with the boundaries to the second; a calendar date alone is
+            compared by day, the boundary day counting as the new side.
         **changes
             Further parameters to change.
 
         Notes
         -----
         * ``driz_sep_bits = final_bits = 336`` (16 hot + 64 warm + 256 full-well
-          saturated treated as good) for ACS/WFC from June 2017
-          (:data:`ACS_WFC_NEW_DQ_DATE`) and WFC3/UVIS from 8 Nov 2012
-          (:data:`WFC3_UVIS_NEW_DQ_DATE`) — DrizzlePac Handbook §6.3.  Earlier data,
-          and other cameras, keep 0 (every flagged pixel bad): the rows of the older
-          MDRIZTAB tables could not be read here, and 0 is the handbook's conservative
-          offline choice ("This assumes that all pixels flagged in the DQ array are
-          'bad'").
+          saturated treated as good; DrizzlePac Handbook §6.3):
+
+          - WFC3/UVIS observed from 2012-11-08T02:59:15 UTC (:data:`WFC3_UVIS_NEW_DQ_TIME`,
+            the handbook's "after Nov 08 2012" as drizzlepac's code dates it);
+          - ACS/WFC observed from 2016-10-16 (:data:`ACS_WFC_NEW_DQ_DATE`): the earliest
+            observation known to carry the June-2017 table; "June 2017" is the table's
+            delivery, not an observation-date boundary (see the constant).
+        * Before those dates, and for WFC3/IR, ACS/HRC, ACS/SBC and WFPC2, the bits are
+          **not known** here (the older tables' rows were not found) and the result is
+          AstroDrizzle's offline 0 — every flagged pixel bad, "This assumes that all
+          pixels flagged in the DQ array are 'bad'" (Handbook §6.3) — a placeholder, not
+          the old tables' value.  docs/pipeline.md lists what was searched.
+        * MDRIZTAB rows are chosen by filter and by number of images
+          (drizzlepac ``mdzhandler.getMdriztabParameters``); 336 is the several-exposure
+          row.  The one-exposure rows are not modelled.
         * ``final_scale = driz_sep_scale =`` the native scale (:func:`native_scale`) and
           ``final_pixfrac = driz_sep_pixfrac = 1.0``: "the pipeline drizzles both the
           intermediate images and the final image onto an output frame with pixels that
@@ -390,15 +425,12 @@ class PipelineConfig:
         0
         >>> PipelineConfig.for_instrument("WFC3", "UVIS", "2012-11-08").driz_sep_bits
         336
+        >>> PipelineConfig.for_instrument("WFC3", "UVIS", "2012-11-08T02:59:14").final_bits
+        0
         """
         inst, det = str(instrument).upper(), str(detector).upper()
         scale = native_scale(inst, det)
-        day = _as_date(date)
-        bits = 0
-        if (inst, det) == ("ACS", "WFC") and day >= ACS_WFC_NEW_DQ_DATE:
-            bits = 336
-        if (inst, det) == ("WFC3", "UVIS") and day >= WFC3_UVIS_NEW_DQ_DATE:
-            bits = 336
+        bits = _mdriztab_bits(inst, det, *_as_epoch(date))
         preset = {
             "driz_sep_bits": bits,
             "final_bits": bits,
@@ -511,21 +543,40 @@ def _num(name: str, value: Any, kind=float) -> Any:
     return value
 
 
-def _as_date(date: Any) -> _dt.date:
-    """A calendar date from None (today), ISO text, a date, an astropy Time or an MJD."""
-    if date is None:
-        return _dt.date.today()
-    if isinstance(date, _dt.datetime):
-        return date.date()
-    if isinstance(date, _dt.date):
-        return date
-    if isinstance(date, int | float):
-        return (_dt.datetime(1858, 11, 17) + _dt.timedelta(days=float(date))).date()
-    if hasattr(date, "to_datetime"):
-        return date.to_datetime().date()
-    if isinstance(date, str):
-        try:
-            return _dt.date.fromisoformat(date.strip()[:10])
-        except ValueError:
-            pass
-    raise DitherlabValueError(f"date={date!r} must be an ISO date, a datetime, a Time or an MJD")
+def _mdriztab_bits(inst: str, det: str, day: _dt.date, instant: _dt.datetime | None) -> int:
+    """``driz_sep_bits``/``final_bits`` of the MDRIZTAB for a camera and epoch (0: unknown)."""
+    if (inst, det) == ("WFC3", "UVIS"):
+        new = day >= WFC3_UVIS_NEW_DQ_DATE if instant is None else instant >= WFC3_UVIS_NEW_DQ_TIME
+        return MDRIZTAB_NEW_BITS if new else 0
+    if (inst, det) == ("ACS", "WFC"):
+        return MDRIZTAB_NEW_BITS if day >= ACS_WFC_NEW_DQ_DATE else 0
+    return 0
+
+
+def _as_epoch(date: Any) -> tuple[_dt.date, _dt.datetime | None]:
+    """(UTC calendar date, UTC instant) of an observation date.
+
+    From None (now), ISO text, a date, a datetime (naive: UTC), an astropy Time or an MJD;
+    the instant is None for a calendar date alone.
+    """
+    utc = _dt.UTC
+    bad = DitherlabValueError(f"date={date!r} must be an ISO date, a datetime, a Time or an MJD")
+    try:
+        if isinstance(date, str):
+            text = date.strip()
+            date = (_dt.date if len(text) == 10 else _dt.datetime).fromisoformat(text)
+        if date is None:
+            instant = _dt.datetime.now(utc)
+        elif isinstance(date, _dt.datetime):
+            instant = date.replace(tzinfo=utc) if date.tzinfo is None else date.astimezone(utc)
+        elif isinstance(date, _dt.date):
+            return date, None
+        elif isinstance(date, numbers.Real) and not isinstance(date, bool) and math.isfinite(date):
+            instant = _dt.datetime(1858, 11, 17, tzinfo=utc) + _dt.timedelta(days=float(date))
+        elif hasattr(date, "utc") and hasattr(date, "to_datetime"):
+            instant = date.utc.to_datetime().replace(tzinfo=utc)
+        else:
+            raise bad
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        raise bad from None
+    return instant.date(), instant

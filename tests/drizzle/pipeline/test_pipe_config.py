@@ -1,7 +1,12 @@
 """PipelineConfig: AstroDrizzle's names and defaults, MDRIZTAB presets, bit parsing."""
 
 import dataclasses
+import datetime
+import importlib.util
+import pathlib
+import re
 
+import astropy.units as u
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +14,7 @@ from hypothesis import strategies as st
 
 from ditherlab.drizzle import PipelineConfig
 from ditherlab.drizzle.pipeline import dq_good_mask, interpret_bits, reset_bits
+from ditherlab.drizzle.pipeline.config import MDRIZTAB_NEW_BITS, WFC3_UVIS_NEW_DQ_TIME
 from ditherlab.errors import DitherlabValueError
 
 
@@ -82,11 +88,16 @@ def test_unknown_parameter_names_are_refused_with_a_suggestion():
 @pytest.mark.parametrize(
     ("inst", "det", "date", "bits", "scale"),
     [
-        # DrizzlePac Handbook §6.3: 336 = 16 + 64 + 256 from the June 2017 ACS MDRIZTAB
+        # DrizzlePac Handbook §6.3: 336 = 16 + 64 + 256 in the MDRIZTAB delivered June 2017
         ("ACS", "WFC", "2017-06-01", 336, 0.05),
         ("ACS", "WFC", "2024-05-01", 336, 0.05),
-        ("ACS", "WFC", "2017-05-31", 0, 0.05),
-        # ... and for WFC3/UVIS observations after 8 Nov 2012
+        # ... which the archive applies to jczgx1ppq, observed 2016-10-16 (its header,
+        # recalibrated 2017-12-03: MDRIZTAB = jref$16r12191j_mdz.fits; stak-notebooks)
+        ("ACS", "WFC", "2016-10-16", 336, 0.05),
+        ("ACS", "WFC", "2017-05-31", 336, 0.05),
+        # earlier: the old table's bits are unknown, AstroDrizzle's offline 0 stands in
+        ("ACS", "WFC", "2016-10-15", 0, 0.05),
+        # ... and for WFC3/UVIS observations after 8 Nov 2012 (the day itself counts)
         ("WFC3", "UVIS", "2012-11-08", 336, 0.0396),
         ("WFC3", "UVIS", "2012-11-07", 0, 0.0396),
         ("WFC3", "IR", "2020-01-01", 0, 0.1283),
@@ -98,6 +109,55 @@ def test_for_instrument_mdriztab_values(inst, det, date, bits, scale):
     assert c.driz_sep_bits == c.final_bits == bits
     assert c.final_scale == c.driz_sep_scale == scale  # native pixels (Handbook §6.3)
     assert c.final_pixfrac == c.driz_sep_pixfrac == 1.0
+
+
+def test_mdriztab_bits_are_the_handbooks_sum():
+    """"now set to a value of 336 (the sum of 16+64+256)" (DrizzlePac Handbook §6.3)."""
+    assert MDRIZTAB_NEW_BITS == interpret_bits("16,64,256") == 336
+    good = dq_good_mask(np.array([16, 64, 256, 336, 32, 4096, 16 | 32]), MDRIZTAB_NEW_BITS)
+    assert good.tolist() == [True, True, True, True, False, False, False]
+
+
+def _uvis_bits(date):
+    return PipelineConfig.for_instrument("WFC3", "UVIS", date).final_bits
+
+
+def test_wfc3_uvis_boundary_is_drizzlepacs_second():
+    """2012-11-08T02:59:15 UTC (drizzlepac haputils/config_utils.py), in every date form."""
+    from astropy.time import Time
+
+    edge = Time("2012-11-08T02:59:15", scale="utc")
+    one_s = 1.0 / 86400.0
+    for after, before in [
+        ("2012-11-08T02:59:15", "2012-11-08T02:59:14"),
+        ("2012-11-07T22:59:15-04:00", "2012-11-07T22:59:14-04:00"),  # the same instants
+        (edge, edge - 1.0 * u.s),
+        (edge.mjd + 0.5 * one_s, edge.mjd - 0.5 * one_s),
+        (datetime.datetime(2012, 11, 8, 2, 59, 15), datetime.datetime(2012, 11, 8, 2, 59, 14)),
+    ]:
+        assert (_uvis_bits(after), _uvis_bits(before)) == (336, 0), (after, before)
+    # a calendar date alone is the handbook's day: "after Nov 08 2012"
+    assert _uvis_bits(datetime.date(2012, 11, 8)) == 336
+    assert _uvis_bits(datetime.date(2012, 11, 7)) == 0
+    assert _uvis_bits(None) == 336  # today's tables
+
+
+def test_wfc3_uvis_boundary_agrees_with_drizzlepac_source():
+    """The threshold in drizzlepac's own code (skipped when drizzlepac is absent)."""
+    spec = importlib.util.find_spec("drizzlepac")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("drizzlepac is not installed")
+    path = pathlib.Path(spec.submodule_search_locations[0]) / "haputils" / "config_utils.py"
+    found = set(re.findall(r'thresh_time = Time\("([^"]+)"', path.read_text()))
+    assert found, "drizzlepac no longer dates the WFC3/UVIS switch this way"
+    expect = WFC3_UVIS_NEW_DQ_TIME.replace(tzinfo=None)
+    assert {datetime.datetime.fromisoformat(t) for t in found} == {expect}
+
+
+@pytest.mark.parametrize("bad", ["2012-13-01", "soon", float("nan"), True, [2012]])
+def test_for_instrument_bad_dates_name_the_argument(bad):
+    with pytest.raises(DitherlabValueError, match="date="):
+        PipelineConfig.for_instrument("WFC3", "UVIS", bad)
 
 
 def test_for_instrument_date_forms_and_changes():
