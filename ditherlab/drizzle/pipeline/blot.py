@@ -17,19 +17,28 @@ import numpy as np
 from ditherlab.drizzle._blot import blot_image, blot_poly5, poly5_weights
 from ditherlab.drizzle.pipeline.median import extend_edges, median_masks
 
-__all__ = ["blot_chip", "median_for_blot", "poly5_weights"]
+__all__ = ["blot_chip", "median_coverage", "median_for_blot", "poly5_weights"]
 
 
-def median_for_blot(median: np.ndarray, weights: Sequence[np.ndarray], cfg: Any) -> np.ndarray:
+def median_coverage(weights: Sequence[np.ndarray], cfg: Any) -> np.ndarray:
+    """Output pixels where some single has a good value, i.e. where the median means something."""
+    covered = np.zeros(np.shape(weights[0]), bool)
+    for bad in median_masks(weights, cfg):
+        covered |= ~bad
+    return covered
+
+
+def median_for_blot(
+    median: np.ndarray, weights: Sequence[np.ndarray], cfg: Any, covered: np.ndarray | None = None
+) -> np.ndarray:
     """The median extended by 3 pixels past the pixels any single covers (:func:`extend_edges`).
 
     Where no single drizzle has a good pixel the median is 0; the 6 × 6 ``poly5`` stencil
     would pull chip pixels at the edge of the coverage towards it (*ditherlab*; AstroDrizzle
-    blots the raw median).
+    blots the raw median).  ``covered``: :func:`median_coverage`, if already computed.
     """
-    covered = np.zeros(np.shape(median), bool)
-    for bad in median_masks(weights, cfg):
-        covered |= ~bad
+    if covered is None:
+        covered = median_coverage(weights, cfg)
     return extend_edges(median, covered, 3)
 
 

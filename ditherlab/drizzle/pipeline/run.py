@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ditherlab.drizzle._resample import Drizzle
-from ditherlab.drizzle.pipeline.blot import blot_chip, median_for_blot
+from ditherlab.drizzle.pipeline.blot import blot_chip, median_coverage, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
 from ditherlab.drizzle.pipeline.crdetect import driz_cr_mask
 from ditherlab.drizzle.pipeline.fill import indef_values
@@ -176,7 +176,8 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
     worker processes (:func:`.workers.worker_split`).
     """
     n = len(exps)
-    median = median_for_blot(median, weights, cfg)
+    covered = median_coverage(weights, cfg)
+    median = median_for_blot(median, weights, cfg, covered)
     items = [(i, j) for i, e in enumerate(exps) for j in range(len(e.chips))]
     outer, inner = worker_split(cfg, len(items), max(c.sci.size for e in exps for c in e.chips))
     bcfg = cfg if inner == cfg.num_cores else cfg.replace(num_cores=inner)

@@ -29,17 +29,29 @@ def stack(seed=3, size=256, aperture="acs-wfc1", chips=(1,), nstars=900, exptime
     )  # fmt: skip
 
 
+def on_grid(pixmap, shape):
+    """Chip pixels whose centre lands on an output grid of ``shape`` (ny, nx)."""
+    x, y = pixmap[..., 0], pixmap[..., 1]
+    return (x >= -0.5) & (x < shape[1] - 0.5) & (y >= -0.5) & (y < shape[0] - 0.5)
+
+
 def truth_scores(exposures, products, bits=336):
     """Recall of >5σ cosmic-ray pixels and the fraction of star-core pixels flagged.
 
     The project's one definition, :func:`ditherlab.score.crmask.score_exposures`, over the
-    pixels the pipeline uses (DQ within ``bits``): σ of a CR pixel is the local noise
-    without it; star cores are source above 100σ of the background, away from saturated
-    stars.
+    pixels the pipeline uses (DQ within ``bits``) whose centre lands on the final grid
+    (AstroDrizzle's grid leaves up to a pixel of a chip's far edge outside it): σ of a CR
+    pixel is the local noise without it; star cores are source above 100σ of the
+    background, away from saturated stars.
     """
     from ditherlab.score.crmask import score_exposures
 
-    good = [[(c.dq.astype(np.int64) & ~bits) == 0 for c in e.chips] for e in exposures]
+    g = products.geometry
+    good = [
+        [((c.dq.astype(np.int64) & ~bits) == 0) & on_grid(g.final_pixmaps[i][j], g.final_shape)
+         for j, c in enumerate(e.chips)]
+        for i, e in enumerate(exposures)
+    ]  # fmt: skip
     s = score_exposures(products.cr_masks, exposures, regions=good)
     return {
         "recall5": s.recall_significant,
