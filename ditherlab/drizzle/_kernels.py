@@ -171,7 +171,7 @@ def square_pieces(xs, ys, total=None):
     # drops are zeroed there and computed again in their own, larger window.
     g = np.maximum(kx, ky)
     counts = np.bincount(g.astype(np.intp))
-    g_main = int(np.searchsorted(np.cumsum(counts), 0.9 * n))
+    g_main = int(np.searchsorted(np.cumsum(counts), 0.5 * n))
     big = g > g_main
     del g
     rest = np.flatnonzero(big) if big.any() else None
