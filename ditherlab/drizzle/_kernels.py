@@ -29,6 +29,10 @@ KERNELS = ("square", "point", "turbo", "gaussian", "lanczos2", "lanczos3", "toph
 
 _GAUSS_FWHM = 2.3548
 _AREA_RTOL = 1e-14
+#: Drops whose 2x2 areas are computed together: their ~40 work arrays of 64 KiB stay in a
+#: 2 MiB L2 cache, where a whole tile's (32768 drops) stream from memory; 15 % faster
+#: (a tile as a whole is fastest at 32768 drops: fewer numpy calls elsewhere).
+_AREAS_2X2_CHUNK = 8192
 
 
 def fortran_round(x: np.ndarray) -> np.ndarray:
@@ -209,6 +213,19 @@ def _areas_2x2(x, y, total):
     this is the hot loop of the square kernel at output scales >= 1.
     """
     n = total.size
+    out = np.zeros((2, 2, n))
+    bufs: list[np.ndarray] = []
+    for a in range(0, n, _AREAS_2X2_CHUNK):
+        sl = slice(a, min(a + _AREAS_2X2_CHUNK, n))
+        m = sl.stop - a
+        if not bufs or bufs[0].size != m:
+            bufs = [np.empty(m) for _ in range(7)]  # dx, dy, t1, t2, t3, t4, z
+        _areas_2x2_chunk([v[sl] for v in x], [v[sl] for v in y], total[sl], out[:, :, sl], bufs)
+    return out
+
+
+def _areas_2x2_chunk(x, y, total, out, bufs):
+    """:func:`_areas_2x2` of some drops, into ``out`` (2, 2, m), zero on entry."""
     xb = x[1:] + x[:1]
     yb = y[1:] + y[:1]
     px = [np.maximum(v, 0.0) for v in x]
@@ -217,14 +234,11 @@ def _areas_2x2(x, y, total):
     pyb = py[1:] + py[:1]
     # the accumulators live in the result's cells (no copies into it at the end):
     # q = area in x <= 0, y <= 0 (cell (0, 0)), by = area in y <= 0, lx = area in x <= 0
-    out = np.zeros((2, 2, n))
     q, by, lx = out[0, 0], out[0, 1], out[1, 0]
-    bufs = [np.empty(n) for _ in range(7)]  # dx, dy, t1, t2, t3, t4, z
     for e in range(4):
         _x_clip_2x2((x[e], xb[e], y[e], yb[e]), (px[e], pxb[e]), lx, q, bufs)
         _y_clip_2x2((x[e], xb[e], y[e], yb[e]), (py[e], pyb[e]), by, bufs)
     _finish_2x2(out, x, y, total, bufs)
-    return out
 
 
 def _x_clip_2x2(edge, clipped, lx, q, bufs):
@@ -290,7 +304,6 @@ def _y_clip_2x2(edge, clipped, by, bufs):
 
 def _finish_2x2(out, x, y, total, bufs):
     """Halve the accumulated areas, fix whole drops, and turn them into the four cells."""
-    n = total.size
     t1, z = bufs[2], bufs[6]
     q, by, lx = out[0, 0], out[0, 1], out[1, 0]
     # drops wholly left of / below a grid line: exact values (no rounding noise in cells
@@ -317,7 +330,7 @@ def _finish_2x2(out, x, y, total, bufs):
     lx -= q  # cell (1, 0)
     # rounding noise, not overlap: zero (a multiply by the mask: no branches)
     thr = np.multiply(total, _AREA_RTOL, out=t1)
-    for a in out.reshape(4, n):
+    for a in (q, by, lx, a11):
         np.greater(a, thr, out=z)
         a *= z
 
@@ -630,8 +643,8 @@ def block_pieces(
     s = float(np.float32(pscale_ratio))
     if kernel == "square":
         return _square_block(pixmap, ja, jb, xa, xb, pixfrac)
-    xc = pixmap[ja:jb, xa : xb + 1, 0].ravel()
-    yc = pixmap[ja:jb, xa : xb + 1, 1].ravel()
+    xc = pixmap[ja:jb, xa : xb + 1, 0].astype(np.float64).ravel()  # (a float32 pixmap too)
+    yc = pixmap[ja:jb, xa : xb + 1, 1].astype(np.float64).ravel()
     valid = np.isfinite(xc) & np.isfinite(yc)
     if not valid.all():
         xc = np.where(valid, xc, 0.0)
