@@ -539,7 +539,7 @@ def _square_corners_pixfrac1(pixmap, ja, jb, xa, xb):
         # corners: (i-dh, j+dh), (i+dh, j+dh), (i+dh, j-dh), (i-dh, j-dh)
         hi, lo = slice(1, None), slice(None, -1)
         for rows, cols in ((hi, lo), (hi, hi), (lo, hi), (lo, lo)):
-            dest.append(v[rows, cols].ravel())
+            dest.append(v[rows, cols].flatten())  # a copy always: the callers overwrite them
     return xs, ys
 
 
