@@ -306,13 +306,32 @@ def _final_input(exps, masks, crs, sky, geo, cfg, i, j):
 
 
 def _indef_inputs(exps, masks, crs, sky, geo, cfg):
-    """The inputs of the final drizzle again, for :func:`.fill.indef_values` (one at a time)."""
+    """The inputs of the final drizzle again, for :func:`.fill.indef_values` (one at a time).
+
+    The fill reads only where the weights are zero and the data in a few blocks around
+    those pixels: the weight stays the boolean mask where that is what the drizzle used
+    (its zeros are the same), and the sky is subtracted from the blocks read only.
+    """
     for i, e in enumerate(exps):
-        for j in range(len(e.chips)):
-            data, w, wscale, s = _final_input(exps, masks, crs, sky, geo, cfg, i, j)
+        for j, c in enumerate(e.chips):
+            good = masks[i][j] if crs is None else masks[i][j] & ~crs[i][j]
+            s = geo.final_ratio[i][j]
+            w, wscale = _final_weight(e, c, good, sky.subtracted[i][j], s, cfg)
             if wscale == 0:
                 w = np.zeros_like(w)
+            data = c.sci if sky.computed[i][j] == 0 else _SkySubtracted(c.sci, sky.computed[i][j])
             yield data, w, geo.final_pixmaps[i][j], e.exptime, s * s, s
+
+
+class _SkySubtracted:
+    """``sci - float32(sky)``, computed on the slices read only (as :func:`_final_input`)."""
+
+    def __init__(self, sci: np.ndarray, sky: float) -> None:
+        self._sci, self._sky = sci, np.float32(sky)
+        self.shape = sci.shape
+
+    def __getitem__(self, key):
+        return self._sci[key] - self._sky
 
 
 def run_pipeline(
