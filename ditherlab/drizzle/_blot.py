@@ -98,7 +98,9 @@ def blot_image(
         raise DitherlabValueError(f"data must be a 2-D numeric array, got shape {data.shape}")
     if data.shape[0] < 1 or data.shape[1] < 1:
         raise DitherlabValueError(f"data shape {data.shape} is empty")
-    pixmap = np.asarray(pixmap, dtype=np.float64)
+    pixmap = np.asarray(pixmap)
+    if pixmap.dtype != np.float32:  # (positions are taken in float32: no float64 copy)
+        pixmap = np.asarray(pixmap, dtype=np.float64)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2:
         raise DitherlabValueError(f"pixmap must have shape (ny, nx, 2), got {pixmap.shape}")
     out_shape = pixmap.shape[:2]

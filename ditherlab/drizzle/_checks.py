@@ -63,7 +63,7 @@ def estimate_pixel_scale_ratio(pixmap: np.ndarray) -> float:
     ny, nx = pixmap.shape[:2]
     j = min(max(ny // 2, 0), ny - 2)
     i = min(max(nx // 2, 0), nx - 2)
-    block = pixmap[j : j + 2, i : i + 2]
+    block = np.asarray(pixmap[j : j + 2, i : i + 2], dtype=np.float64)
     dxdi = block[0, 1] - block[0, 0]
     dxdj = block[1, 0] - block[0, 0]
     det = abs(dxdi[0] * dxdj[1] - dxdi[1] * dxdj[0])

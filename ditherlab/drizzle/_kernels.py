@@ -29,6 +29,10 @@ KERNELS = ("square", "point", "turbo", "gaussian", "lanczos2", "lanczos3", "toph
 
 _GAUSS_FWHM = 2.3548
 _AREA_RTOL = 1e-14
+#: Drops whose 2x2 areas are computed together: their ~40 work arrays of 64 KiB stay in a
+#: 2 MiB L2 cache, where a whole tile's (32768 drops) stream from memory; 15 % faster
+#: (a tile as a whole is fastest at 32768 drops: fewer numpy calls elsewhere).
+_AREAS_2X2_CHUNK = 8192
 
 
 def fortran_round(x: np.ndarray) -> np.ndarray:
@@ -167,20 +171,22 @@ def square_pieces(xs, ys, total=None):
     kx = np.floor(_max4(xs) + 0.5) - fc0
     ky = np.floor(_max4(ys) + 0.5) - fr0
     # Window size of each drop: g + 1 pixels on a side.  Every drop is computed at the size
-    # that covers at least 90 % of them (no compaction of the majority); the few larger
-    # drops are zeroed there and computed again in their own, larger window.
+    # that covers at least half of them (no compaction of the majority; the 2x2 window is
+    # ~4x cheaper a drop than 3x3, so it pays even when ~half the drops need more); the
+    # larger drops are zeroed there and computed again in windows of their own size.
     g = np.maximum(kx, ky)
     counts = np.bincount(g.astype(np.intp))
-    g_main = int(np.searchsorted(np.cumsum(counts), 0.9 * n))
+    g_main = int(np.searchsorted(np.cumsum(counts), 0.5 * n))
     big = g > g_main
     del g
-    rest = np.flatnonzero(big) if big.any() else None
-    if rest is not None:  # (their vertices before xs, ys are overwritten)
-        gx = int(kx[rest].max()) + 1
-        gy = int(ky[rest].max()) + 1
-        c0, r0 = fc0[rest], fr0[rest]
-        xl_big = [v[rest] - (c0 - 0.5) for v in xs]
-        yl_big = [v[rest] - (r0 - 0.5) for v in ys]
+    rest = []  # (their vertices before xs, ys are overwritten)
+    if big.any():
+        for sel in _wider_groups(kx, ky, big, g_main):
+            c0, r0 = fc0[sel], fr0[sel]
+            gx, gy = int(kx[sel].max()) + 1, int(ky[sel].max()) + 1
+            xl = [v[sel] - (c0 - 0.5) for v in xs]
+            yl = [v[sel] - (r0 - 0.5) for v in ys]
+            rest.append((sel, c0, r0, xl, yl, gx, gy))
     del kx, ky
     # window-relative coordinates, in place
     shift = 0.5 if g_main <= 1 else -0.5  # 2x2: relative to the inner grid corner
@@ -194,11 +200,23 @@ def square_pieces(xs, ys, total=None):
     else:
         a = window_areas(xs, ys, g_main + 1, g_main + 1, total)
     pieces = [(None, fc0.astype(np.intp), fr0.astype(np.intp), a)]
-    if rest is not None:
+    if rest:
         a[:, :, big] = 0.0
-        a = window_areas(xl_big, yl_big, gx, gy, total[rest])
-        pieces.append((rest, c0.astype(np.intp), r0.astype(np.intp), a))
+    for sel, c0, r0, xl, yl, gx, gy in rest:
+        a = window_areas(xl, yl, gx, gy, total[sel])
+        pieces.append((sel, c0.astype(np.intp), r0.astype(np.intp), a))
     return pieces
+
+
+def _wider_groups(kx, ky, big, g_main):
+    """The drops ``big`` grouped by window shape: wider in y only, in x only, in both.
+
+    Most of them are wider in one direction only (a rotated or sheared drop that just
+    reaches a third row): a 2x3 window costs about half a 3x3 one.
+    """
+    wide_x, wide_y = kx > g_main, ky > g_main
+    groups = (big & ~wide_x, big & ~wide_y, big & wide_x & wide_y)
+    return [np.flatnonzero(m) for m in groups if m.any()]
 
 
 def _areas_2x2(x, y, total):
@@ -209,6 +227,19 @@ def _areas_2x2(x, y, total):
     this is the hot loop of the square kernel at output scales >= 1.
     """
     n = total.size
+    out = np.zeros((2, 2, n))
+    bufs: list[np.ndarray] = []
+    for a in range(0, n, _AREAS_2X2_CHUNK):
+        sl = slice(a, min(a + _AREAS_2X2_CHUNK, n))
+        m = sl.stop - a
+        if not bufs or bufs[0].size != m:
+            bufs = [np.empty(m) for _ in range(8)]  # dx, dy, t1, t2, t3, t4, z, t5
+        _areas_2x2_chunk([v[sl] for v in x], [v[sl] for v in y], total[sl], out[:, :, sl], bufs)
+    return out
+
+
+def _areas_2x2_chunk(x, y, total, out, bufs):
+    """:func:`_areas_2x2` of some drops, into ``out`` (2, 2, m), zero on entry."""
     xb = x[1:] + x[:1]
     yb = y[1:] + y[:1]
     px = [np.maximum(v, 0.0) for v in x]
@@ -217,21 +248,18 @@ def _areas_2x2(x, y, total):
     pyb = py[1:] + py[:1]
     # the accumulators live in the result's cells (no copies into it at the end):
     # q = area in x <= 0, y <= 0 (cell (0, 0)), by = area in y <= 0, lx = area in x <= 0
-    out = np.zeros((2, 2, n))
     q, by, lx = out[0, 0], out[0, 1], out[1, 0]
-    bufs = [np.empty(n) for _ in range(7)]  # dx, dy, t1, t2, t3, t4, z
     for e in range(4):
         _x_clip_2x2((x[e], xb[e], y[e], yb[e]), (px[e], pxb[e]), lx, q, bufs)
         _y_clip_2x2((x[e], xb[e], y[e], yb[e]), (py[e], pyb[e]), by, bufs)
     _finish_2x2(out, x, y, total, bufs)
-    return out
 
 
 def _x_clip_2x2(edge, clipped, lx, q, bufs):
     """One edge's terms of the areas left of x = 0 (``lx``) and in the quadrant (``q``)."""
     xe, xbe, ye, ybe = edge
     pxe, pxbe = clipped
-    dx, dy, t1, t2, t3, t4, z = bufs
+    dx, dy, t1, t2, t3, t4, z, t5 = bufs
     np.subtract(xbe, xe, out=dx)
     np.subtract(ybe, ye, out=dy)
     # x-clip at x = 0: the part of the edge with x <= 0 runs over du in x, from height
@@ -251,18 +279,18 @@ def _x_clip_2x2(edge, clipped, lx, q, bufs):
     lx += s
     # quadrant x <= 0, y <= 0: mean of max(-v, 0) along the clipped edge is
     # t (ra + rb) / 2 with t = (ra - rb) / (vb - va) the fraction of it below y = 0
-    # (exactly 1 when both ends are below; for vb = va, t = 1, harmless above)
+    # (exactly 1 when both ends are below; for vb = va, t = 1, harmless above).  Formed
+    # from min(v, 0) = -r: every term is exactly the negated one, and q's sign goes
+    # with its absolute value at the end (two passes fewer than negating).
     dv = np.subtract(vb, va, out=t3)
     np.equal(dv, 0.0, out=z)
     dv += z
-    np.negative(va, out=va)
-    np.maximum(va, 0.0, out=va)  # ra
-    np.negative(vb, out=vb)
-    np.maximum(vb, 0.0, out=vb)  # rb
-    tt = np.subtract(va, vb, out=dx)  # dx is recomputed by the y-clip
+    np.minimum(va, 0.0, out=va)  # -ra
+    np.minimum(vb, 0.0, out=vb)  # -rb
+    tt = np.subtract(vb, va, out=t5)  # ra - rb
     tt /= dv
     tt += z
-    va += vb
+    va += vb  # -(ra + rb)
     tt *= va
     tt *= du
     q += tt
@@ -272,8 +300,7 @@ def _y_clip_2x2(edge, clipped, by, bufs):
     """One edge's term of the area below y = 0 (the x-clip with the axes swapped)."""
     xe, xbe, _, _ = edge
     pye, pybe = clipped
-    dx, dy, t1, t2, t3, t4, z = bufs  # dy: this edge's, from the x-clip
-    np.subtract(xbe, xe, out=dx)
+    dx, dy, t1, t2, t3, t4, z, _ = bufs  # dx, dy: this edge's, from the x-clip
     np.equal(dy, 0.0, out=z)
     slope = np.add(dy, z, out=t3)
     np.divide(dx, slope, out=slope)
@@ -290,7 +317,6 @@ def _y_clip_2x2(edge, clipped, by, bufs):
 
 def _finish_2x2(out, x, y, total, bufs):
     """Halve the accumulated areas, fix whole drops, and turn them into the four cells."""
-    n = total.size
     t1, z = bufs[2], bufs[6]
     q, by, lx = out[0, 0], out[0, 1], out[1, 0]
     # drops wholly left of / below a grid line: exact values (no rounding noise in cells
@@ -317,7 +343,7 @@ def _finish_2x2(out, x, y, total, bufs):
     lx -= q  # cell (1, 0)
     # rounding noise, not overlap: zero (a multiply by the mask: no branches)
     thr = np.multiply(total, _AREA_RTOL, out=t1)
-    for a in out.reshape(4, n):
+    for a in (q, by, lx, a11):
         np.greater(a, thr, out=z)
         a *= z
 
@@ -483,6 +509,8 @@ def _square_corners(pixmap, ja, jb, xa, xb, pixfrac):
     """Drop corners of the block's pixels, in the C drizzle's order, as flat arrays."""
     dh = 0.5 * pixfrac
     xs, ys = [], []
+    if dh == 0.5:
+        return _square_corners_pixfrac1(pixmap, ja, jb, xa, xb)
     for c, dest in ((0, xs), (1, ys)):
         e = _ext_block(pixmap, c, ja, jb, xa, xb)
         hl = dh * e[:, :-2] + (1.0 - dh) * e[:, 1:-1]  # at i - dh
@@ -491,6 +519,26 @@ def _square_corners(pixmap, ja, jb, xa, xb, pixfrac):
         for h, up in ((hl, True), (hr, True), (hr, False), (hl, False)):
             v = (1.0 - dh) * h[1:-1] + dh * h[2:] if up else dh * h[:-2] + (1.0 - dh) * h[1:-1]
             dest.append(v.ravel())
+    return xs, ys
+
+
+def _square_corners_pixfrac1(pixmap, ja, jb, xa, xb):
+    """:func:`_square_corners` for ``pixfrac = 1``: neighbouring drops share corners.
+
+    With ``dh = 0.5`` the two weights are equal, so the left corners of column ``i`` are
+    the right corners of column ``i - 1`` and the lower corners of row ``j`` the upper
+    corners of row ``j - 1`` (the same two products, added in either order: the same
+    float64 value).  Each corner is computed once: 9 passes instead of 18.
+    """
+    xs, ys = [], []
+    for c, dest in ((0, xs), (1, ys)):
+        e = _ext_block(pixmap, c, ja, jb, xa, xb)
+        h = 0.5 * e[:, :-1] + 0.5 * e[:, 1:]  # at i - 0.5 for columns xa .. xb + 1
+        v = 0.5 * h[:-1] + 0.5 * h[1:]  # and at j - 0.5 for rows ja .. jb
+        # corners: (i-dh, j+dh), (i+dh, j+dh), (i+dh, j-dh), (i-dh, j-dh)
+        hi, lo = slice(1, None), slice(None, -1)
+        for rows, cols in ((hi, lo), (hi, hi), (lo, hi), (lo, lo)):
+            dest.append(v[rows, cols].flatten())  # a copy always: the callers overwrite them
     return xs, ys
 
 
@@ -630,8 +678,8 @@ def block_pieces(
     s = float(np.float32(pscale_ratio))
     if kernel == "square":
         return _square_block(pixmap, ja, jb, xa, xb, pixfrac)
-    xc = pixmap[ja:jb, xa : xb + 1, 0].ravel()
-    yc = pixmap[ja:jb, xa : xb + 1, 1].ravel()
+    xc = pixmap[ja:jb, xa : xb + 1, 0].astype(np.float64).ravel()  # (a float32 pixmap too)
+    yc = pixmap[ja:jb, xa : xb + 1, 1].astype(np.float64).ravel()
     valid = np.isfinite(xc) & np.isfinite(yc)
     if not valid.all():
         xc = np.where(valid, xc, 0.0)

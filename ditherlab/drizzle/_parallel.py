@@ -32,7 +32,14 @@ import numpy as np
 
 from ditherlab.drizzle._buffers import SCRATCH
 
-__all__ = ["WorkerError", "default_threads", "map_tiles", "run_tasks", "worker_count"]
+__all__ = [
+    "WorkerError",
+    "default_threads",
+    "map_tiles",
+    "run_tasks",
+    "shared_arrays",
+    "worker_count",
+]
 
 #: Compute the tiles of a multi-worker ``add_image`` in forked processes where possible
 #: (see the module docstring).  ``DITHERLAB_DRIZZLE_FORK=0`` in the environment keeps threads.
@@ -106,6 +113,22 @@ def map_tiles(work, tiles, take, nworkers, *, processes=False, slot_pixels=None,
             take(task(tile))
         return
     _threaded_tiles(task, tiles, nworkers, take)
+
+
+def shared_arrays(count: int, shape, dtype) -> list[np.ndarray]:
+    """``count`` zeroed arrays in one shared anonymous mapping (``MAP_SHARED``).
+
+    What a forked worker writes into them, the caller sees: workers can put their results
+    straight into outputs made before the fork.  Each array starts on a page boundary; the
+    mapping lives as long as any of the arrays.
+    """
+    import mmap
+
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    size = max(1, -(-n * dtype.itemsize // mmap.PAGESIZE)) * mmap.PAGESIZE
+    buf = mmap.mmap(-1, size * max(count, 1))  # anonymous: zero pages until written
+    return [np.frombuffer(buf, dtype, n, k * size).reshape(shape) for k in range(count)]
 
 
 def run_tasks(body, tasks, n_threads: int) -> None:

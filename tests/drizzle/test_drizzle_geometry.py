@@ -161,3 +161,42 @@ def test_scan_shortcut_equals_full_rule(angle, scale, shift, quad, margin, secti
     assert rows.tolist() == rows_ref.tolist()
     assert x1[keep].tolist() == r1[keep_ref].tolist()
     assert x2[keep].tolist() == r2_[keep_ref].tolist()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_drops_wider_than_most_get_windows_of_their_own_shape(seed):
+    """Most drops fit a 2x2 window; the others are computed again in windows of their own
+    shape (2 wide x 3 tall, 3 x 2, 3 x 3): every overlap must still match an independent
+    clip, and each drop's pieces must add up to its area."""
+    from ditherlab.drizzle._kernels import square_pieces
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    w = np.where(rng.uniform(size=n) < 0.2, 1.7, 0.9)
+    h = np.where(rng.uniform(size=n) < 0.2, 1.7, 0.9)
+    quads = [_convex_quad(rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(-0.1, 0.1),
+                          w[k], h[k], rng.uniform(-0.05, 0.05)) for k in range(n)]  # fmt: skip
+    xq = np.vstack([q[0] for q in quads])
+    yq = np.vstack([q[1] for q in quads])
+    pieces = square_pieces([xq[:, v].copy() for v in range(4)],
+                           [yq[:, v].copy() for v in range(4)])  # fmt: skip
+    got: list[dict[tuple[int, int], float]] = [{} for _ in range(n)]
+    for sel, c0, r0, a in pieces:
+        idx = np.arange(n) if sel is None else sel
+        gy, gx = a.shape[:2]
+        for pos, k in enumerate(idx):
+            for q in range(gy):
+                for p in range(gx):
+                    cell = (int(c0[pos]) + p, int(r0[pos]) + q)
+                    got[k][cell] = got[k].get(cell, 0.0) + float(a[q, p, pos])
+    assert pieces[0][3].shape[:2] == (2, 2)
+    assert len({a.shape[:2] for _, _, _, a in pieces[1:]}) == len(pieces) - 1 >= 2
+    total = quad_area([xq[:, v] for v in range(4)], [yq[:, v] for v in range(4)])
+    for k in range(n):
+        mine = got[k]
+        np.testing.assert_allclose(sum(mine.values()), total[k], rtol=64 * EPS)
+        for i in range(math.floor(xq[k].min()) - 1, math.ceil(xq[k].max()) + 2):
+            for j in range(math.floor(yq[k].min()) - 1, math.ceil(yq[k].max()) + 2):
+                want = _clip_area(xq[k], yq[k], i - 0.5, j - 0.5)
+                np.testing.assert_allclose(mine.get((i, j), 0.0), want, rtol=0, atol=64 * EPS)

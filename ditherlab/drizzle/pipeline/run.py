@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ditherlab.drizzle._checks import fill_value
 from ditherlab.drizzle._resample import Drizzle
 from ditherlab.drizzle.pipeline.blot import blot_chip, median_coverage, median_for_blot
 from ditherlab.drizzle.pipeline.config import PipelineConfig
@@ -29,7 +30,7 @@ from ditherlab.drizzle.pipeline.masks import dq_good_mask, reset_bits, static_ma
 from ditherlab.drizzle.pipeline.median import combine_singles
 from ditherlab.drizzle.pipeline.products import PipelineProducts
 from ditherlab.drizzle.pipeline.sky import chip_sky, compute_sky
-from ditherlab.drizzle.pipeline.workers import map_items, worker_split
+from ditherlab.drizzle.pipeline.workers import map_items, output_arrays, will_fork, worker_split
 from ditherlab.errors import DitherlabTypeError
 
 __all__ = ["run_pipeline"]
@@ -116,6 +117,31 @@ def _good_masks(dqs, statics, bits, use_static=True) -> list[list[np.ndarray]]:
     return out
 
 
+def _later_masks(dqs, statics, cfg) -> dict[str, Any]:
+    """The good-pixel masks the steps after the sky need, so that the DQ can be dropped.
+
+    ``sep`` (driz_sep_bits and the static mask), ``final`` (final_bits and the static
+    mask), ``crgood`` (DQ with no bit but ``crbit``, for ``driz_cr_corr``): boolean, an
+    eighth of the uint16 DQ and its reset copy together.
+    """
+    crgood = None
+    if cfg.driz_cr_corr:
+        crgood = [[dq_good_mask(dq, cfg.crbit) for dq in row] for row in dqs]
+    return {
+        "sep": _good_masks(dqs, statics, cfg.driz_sep_bits) if cfg.driz_separate else None,
+        "final": _good_masks(dqs, statics, cfg.final_bits) if cfg.driz_combine else None,
+        "crgood": crgood,
+    }
+
+
+def _without_dq(exps: list[InputExposure]) -> list[InputExposure]:
+    """The exposures without their DQ arrays (read no more once :func:`_later_masks` ran)."""
+    import dataclasses
+
+    return [dataclasses.replace(e, chips=tuple(dataclasses.replace(c, dq=None) for c in e.chips))
+            for e in exps]  # fmt: skip
+
+
 def _updated_dq(dqs, crs, crbit: int) -> tuple[tuple[np.ndarray, ...], ...]:
     """Copies of the (reset) DQ arrays with ``crbit`` set on the cosmic rays."""
     bit = np.uint16(crbit & 0xFFFF)
@@ -135,14 +161,23 @@ def _weight_scale(wt_scl: Any, exptime: float) -> float:
 
 
 def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
-    """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed)."""
+    """Single drizzle of every exposure onto the separate grid (e⁻/s, sky removed).
+
+    The workers drizzle into arrays made here (shared memory when they are forked
+    processes), so no output is copied.  They start as NaN and zero weight: a new
+    ``Drizzle``'s outputs with an INDEF fill (a numeric fill is applied by the first add).
+    """
     n = len(exps)
     outer, inner = worker_split(cfg, n, max(c.sci.size for e in exps for c in e.chips))
+    shared = will_fork(outer, n)
+    singles = output_arrays(n, geo.sep_shape, np.float32, np.nan, shared)
+    weights = output_arrays(n, geo.sep_shape, np.float32, 0.0, shared)
+    fill = np.nan if fill_value(cfg.driz_sep_fillval, False) is None else cfg.driz_sep_fillval
 
     def single(i):
         e = exps[i]
-        d = Drizzle(kernel=cfg.driz_sep_kernel, out_shape=geo.sep_shape,
-                    fillval=cfg.driz_sep_fillval, disable_ctx=True, n_threads=inner)  # fmt: skip
+        d = Drizzle(kernel=cfg.driz_sep_kernel, out_img=singles[i], out_wht=weights[i],
+                    fillval=fill, disable_ctx=True, n_threads=inner)  # fmt: skip
         for j, c in enumerate(e.chips):
             data = c.sci if sky[i][j] == 0 else c.sci - np.float32(sky[i][j])
             s = geo.sep_ratio[i][j]
@@ -152,22 +187,20 @@ def _separate(exps, masks, sky, geo, cfg, progress) -> tuple[list, list]:
                 pixfrac=cfg.driz_sep_pixfrac, in_units="counts", iscale=s * s,
                 pixel_scale_ratio=s,
             )  # fmt: skip
-        return d.out_img, d.out_wht
+        return ()
 
-    singles, weights = [], []
+    done = [0]
 
     def take(res):
-        img, wht = res
-        singles.append(np.array(img, copy=True))
-        weights.append(np.array(wht, copy=True))
+        done[0] += 1
         if progress:
-            progress("driz_separate", len(singles), n)
+            progress("driz_separate", done[0], n)
 
-    map_items(single, list(range(n)), take, outer, 8 * geo.sep_shape[0] * geo.sep_shape[1])
+    map_items(single, list(range(n)), take, outer, 64)
     return singles, weights
 
 
-def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
+def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, crgood):
     """Blot the median to every chip and find the cosmic rays there.
 
     With ``driz_cr_corr`` the cleaned chip takes the blot where a pixel is a cosmic ray
@@ -198,7 +231,7 @@ def _blot_and_detect(exps, median, weights, sky, geo, cfg, progress, dqs):
         )  # fmt: skip
         if not cfg.driz_cr_corr:
             return (m,)
-        bad = m | ~dq_good_mask(dqs[i][j], cfg.crbit)
+        bad = m | ~crgood[i][j]
         return m, np.where(bad, b, c.sci).astype(np.float32)
 
     crs = [[None] * len(e.chips) for e in exps]
@@ -275,13 +308,32 @@ def _final_input(exps, masks, crs, sky, geo, cfg, i, j):
 
 
 def _indef_inputs(exps, masks, crs, sky, geo, cfg):
-    """The inputs of the final drizzle again, for :func:`.fill.indef_values` (one at a time)."""
+    """The inputs of the final drizzle again, for :func:`.fill.indef_values` (one at a time).
+
+    The fill reads only where the weights are zero and the data in a few blocks around
+    those pixels: the weight stays the boolean mask where that is what the drizzle used
+    (its zeros are the same), and the sky is subtracted from the blocks read only.
+    """
     for i, e in enumerate(exps):
-        for j in range(len(e.chips)):
-            data, w, wscale, s = _final_input(exps, masks, crs, sky, geo, cfg, i, j)
+        for j, c in enumerate(e.chips):
+            good = masks[i][j] if crs is None else masks[i][j] & ~crs[i][j]
+            s = geo.final_ratio[i][j]
+            w, wscale = _final_weight(e, c, good, sky.subtracted[i][j], s, cfg)
             if wscale == 0:
                 w = np.zeros_like(w)
+            data = c.sci if sky.computed[i][j] == 0 else _SkySubtracted(c.sci, sky.computed[i][j])
             yield data, w, geo.final_pixmaps[i][j], e.exptime, s * s, s
+
+
+class _SkySubtracted:
+    """``sci - float32(sky)``, computed on the slices read only (as :func:`_final_input`)."""
+
+    def __init__(self, sci: np.ndarray, sky: float) -> None:
+        self._sci, self._sky = sci, np.float32(sky)
+        self.shape = sci.shape
+
+    def __getitem__(self, key):
+        return self._sci[key] - self._sky
 
 
 def run_pipeline(
@@ -361,18 +413,22 @@ def run_pipeline(
 
     sky = compute_sky(exps, masks_for(cfg.sky_bits, cfg.use_static), cfg, geometry,
                       lambda items: _chip_stats(exps, cfg, items, _sky_of(cfg)))  # fmt: skip
+    later = _later_masks(dqs, statics, cfg)
+    if not cfg.update_dq:  # memory: the DQ arrays are read no more
+        dqs = None
+    exps = _without_dq(exps)
     if progress:
         progress("sky", 1, 1)
     clock.tick("sky")
     singles, weights, median, crs, crclean = _reject_cosmic_rays(
-        exps, dqs, masks_for, sky, geometry, cfg, progress, clock
+        exps, later, sky, geometry, cfg, progress, clock
     )
     crmask_for_final = crs
     if crs is None:
         crs = tuple(tuple(np.zeros(c.shape, bool) for c in e.chips) for e in exps)
     if cfg.driz_combine:
-        fmasks = masks_for(cfg.final_bits)
-        sci, wht, ctx = _final(exps, fmasks, crmask_for_final, sky, geometry, cfg, progress)
+        sci, wht, ctx = _final(exps, later.pop("final"), crmask_for_final, sky, geometry, cfg,
+                               progress)  # fmt: skip
         if cfg.final_units == "counts":  # AstroDrizzle: cps × the total exposure time
             sci = sci * np.float32(sum(e.exptime for e in exps))
         clock.tick("driz_combine")
@@ -424,14 +480,14 @@ class _Clock:
         self._t0 = now
 
 
-def _reject_cosmic_rays(exps, dqs, masks_for, sky, geometry, cfg, progress, clock):
+def _reject_cosmic_rays(exps, later, sky, geometry, cfg, progress, clock):
     """Separate drizzle, median, blot and driz_cr, as far as ``cfg`` enables them.
 
     Returns ``(singles, weights, median, crs, crclean)``; the steps not run give None.
     """
     singles = weights = median = crs = crclean = None
     if cfg.driz_separate:
-        sep_masks = masks_for(cfg.driz_sep_bits)  # boolean: float32 one exposure at a time
+        sep_masks = later.pop("sep")  # boolean: float32 one exposure at a time
         singles, weights = _separate(exps, sep_masks, sky.computed, geometry, cfg, progress)
         del sep_masks
         clock.tick("driz_separate")
@@ -444,7 +500,7 @@ def _reject_cosmic_rays(exps, dqs, masks_for, sky, geometry, cfg, progress, cloc
         clock.tick("median")
     if median is not None and cfg.blot and cfg.driz_cr:
         crs, crclean = _blot_and_detect(
-            exps, median, weights, sky, geometry, cfg, progress, dqs
+            exps, median, weights, sky, geometry, cfg, progress, later["crgood"]
         )
         clock.tick("blot+driz_cr")
     return singles, weights, median, crs, crclean

@@ -1,6 +1,8 @@
 """The pipeline's fast paths (issue 12, speed) against direct implementations of the same
 rules: they must give the same numbers, bit for bit where the rule fixes the arithmetic."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -291,3 +293,25 @@ def test_median_row_blocks_in_worker_processes_equal_one_process(monkeypatch, ki
     one = combine_singles(v, w, PipelineConfig(combine_type=kind, num_cores=1), *args)
     two = combine_singles(v, w, PipelineConfig(combine_type=kind, num_cores=2), *args)
     np.testing.assert_array_equal(one, two)
+
+
+def test_forked_workers_write_shared_outputs_in_place():
+    """Outputs made by ``output_arrays(shared=True)`` before the fork receive what the forked
+    workers write (6 items on 2 workers), and start as the fill value."""
+    from ditherlab.drizzle.pipeline.workers import map_items, output_arrays, will_fork
+
+    assert will_fork(2, 6)
+    outs = output_arrays(6, (37, 41), np.float32, np.nan, shared=True)
+    assert all(np.isnan(a).all() and a.flags.c_contiguous and a.flags.writeable for a in outs)
+    rng = np.random.default_rng(5)
+    vals = rng.normal(size=(6, 37, 41)).astype(np.float32)
+    pids = []
+
+    def work(k):
+        outs[k][...] = vals[k]
+        return (np.array([os.getpid()]),)
+
+    map_items(work, list(range(6)), lambda r: pids.append(int(r[0][0])), 2, 16)
+    assert os.getpid() not in pids  # computed in the workers
+    for k in range(6):
+        np.testing.assert_array_equal(outs[k], vals[k])
