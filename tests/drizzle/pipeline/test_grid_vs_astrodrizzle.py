@@ -21,14 +21,6 @@ ONLY_DRIZZLE = {"static": False, "skysub": False, "median": False, "blot": False
 RA, DEC = 150.001, 2.2005  # near the simulated field's centre
 
 
-@pytest.fixture(scope="module")
-def adz_python():
-    py = bench().astrodrizzle_python()
-    if py is None:
-        pytest.skip("drizzlepac not found (set DITHERLAB_ASTRODRIZZLE_PYTHON)")
-    return py
-
-
 @pytest.fixture(scope="module",
                 params=["acs-wfc", pytest.param("wfc3-uvis", marks=pytest.mark.slow)])  # fmt: skip
 def stack(request, tmp_path_factory, adz_python):

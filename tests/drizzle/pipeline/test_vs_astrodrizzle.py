@@ -25,14 +25,6 @@ pytestmark = [
 SIZE = 256  # one chip's cut-out; the slow tests and the benchmark run 512² on both chips
 
 
-@pytest.fixture(scope="module")
-def adz_python():
-    py = bench().astrodrizzle_python()
-    if py is None:
-        pytest.skip("drizzlepac not found (set DITHERLAB_ASTRODRIZZLE_PYTHON)")
-    return py
-
-
 def _run(base: Path, py: str, aperture: str, size: int, chips=None):
     from ditherlab.drizzle import PipelineConfig, run_pipeline
     from ditherlab.simulate import read_exposure
