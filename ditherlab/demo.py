@@ -257,6 +257,8 @@ def _report(cfg, ap, pix, posts, table, ph_ref, pmap, scores, misreg) -> dict[st
             "sky_method": prod.sky_method,
             "driz_cr_snr": list(prod.config.driz_cr_snr),
             "driz_cr_scale": list(prod.config.driz_cr_scale),
+            "driz_cr_peak": float(prod.config.driz_cr_peak),
+            "combine_minweight": float(prod.config.combine_minweight),
         },
         "score": sc,
     }
@@ -318,7 +320,9 @@ def _markdown(r: dict[str, Any]) -> str:
         (f"* Pipeline: {d['pipeline']}. Sky found ({d['sky_method']}): "
         f"{', '.join(f'{v:.2f}' for v in d['sky_found_e_per_pixel'])} e⁻/px (true "
         f"{s['sky_e_per_pixel']:.2f}). Cosmic rays found from the data by driz_cr "
-        f"(driz_cr_snr {d['driz_cr_snr']}, driz_cr_scale {d['driz_cr_scale']})."),
+        f"(driz_cr_snr {d['driz_cr_snr']}, driz_cr_scale {d['driz_cr_scale']}; ditherlab's "
+        f"star-core protection driz_cr_peak {d['driz_cr_peak']:g}, combine_minweight "
+        f"{d['combine_minweight']:g}, both 0 for AstroDrizzle's masks)."),
         "",
         "## Score",
         "",
