@@ -106,8 +106,8 @@ def _check_hemisphere(exposures: list[Any], ra: np.ndarray, dec: np.ndarray) -> 
         k = int(np.argmax(far)) // 4
         e, ch = [(e, ch) for e in exposures for ch in e.chips][k]
         raise DitherlabValueError(
-            f"input {e.name!r} (SCI,{ch.extver}): its WCS maps outside the output "
-            f"projection centred on {exposures[0].name!r}: the inputs do not overlap"
+            f"input {e.name!r} (SCI,{ch.extver}): it lies 90° or more from "
+            f"{exposures[0].name!r} on the sky: the inputs do not overlap"
         )
 
 
@@ -150,6 +150,11 @@ def _troll(pa_v3: float, dec: float, v2: float, v3: float) -> float:
     r, d = np.deg2rad(pa_v3), np.deg2rad(dec)
     a2, a3 = np.deg2rad(v2 / 3600.0), np.deg2rad(v3 / 3600.0)
     sin_rho = np.sqrt(np.sin(a2) ** 2 + np.sin(a3) ** 2 - np.sin(a2) ** 2 * np.sin(a3) ** 2)
+    if sin_rho == 0.0:
+        raise DitherlabValueError(
+            "IDCV2REF = IDCV3REF = 0: the aperture is on the V1 axis, where the roll at the "
+            "aperture is undefined; remove the keywords to orient the grid by the CD matrix"
+        )
     rho = np.arcsin(sin_rho)
     beta = np.arcsin(np.sin(a3) / sin_rho)
     beta = np.pi - beta if a2 < 0 else beta

@@ -42,7 +42,8 @@ def test_star_cores_kept(acs):
     """Issue 12: ≤ 0.1 % of star-core pixels flagged (none of the ~220 here).
 
     On AstroDrizzle's grid the chip's last column overhangs the output grid, and 3
-    star-core pixels there are flagged; they are outside the product, and the score
+    star-core pixels there are flagged; their centres lie outside the grid (they overlap
+    its edge pixels by a few per cent), and the score
     (``pipe_helpers.truth_scores``) counts only pixels whose centre lands on the grid.
     """
     exps, p = acs
