@@ -71,6 +71,20 @@ def test_star_cores_kept_by_the_ditherlab_additions():
     assert ours["false_clean"] <= exact["false_clean"], (ours, exact)
 
 
+def test_combine_minweight_leaves_three_exposure_stacks_alone():
+    """With three exposures no partly empty value can be dropped (three others must remain
+    for minmed to reject a cosmic ray), so the masks are those of ``combine_minweight=0``."""
+    from ditherlab.planner import subpixel
+
+    exps = stack(seed=4, size=128, pattern=subpixel(3))
+    g = build_geometry(exps, **BITS)
+    ours = run_pipeline(exps, geometry=g, **BITS)
+    plain = run_pipeline(exps, geometry=g, combine_minweight=0.0, **BITS)
+    for a, b in zip(ours.cr_masks, plain.cr_masks, strict=True):
+        assert np.array_equal(a[0], b[0])
+    np.testing.assert_array_equal(ours.median, plain.median)
+
+
 def test_astrodrizzle_noise_counts_the_sky_twice(acs):
     """The default (drizzlepac's) noise term flags a subset of what the single-sky one does."""
     exps, p = acs
