@@ -239,7 +239,7 @@ class PipelineConfig:
         undersampled peaks of stars are not taken for cosmic rays.  ``0`` is
         AstroDrizzle's test exactly.  With the defaults of both ditherlab additions
         (0.5 and ``combine_minweight=0.7``) the star-core pixels flagged on four full
-        ACS/WFC frames fall from 164 (AstroDrizzle: 156) to 1 of 38,155, with the
+        ACS/WFC frames fall from 164 (AstroDrizzle: 156) to 5 of 38,155, with the
         recall of the cosmic-ray pixels above 5σ within 0.02 % (docs/pipeline.md,
         "Star cores").  ``driz_cr_peak=0, combine_minweight=0`` reproduce AstroDrizzle.
     driz_combine, final_wht_type, final_kernel, final_wt_scl, final_pixfrac,
