@@ -59,18 +59,18 @@ def combine_masks(
     >>> combine_masks([w1, w2, w2], minweight=0.9)[0].tolist()  # only 2 others: kept
     [[False, False, True, True, False, False]]
     """
-    base, low = [], []
+    base, means = [], []
     for w in weights:
         w = np.asarray(w)
         pos = w > 1e-8
         mean = float(w[pos].mean(dtype=np.float64)) if pos.any() else 0.0
         base.append((w < maskpt * mean if mean > 0 else ~pos) if newmasks else w <= 0)
-        low.append(w < minweight * mean if minweight > 0 and mean > 0 else None)
-    if all(m is None for m in low):
+        means.append(mean)
+    if minweight <= 0:
         return base
-    strict = [b if m is None else b | m for b, m in zip(base, low, strict=True)]
-    full = np.sum([~m for m in strict], axis=0) >= MINWEIGHT_KEEP  # enough pass the cut
-    return [b if m is None else b | (m & full) for b, m in zip(base, low, strict=True)]
+    low = [np.asarray(w) < minweight * m for w, m in zip(weights, means, strict=True)]
+    full = np.sum([~(b | lo) for b, lo in zip(base, low, strict=True)], axis=0) >= MINWEIGHT_KEEP
+    return [b | (lo & full) for b, lo in zip(base, low, strict=True)]
 
 
 def median_masks(weights: Sequence[np.ndarray], cfg: Any) -> list[np.ndarray]:

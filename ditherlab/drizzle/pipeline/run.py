@@ -294,15 +294,26 @@ def _final(exps, masks, crs, sky, geo, cfg, progress):
     return sci, wht, (d.out_ctx if cfg.context else None)
 
 
+def _chip_weight(exps, masks, crs, sky, geo, cfg, i, j, mask_dtype=None):
+    """``(weight_map, wht_scale, ratio)`` of chip ``j`` of exposure ``i`` in the final drizzle.
+
+    The good-pixel mask (no cosmic ray) stays boolean unless ``mask_dtype`` is given: its
+    zeros are the same either way.
+    """
+    e, c = exps[i], exps[i].chips[j]
+    good = masks[i][j] if crs is None else masks[i][j] & ~crs[i][j]
+    if mask_dtype is not None:
+        good = good.astype(mask_dtype)
+    s = geo.final_ratio[i][j]
+    w, wscale = _final_weight(e, c, good, sky.subtracted[i][j], s, cfg)
+    return w, wscale, s
+
+
 def _final_input(exps, masks, crs, sky, geo, cfg, i, j):
     """``(data, weight_map, wht_scale, ratio)`` of chip ``j`` of exposure ``i``."""
-    e, c = exps[i], exps[i].chips[j]
-    mask = masks[i][j]  # boolean until now: one float32 mask at a time
-    if crs is not None:
-        mask = mask & ~crs[i][j]
-    mask = mask.astype(np.float32)
-    s = geo.final_ratio[i][j]
-    w, wscale = _final_weight(e, c, mask, sky.subtracted[i][j], s, cfg)
+    c = exps[i].chips[j]
+    # boolean until now: one float32 mask at a time
+    w, wscale, s = _chip_weight(exps, masks, crs, sky, geo, cfg, i, j, np.float32)
     data = c.sci if sky.computed[i][j] == 0 else c.sci - np.float32(sky.computed[i][j])
     return data, w, wscale, s
 
@@ -316,9 +327,7 @@ def _indef_inputs(exps, masks, crs, sky, geo, cfg):
     """
     for i, e in enumerate(exps):
         for j, c in enumerate(e.chips):
-            good = masks[i][j] if crs is None else masks[i][j] & ~crs[i][j]
-            s = geo.final_ratio[i][j]
-            w, wscale = _final_weight(e, c, good, sky.subtracted[i][j], s, cfg)
+            w, wscale, s = _chip_weight(exps, masks, crs, sky, geo, cfg, i, j)
             if wscale == 0:
                 w = np.zeros_like(w)
             data = c.sci if sky.computed[i][j] == 0 else _SkySubtracted(c.sci, sky.computed[i][j])
