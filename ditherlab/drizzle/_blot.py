@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ditherlab._validation import as_choice, as_float
+from ditherlab.drizzle._checks import pixmap_array
 from ditherlab.errors import DitherlabValueError
 
 __all__ = ["BLOT_INTERPOLATIONS", "blot_image"]
@@ -98,9 +99,7 @@ def blot_image(
         raise DitherlabValueError(f"data must be a 2-D numeric array, got shape {data.shape}")
     if data.shape[0] < 1 or data.shape[1] < 1:
         raise DitherlabValueError(f"data shape {data.shape} is empty")
-    pixmap = np.asarray(pixmap)
-    if pixmap.dtype != np.float32:  # (positions are taken in float32: no float64 copy)
-        pixmap = np.asarray(pixmap, dtype=np.float64)
+    pixmap = pixmap_array(pixmap)  # (positions are taken in float32: no float64 copy)
     if pixmap.ndim != 3 or pixmap.shape[2] != 2:
         raise DitherlabValueError(f"pixmap must have shape (ny, nx, 2), got {pixmap.shape}")
     out_shape = pixmap.shape[:2]

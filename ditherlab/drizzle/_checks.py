@@ -29,6 +29,7 @@ __all__ = [
     "estimate_pixel_scale_ratio",
     "fill_value",
     "finite_pixmap",
+    "pixmap_array",
     "section",
     "too_large",
     "variances_of",
@@ -173,6 +174,17 @@ def section(nx, ny, xmin, xmax, ymin, ymax):
             f"empty input section: xmin={xmin!r}, xmax={xmax!r}, ymin={ymin!r}, ymax={ymax!r}"
         )
     return x0, x1, y0, y1
+
+
+def pixmap_array(pixmap: Any) -> np.ndarray:
+    """A pixmap as an array: float32 kept as it is, anything else as float64.
+
+    The pipeline stores its pixmaps as float32 and every reader widens the values it takes
+    to float64 (exactly), so no float64 copy is made: 134 MB and 50 ms for a 2048 x 4096
+    chip.
+    """
+    pixmap = np.asarray(pixmap)
+    return pixmap if pixmap.dtype == np.float32 else np.asarray(pixmap, dtype=np.float64)
 
 
 def finite_pixmap(pixmap: np.ndarray) -> np.ndarray:

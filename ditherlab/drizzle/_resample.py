@@ -24,6 +24,7 @@ from ditherlab.drizzle._checks import (
     estimate_pixel_scale_ratio,
     fill_value,
     finite_pixmap,
+    pixmap_array,
     section,
     too_large,
     variances_of,
@@ -809,9 +810,7 @@ class _Geometry(NamedTuple):
 def _image_and_pixmap(data, pixmap):
     """``data`` as a 2-D numeric array (at least 2 x 2) and a pixmap of its shape.
 
-    A float32 pixmap is used as it is (the pipeline stores its pixmaps so; every reader
-    widens the values it takes to float64, exactly): a float64 copy of a 2048 x 4096
-    pixmap is 134 MB and 50 ms per image.  Other types become float64.
+    A float32 pixmap is used as it is (:func:`~ditherlab.drizzle._checks.pixmap_array`).
     """
     data = np.asarray(data)
     if data.ndim != 2 or data.dtype.kind not in "biuf":
@@ -821,9 +820,7 @@ def _image_and_pixmap(data, pixmap):
     ny, nx = data.shape
     if ny < 2 or nx < 2:
         raise DitherlabValueError(f"data shape {data.shape} must be at least (2, 2)")
-    pixmap = np.asarray(pixmap)
-    if pixmap.dtype != np.float32:
-        pixmap = np.asarray(pixmap, dtype=np.float64)
+    pixmap = pixmap_array(pixmap)
     if pixmap.shape != (ny, nx, 2):
         raise DitherlabValueError(
             f"pixmap shape {pixmap.shape} is not consistent with data shape {data.shape}: "
